@@ -1,0 +1,198 @@
+"""Every exception and warning hypertuner raises.
+
+Each error is a :class:`HypertunerError` and also the builtin a caller would naturally catch, and
+keeps the facts (``key``, ``path``, ``line``, ``value``, ``suggestions``) as attributes, so that code
+and the command line can read them without parsing the message.
+
+Example:
+    >>> from hypertuner.errors import ConfigError, HypertunerError
+    >>> issubclass(ConfigError, ValueError) and issubclass(ConfigError, HypertunerError)
+    True
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = [
+    "ConfigError",
+    "ConfigFileNotFoundError",
+    "HypertunerError",
+    "HypertunerWarning",
+    "MissingDependencyError",
+    "RunInUseError",
+    "RunNameError",
+    "RunNotFoundError",
+    "SearchSpecError",
+    "UnknownKeyError",
+    "suggest",
+]
+
+
+def suggest(word: str, choices: Iterable[str], *, n: int = 3) -> list[str]:
+    """Return up to ``n`` names from ``choices`` close to ``word``, best first.
+
+    Example:
+        >>> suggest("optim.lrr", ["optim.lr", "model.layers"])
+        ['optim.lr']
+    """
+    return difflib.get_close_matches(word, list(choices), n=n, cutoff=0.6)
+
+
+def _did_you_mean(suggestions: list[str]) -> str:
+    if not suggestions:
+        return ""
+    if len(suggestions) == 1:
+        return f" Did you mean {suggestions[0]!r}?"
+    return " Did you mean " + ", ".join(repr(s) for s in suggestions[:-1]) + (
+        f" or {suggestions[-1]!r}?"
+    )
+
+
+class HypertunerError(Exception):
+    """Base class of every error hypertuner raises.
+
+    Example:
+        >>> isinstance(HypertunerError("x"), Exception)
+        True
+    """
+
+    def __init__(self, message: str, **facts: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        for name, value in facts.items():
+            setattr(self, name, value)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(HypertunerError, ValueError):
+    """A config file, an override or a value is not what it should be.
+
+    Attributes ``key``, ``path``, ``line``, ``column`` and ``value`` hold the facts (``None`` when
+    they do not apply).
+
+    Example:
+        >>> str(ConfigError("Bad value.", key="lr"))
+        'Bad value.'
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        path: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        value: Any = None,
+        **facts: Any,
+    ) -> None:
+        super().__init__(
+            message, key=key, path=path, line=line, column=column, value=value, **facts
+        )
+
+
+class UnknownKeyError(ConfigError, KeyError, AttributeError):
+    """A key that no config, default or schema declares.
+
+    It is also a ``KeyError`` (item access) and an ``AttributeError`` (attribute access, so
+    ``hasattr`` keeps working). ``suggestions`` lists the nearest valid keys.
+
+    Example:
+        >>> err = UnknownKeyError.for_key("optim.lrr", ["optim.lr"])
+        >>> str(err)
+        "Unknown key 'optim.lrr'. Did you mean 'optim.lr'?"
+        >>> err.suggestions
+        ['optim.lr']
+    """
+
+    suggestions: list[str]
+
+    @classmethod
+    def for_key(
+        cls,
+        key: str,
+        valid: Iterable[str],
+        *,
+        where: str = "",
+        hint: str = "",
+        **facts: Any,
+    ) -> UnknownKeyError:
+        """Build the error for ``key``, suggesting the nearest of ``valid``."""
+        suggestions = suggest(key, valid)
+        msg = f"Unknown key {key!r}{where}.{_did_you_mean(suggestions)}"
+        if hint:
+            msg += f" {hint}"
+        return cls(msg, key=key, suggestions=suggestions, **facts)
+
+    def __str__(self) -> str:
+        # KeyError.__str__ would put quotes around the whole message.
+        return self.message
+
+
+class ConfigFileNotFoundError(ConfigError, FileNotFoundError):
+    """A config file that is in none of the places it was looked for (``searched``).
+
+    Example:
+        >>> err = ConfigFileNotFoundError("Config file 'a.json' not found.", path="a.json")
+        >>> isinstance(err, FileNotFoundError)
+        True
+    """
+
+
+class RunNameError(HypertunerError, ValueError):
+    """A run name that is not a safe folder name (``name`` holds it).
+
+    Example:
+        >>> isinstance(RunNameError("Run name 'a/b' is not allowed."), ValueError)
+        True
+    """
+
+
+class RunNotFoundError(HypertunerError, LookupError):
+    """A run name with no folder in the storage; ``suggestions`` lists the nearest run names.
+
+    Example:
+        >>> isinstance(RunNotFoundError("No run 'x'."), LookupError)
+        True
+    """
+
+
+class RunInUseError(HypertunerError, RuntimeError):
+    """A run that exists already, or that another process is writing right now.
+
+    Example:
+        >>> isinstance(RunInUseError("Run 'x' is in use."), RuntimeError)
+        True
+    """
+
+
+class SearchSpecError(HypertunerError, ValueError):
+    """A search space, strategy or override expression that cannot be searched.
+
+    Example:
+        >>> isinstance(SearchSpecError("Empty space."), ValueError)
+        True
+    """
+
+
+class MissingDependencyError(HypertunerError, ImportError):
+    """An optional package a feature needs is not installed; ``extra`` names what to install.
+
+    Example:
+        >>> isinstance(MissingDependencyError("Needs ray."), ImportError)
+        True
+    """
+
+
+class HypertunerWarning(UserWarning):
+    """Something worth knowing that does not stop the run.
+
+    Example:
+        >>> issubclass(HypertunerWarning, UserWarning)
+        True
+    """

@@ -1,0 +1,1 @@
+"""Integrations with training frameworks; import each by its full path."""

@@ -1,0 +1,754 @@
+"""Runs: a safe name, the folder ``storage/<run>/``, its config snapshot and ``meta.json``.
+
+A run is created once per process by :func:`hypertuner.parse` (or by :func:`start_run`), recalled
+when its name is used again, locked while a process writes it, and written only by global rank zero
+under distributed training.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import contextvars
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from importlib import metadata
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from . import _files
+from .errors import (
+    ConfigError,
+    HypertunerWarning,
+    RunInUseError,
+    RunNameError,
+    RunNotFoundError,
+    suggest,
+)
+
+__all__ = [
+    "RESUME_MODES",
+    "Run",
+    "check_run_name",
+    "current_run",
+    "list_runs",
+    "rank_info",
+    "resolve_run",
+    "start_run",
+    "storage_root",
+]
+
+RESUME_MODES = ("recall", "refuse", "new")
+_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}")
+_HANDOFF_ENV = "HYPERTUNER_RUN_NAME"
+_STATUSES = ("running", "finished", "failed", "interrupted")
+
+_current: contextvars.ContextVar[Run | None] = contextvars.ContextVar("hypertuner_run", default=None)
+_process_run: Run | None = None
+_exit_hooks_installed = False
+_lock = threading.Lock()
+
+
+def check_run_name(name: object) -> str:
+    """Return ``name`` if it is a safe run folder name, else raise :class:`RunNameError`.
+
+    Allowed: letters, digits, ``.``, ``_`` and ``-``; no leading dot, at most 200 characters.
+
+    Raises:
+        RunNameError: the name could escape the storage folder or is not a plain folder name.
+
+    Example:
+        >>> check_run_name("big-lr0.1")
+        'big-lr0.1'
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or name.startswith("."):
+        msg = (
+            f"Run name {name!r} is not allowed: use letters, digits, '.', '_' and '-' only "
+            "(at most 200 characters, not starting with '.')."
+        )
+        raise RunNameError(msg, name=name)
+    return name
+
+
+def storage_root(storage: str | os.PathLike[str] | None = None) -> Path:
+    """The absolute storage folder: ``storage``, else ``$HYPERTUNER_STORAGE``, else ``./storage``.
+
+    Example:
+        >>> storage_root("/tmp/runs").as_posix()
+        '/tmp/runs'
+    """
+    chosen = storage if storage not in (None, "") else os.environ.get("HYPERTUNER_STORAGE") or "storage"
+    return Path(os.path.abspath(os.fspath(chosen)))  # type: ignore[arg-type]
+
+
+def rank_info() -> tuple[int, int]:
+    """Return ``(global_rank, world_size)`` from the launcher's environment (``(0, 1)`` alone).
+
+    Reads ``RANK``/``WORLD_SIZE`` (torchrun), else ``NODE_RANK``/``LOCAL_RANK`` (Lightning's
+    launcher), else ``SLURM_PROCID``/``SLURM_NTASKS``.
+
+    Example:
+        >>> import os
+        >>> rank_info() if "RANK" not in os.environ else (0, 1)
+        (0, 1)
+    """
+    env = os.environ
+    world = int(env.get("WORLD_SIZE") or env.get("SLURM_NTASKS") or 1)
+    if env.get("RANK"):
+        return int(env["RANK"]), world
+    if env.get("LOCAL_RANK") or env.get("NODE_RANK"):
+        local = int(env.get("LOCAL_RANK") or 0)
+        node = int(env.get("NODE_RANK") or env.get("GROUP_RANK") or 0)
+        per_node = int(env.get("LOCAL_WORLD_SIZE") or 0) or max(world // max(node + 1, 1), 1)
+        return node * per_node + local, world
+    if env.get("SLURM_PROCID") and world > 1:
+        return int(env["SLURM_PROCID"]), world
+    return 0, world
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="milliseconds")
+
+
+def _script() -> str | None:
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None) or (sys.argv[0] if sys.argv and sys.argv[0] else None)
+    if not path or path == "-c":
+        return None
+    return os.path.abspath(path)
+
+
+def _generated_stem() -> str:
+    script = _script()
+    stem = Path(script).stem if script else "run"
+    if stem in ("__main__", "-c", ""):
+        stem = "run"
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip(".-") or "run"
+    return f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for dist in ("hypertuner", "torch", "pytorch-lightning", "lightning", "omegaconf", "tensorboard"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[dist] = metadata.version(dist)
+    return found
+
+
+def _git(folder: str) -> dict[str, Any] | None:
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", folder, *args],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return None
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+
+
+class Run:
+    """One run: its name, folder, resolved config and metadata.
+
+    Create runs with :func:`hypertuner.parse` or :func:`start_run`; read the current one with
+    :func:`current_run`. Used as a context manager, a run is the current run inside the block and
+    ends ``finished``, ``failed`` or ``interrupted`` with it.
+
+    Attributes:
+        name: the run's folder name.
+        storage: the absolute storage folder.
+        directory: ``storage / name``.
+        config: the resolved config, plain JSON-able data (the content of ``config.json``).
+        rank: this process's global rank; only rank zero writes files.
+        recalled: whether an existing run was recalled rather than created.
+        status: ``running`` until the run ends.
+
+    Example:
+        >>> import tempfile, hypertuner
+        >>> with hypertuner.start_run({"lr": 0.1}, name="demo", storage=tempfile.mkdtemp()) as run:
+        ...     run.config["lr"], run.directory.name
+        (0.1, 'demo')
+        >>> run.status
+        'finished'
+    """
+
+    def __init__(
+        self,
+        name: str,
+        storage: Path,
+        config: dict[str, Any],
+        *,
+        rank: int = 0,
+        world_size: int = 1,
+        recalled: bool = False,
+        meta: dict[str, Any] | None = None,
+        lock_fd: int | None = None,
+    ) -> None:
+        self.name = name
+        self.storage = storage
+        self.directory = storage / name
+        self.config = config
+        self.rank = rank
+        self.world_size = world_size
+        self.recalled = recalled
+        self.status = "running"
+        self.meta: dict[str, Any] = meta if meta is not None else {}
+        self._lock_fd = lock_fd
+        self._pid = os.getpid()
+        self._end_callbacks: list[Callable[[Run, str], None]] = []
+        self._write_callbacks: list[Callable[[Run, list[Path]], None]] = []
+        self._tokens: list[contextvars.Token[Run | None]] = []
+        self._pending_status: str | None = None
+
+    @property
+    def is_writer(self) -> bool:
+        """Whether this process writes the run's files (global rank zero, the creating process)."""
+        return self.rank == 0 and os.getpid() == self._pid and self.status == "running"
+
+    def __repr__(self) -> str:
+        return f"Run(name={self.name!r}, directory={str(self.directory)!r}, status={self.status!r})"
+
+    def on_end(self, callback: Callable[[Run, str], None]) -> None:
+        """Call ``callback(run, status)`` when the run ends, before ``meta.json`` is finalised.
+
+        Example:
+            >>> import tempfile, hypertuner
+            >>> run = hypertuner.start_run({}, name="cb", storage=tempfile.mkdtemp())
+            >>> run.on_end(lambda run, status: print("ended", status))
+            >>> run.finish()
+            ended finished
+        """
+        self._end_callbacks.append(callback)
+
+    def on_write(self, callback: Callable[[Run, list[Path]], None]) -> None:
+        """Call ``callback(run, paths)`` each time hypertuner finishes writing files of this run.
+
+        The saver, the metrics writer and the run itself report their writes here (config and
+        meta files, checkpoints, flushed event files); remote mirroring listens to it.
+
+        Example:
+            >>> import tempfile, hypertuner
+            >>> run = hypertuner.start_run({}, name="w", storage=tempfile.mkdtemp())
+            >>> run.on_write(lambda run, paths: print([p.name for p in paths]))
+            >>> run.update_meta(note="x")
+            ['meta.json']
+            >>> run.finish()
+            ['meta.json']
+        """
+        self._write_callbacks.append(callback)
+
+    def wrote(self, *paths: str | os.PathLike[str]) -> None:
+        """Tell the run's listeners (see :meth:`on_write`) that ``paths`` were written.
+
+        Example:
+            >>> import tempfile, hypertuner
+            >>> run = hypertuner.start_run({}, name="w2", storage=tempfile.mkdtemp())
+            >>> run.wrote(run.directory / "config.json"); run.finish()
+        """
+        if not self._write_callbacks:
+            return
+        written = [Path(p) for p in paths]
+        for callback in self._write_callbacks:
+            callback(self, written)
+
+    def update_meta(self, **fields: Any) -> None:
+        """Merge ``fields`` into ``meta.json`` and rewrite it atomically (rank zero only).
+
+        Example:
+            >>> import tempfile, hypertuner
+            >>> run = hypertuner.start_run({}, name="m", storage=tempfile.mkdtemp())
+            >>> run.update_meta(note="baseline"); run.meta["note"]
+            'baseline'
+            >>> run.finish()
+        """
+        self.meta.update(fields)
+        if self.rank == 0 and os.getpid() == self._pid:
+            _files.write_json(self.directory / "meta.json", self._public_meta())
+            self.wrote(self.directory / "meta.json")
+
+    def finish(self, status: str = "finished", *, error: str | None = None) -> None:
+        """End the run with ``status`` (``finished``, ``failed`` or ``interrupted``).
+
+        Runs the end callbacks, writes the end time and status to ``meta.json`` and releases the
+        run's lock. Ending a run twice does nothing.
+
+        Example:
+            >>> import tempfile, hypertuner
+            >>> run = hypertuner.start_run({}, name="f", storage=tempfile.mkdtemp())
+            >>> run.finish("failed", error="ValueError: boom"); run.meta["status"]
+            'failed'
+        """
+        global _process_run
+        if status not in _STATUSES[1:]:
+            msg = f"Run status {status!r} is not one of 'finished', 'failed' or 'interrupted'."
+            raise ValueError(msg)
+        with _lock:
+            if self.status != "running":
+                return
+            self.status = "ending"
+        if self._pending_status is not None and status == "finished":
+            status = self._pending_status
+        try:
+            for callback in self._end_callbacks:
+                callback(self, status)
+        finally:
+            self.status = status
+            if self.rank == 0 and os.getpid() == self._pid:
+                end = time.time()
+                fields: dict[str, Any] = {
+                    "status": status,
+                    "end_time": _now(),
+                    "duration_s": round(end - self.meta.get("_start_epoch", end), 3),
+                }
+                if error is not None:
+                    fields["error"] = error
+                self.meta.update(fields)
+                _files.write_json(self.directory / "meta.json", self._public_meta())
+                self.wrote(self.directory / "meta.json")
+            self._release()
+            if _process_run is self:
+                _process_run = None
+
+    def _public_meta(self) -> dict[str, Any]:
+        return {k: v for k, v in self.meta.items() if not k.startswith("_")}
+
+    def _release(self) -> None:
+        if self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._lock_fd)  # closing the descriptor drops the flock
+            self._lock_fd = None
+
+    def __enter__(self) -> Run:
+        self._tokens.append(_current.set(self))
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with contextlib.suppress(ValueError):  # a token from another context: nothing to reset
+            _current.reset(self._tokens.pop())
+        if exc is None:
+            self.finish("finished")
+        elif isinstance(exc, KeyboardInterrupt):
+            self.finish("interrupted", error="KeyboardInterrupt")
+        else:
+            self.finish("failed", error=f"{type(exc).__name__}: {exc}")
+
+
+def current_run() -> Run | None:
+    """Return the run this code runs in, or ``None`` when no run was started.
+
+    Example:
+        >>> import tempfile, hypertuner
+        >>> with hypertuner.start_run({}, name="here", storage=tempfile.mkdtemp()):
+        ...     hypertuner.current_run().name
+        'here'
+    """
+    run = _current.get()
+    if run is not None and run.status == "running":
+        return run
+    return _process_run
+
+
+def _lock_directory(directory: Path, name: str) -> int:
+    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        msg = (
+            f"Run {name!r} is in use by another process. Wait for it to end, choose another "
+            "--name, or set run.resume=new to start a fresh run under a suffixed name."
+        )
+        raise RunInUseError(msg, name=name) from None
+    except ImportError:  # no flock (Windows): the mkdir claim alone protects new names
+        pass
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
+    return fd
+
+
+def _claim(storage: Path, name: str, *, exact: bool) -> tuple[str, int, bool]:
+    """Claim ``storage/name`` (or the first free ``name-N`` unless ``exact``).
+
+    Returns the name, the lock descriptor and whether a complete run already lives there.
+    """
+    storage.mkdir(parents=True, exist_ok=True)
+    candidate, n = name, 1
+    while True:
+        directory = storage / candidate
+        try:
+            os.mkdir(directory)
+            created = True
+        except FileExistsError:
+            created = False
+            if not exact:
+                n += 1
+                candidate = f"{name}-{n}"
+                continue
+        try:
+            fd = _lock_directory(directory, candidate)
+        except RunInUseError:
+            if exact:
+                raise
+            n += 1
+            candidate = f"{name}-{n}"
+            continue
+        exists = (directory / "config.json").is_file()
+        if created or not exists or exact:
+            return candidate, fd, exists
+        os.close(fd)  # pragma: no cover - a run finished between mkdir and lock
+
+
+def _handoff_path(storage: Path) -> Path | None:
+    env = os.environ
+    if not env.get("MASTER_PORT"):
+        return None
+    key = "|".join(
+        env.get(k, "") for k in ("TORCHELASTIC_RUN_ID", "MASTER_ADDR", "MASTER_PORT", "SLURM_JOB_ID")
+    )
+    digest = hashlib.sha1(key.encode()).hexdigest()[:16]
+    return storage / ".hypertuner" / f"handoff-{digest}.json"
+
+
+def _await_handoff(storage: Path, timeout: float = 120.0) -> str:
+    name = os.environ.get(_HANDOFF_ENV)
+    if name:
+        return check_run_name(name)
+    path = _handoff_path(storage)
+    if path is None:
+        msg = (
+            "This process is a non-zero rank but the rank-zero process did not hand over a run "
+            "name. Give the run an explicit --name (or run.name) so every rank agrees on it."
+        )
+        raise RunInUseError(msg)
+    deadline = time.monotonic() + timeout
+    started = time.time() - 600
+    while time.monotonic() < deadline:
+        with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
+            record = json.loads(path.read_text())
+            if record["time"] >= started:
+                return check_run_name(record["name"])
+        time.sleep(0.05)
+    msg = (
+        f"Rank zero did not create the run within {timeout:.0f} s (waited for {str(path)!r}). "
+        "Give the run an explicit --name so every rank agrees on it."
+    )
+    raise RunInUseError(msg, path=str(path))
+
+
+def _publish_handoff(storage: Path, name: str) -> None:
+    os.environ[_HANDOFF_ENV] = name  # children started by Lightning's launcher inherit it
+    path = _handoff_path(storage)
+    if path is not None and int(os.environ.get("WORLD_SIZE") or 1) > 1:
+        path.parent.mkdir(exist_ok=True)
+        _files.write_json(path, {"name": name, "time": time.time()})
+
+
+def _changed_keys(saved: Mapping[str, Any], explicit: Mapping[str, Any]) -> list[str]:
+    from .config import flatten
+
+    flat_saved = flatten(saved)
+    changes = []
+    for key, new in explicit.items():
+        old = flat_saved.get(key, _MISSING)
+        if old is _MISSING:
+            if any(k.startswith(key + ".") for k in flat_saved) and isinstance(new, Mapping):
+                continue
+            changes.append(f"{key}: <absent> -> {new!r}")
+        elif old != new or type(old) is not type(new) and not _same_number(old, new):
+            changes.append(f"{key}: {old!r} -> {new!r}")
+    return changes
+
+
+def _same_number(a: Any, b: Any) -> bool:
+    return (
+        isinstance(a, (int, float))
+        and isinstance(b, (int, float))
+        and not isinstance(a, bool)
+        and not isinstance(b, bool)
+        and a == b
+    )
+
+
+_MISSING = object()
+
+
+def start_run(
+    config: Mapping[str, Any] | None = None,
+    *,
+    name: str | None = None,
+    storage: str | os.PathLike[str] | None = None,
+    resume: str = "recall",
+    explicit: Mapping[str, Any] | None = None,
+    current: bool = True,
+) -> Run:
+    """Create (or recall) a run and make it the current one.
+
+    Args:
+        config: the resolved config to snapshot in ``config.json`` (plain data).
+        name: the run name; generated from the script name and the start time when ``None``.
+        storage: the storage folder (default: ``$HYPERTUNER_STORAGE`` or ``./storage``).
+        resume: what an existing ``name`` means: ``"recall"`` (load its saved config),
+            ``"refuse"`` (an error) or ``"new"`` (a fresh run named ``name-2``, ``name-3``...).
+        explicit: flat ``{dotted key: value}`` set on purpose (command line, config files); on
+            recall, a value here that differs from the saved one is refused.
+        current: make the new run the process's current run (ending the one before).
+
+    Returns:
+        The running :class:`Run`; on recall its ``config`` is the saved one.
+
+    Raises:
+        RunNameError: ``name`` is not a safe folder name.
+        RunInUseError: the name is being written by another process, or exists with
+            ``resume="refuse"``.
+        ConfigError: ``resume`` is unknown, or a recalled run's saved value would change.
+
+    Example:
+        >>> import tempfile, hypertuner
+        >>> root = tempfile.mkdtemp()
+        >>> hypertuner.start_run({"lr": 0.1}, name="a", storage=root).finish()
+        >>> again = hypertuner.start_run({"lr": 0.5}, name="a", storage=root)
+        >>> again.recalled, again.config
+        (True, {'lr': 0.1})
+        >>> again.finish()
+    """
+    global _process_run
+    if resume not in RESUME_MODES:
+        options = ", ".join(repr(m) for m in RESUME_MODES)
+        msg = f"run.resume must be one of {options}, not {resume!r}."
+        raise ConfigError(msg, key="run.resume", value=resume)
+    if name is not None:
+        check_run_name(name)
+    root = storage_root(storage)
+    data: dict[str, Any] = dict(config or {})
+    rank, world = rank_info()
+
+    if rank != 0:
+        run_name = name if name is not None and resume != "new" else _await_handoff(root)
+        saved = root / run_name / "config.json"
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            data = json.loads(saved.read_text())
+        run = Run(run_name, root, data, rank=rank, world_size=world, recalled=saved.exists())
+        if current:
+            _set_process_run(run)
+        return run
+
+    exact = name is not None and resume != "new"
+    run_name, fd, exists = _claim(root, name or _generated_stem(), exact=exact)
+    directory = root / run_name
+    try:
+        if exists:
+            if resume == "refuse":
+                msg = (
+                    f"Run {run_name!r} exists already in {str(root)!r} and run.resume is "
+                    "'refuse'. Choose another --name, or use run.resume=recall or run.resume=new."
+                )
+                raise RunInUseError(msg, name=run_name)
+            meta = _read_json(directory / "meta.json")
+            saved_config = _read_json(directory / "config.json")
+            changes = _changed_keys(saved_config, explicit or {})
+            if changes:
+                listing = "; ".join(changes)
+                msg = (
+                    f"Run {run_name!r} exists and is recalled with its saved config, but the "
+                    f"command line changes saved values: {listing}. Use a new --name for a new "
+                    "run, or run.resume=new to start one under a suffixed name."
+                )
+                raise ConfigError(msg, key=changes[0].split(":")[0], changes=changes)
+            data = saved_config
+            meta.setdefault("starts", [meta.get("start_time")]).append(_now())
+            meta.update(status="running", end_time=None, pid=os.getpid(), argv=list(sys.argv))
+            meta.pop("error", None)
+        else:
+            meta = _new_meta(run_name, world)
+            _files.write_json(directory / "config.json", data)
+        _files.remove_stale_temporaries(directory)
+        meta["_start_epoch"] = time.time()
+        run = Run(run_name, root, data, rank=0, world_size=world, recalled=exists, meta=meta, lock_fd=fd)
+        _files.write_json(directory / "meta.json", run._public_meta())
+    except BaseException:
+        os.close(fd)
+        if not exists:
+            _remove_new_run(directory)
+        raise
+    if world > 1 or os.environ.get("MASTER_PORT"):
+        _publish_handoff(root, run_name)
+    if current:
+        _set_process_run(run)
+    _install_exit_hooks()
+    return run
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        msg = f"Run file {str(path)!r} cannot be read ({exc}). Delete the run folder or pick another name."
+        raise ConfigError(msg, path=str(path)) from exc
+    if not isinstance(value, dict):
+        msg = f"Run file {str(path)!r} does not hold a JSON object."
+        raise ConfigError(msg, path=str(path))
+    return value
+
+
+def _remove_new_run(directory: Path) -> None:
+    for child in directory.iterdir():
+        with contextlib.suppress(OSError):
+            child.unlink()
+    with contextlib.suppress(OSError):
+        directory.rmdir()
+
+
+def _new_meta(name: str, world: int) -> dict[str, Any]:
+    script = _script()
+    return {
+        "name": name,
+        "status": "running",
+        "argv": list(sys.argv),
+        "executable": sys.executable,
+        "script": script,
+        "cwd": os.getcwd(),
+        "git": _git(os.path.dirname(script) if script else os.getcwd()),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "world_size": world,
+        "versions": _versions(),
+        "start_time": _now(),
+        "end_time": None,
+    }
+
+
+def _set_process_run(run: Run) -> None:
+    global _process_run
+    previous = _process_run
+    if previous is not None and previous is not run and previous.status == "running":
+        previous.finish("finished")
+    _process_run = run
+
+
+def _install_exit_hooks() -> None:
+    global _exit_hooks_installed
+    if _exit_hooks_installed:
+        return
+    _exit_hooks_installed = True
+    atexit.register(_at_exit)
+    previous_hook = sys.excepthook
+
+    def excepthook(
+        kind: type[BaseException], exc: BaseException, tb: TracebackType | None
+    ) -> None:
+        run = _process_run
+        if run is not None and run.status == "running":
+            if issubclass(kind, KeyboardInterrupt):
+                run._pending_status = "interrupted"
+            else:
+                run._pending_status = "failed"
+                run.meta["error"] = f"{kind.__name__}: {exc}"
+        previous_hook(kind, exc, tb)
+
+    sys.excepthook = excepthook
+    if threading.current_thread() is threading.main_thread():
+        with contextlib.suppress(ValueError, OSError):
+            if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+                signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    run = _process_run
+    if run is not None:
+        run._pending_status = "interrupted"
+        run.meta["error"] = "SIGTERM"
+    raise SystemExit(128 + signum)
+
+
+def _at_exit() -> None:
+    run = _process_run
+    if run is not None and run.status == "running":
+        error = run.meta.get("error") if run._pending_status else None
+        run.finish(run._pending_status or "finished", error=error)
+
+
+def list_runs(storage: str | os.PathLike[str] | None = None) -> list[str]:
+    """Return the names of the runs in the storage folder, sorted.
+
+    Example:
+        >>> import tempfile
+        >>> list_runs(tempfile.mkdtemp())
+        []
+    """
+    root = storage_root(storage)
+    try:
+        entries = os.scandir(root)
+    except FileNotFoundError:
+        return []
+    with entries:
+        return sorted(
+            e.name
+            for e in entries
+            if e.is_dir() and not e.name.startswith(".") and os.path.isfile(os.path.join(e.path, "config.json"))
+        )
+
+
+def resolve_run(name: str, storage: str | os.PathLike[str] | None = None) -> Path:
+    """Return the folder of run ``name``; raise with the nearest names when it does not exist.
+
+    Raises:
+        RunNameError: ``name`` is not a safe run name.
+        RunNotFoundError: no such run; ``suggestions`` holds the nearest run names.
+
+    Example:
+        >>> import tempfile
+        >>> try:
+        ...     resolve_run("nope", tempfile.mkdtemp())
+        ... except RunNotFoundError as err:
+        ...     print(err)  # doctest: +ELLIPSIS
+        No run 'nope' in '...': the storage folder has no runs yet...
+    """
+    check_run_name(name)
+    root = storage_root(storage)
+    directory = root / name
+    if (directory / "config.json").is_file():
+        return directory
+    names = list_runs(root)
+    if not names:
+        msg = (
+            f"No run {name!r} in {str(root)!r}: the storage folder has no runs yet. Start one with "
+            "'python train.py' (a script that calls hypertuner.parse()), or pass --storage."
+        )
+        raise RunNotFoundError(msg, name=name, suggestions=[])
+    close = suggest(name, names)
+    hint = (
+        " Did you mean " + " or ".join(repr(c) for c in close) + "?"
+        if close
+        else f" Runs there: {', '.join(repr(n) for n in names[:10])}{'...' if len(names) > 10 else ''}."
+    )
+    msg = f"No run {name!r} in {str(root)!r}.{hint}"
+    raise RunNotFoundError(msg, name=name, suggestions=close)

@@ -1,0 +1,371 @@
+"""Scoped parameters: ``param_scope`` and ``@auto_param``, fed by the run's resolved config.
+
+The values visible at any moment form a *frame*: the base config (installed by
+:func:`hypertuner.parse`) plus the ``param_scope`` blocks around the code. The current frame lives
+in a ``ContextVar``, so threads and asyncio tasks never see each other's scopes; a thread with no
+scope of its own sees the base config.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import warnings
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from .config import Args, _merge, flatten, parse_value
+from .errors import ConfigError, HypertunerWarning
+
+if TYPE_CHECKING:
+    from .run import Run
+
+__all__ = ["auto_param", "carry", "install", "param_scope"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Raw(str):
+    """A value given as text (``"dnn.layers=4"``): typed by the default it feeds."""
+
+    __slots__ = ()
+
+
+class _Frame:
+    """The values visible in one scope: ``flat`` (dotted keys) and ``tree`` (nested). Immutable."""
+
+    __slots__ = ("flat", "tree")
+
+    def __init__(self, flat: dict[str, Any], tree: dict[str, Any]) -> None:
+        self.flat = flat
+        self.tree = tree
+
+
+class _Usage:
+    """Which keys were read, given in scopes, and declared by ``@auto_param`` (for the report)."""
+
+    def __init__(self) -> None:
+        self.reads: set[str] = set()
+        self.scope_keys: set[str] = set()
+        self.declared: set[str] = set()
+
+
+class _Base:
+    frame = _Frame({}, {})
+
+
+_usage = _Usage()
+_current: contextvars.ContextVar[_Frame | None] = contextvars.ContextVar(
+    "hypertuner_scope", default=None
+)
+
+
+def _frame() -> _Frame:
+    return _current.get() or _Base.frame
+
+
+def _typed_tree(tree: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        k: _typed_tree(v) if isinstance(v, Mapping) else (parse_value(v) if isinstance(v, _Raw) else v)
+        for k, v in tree.items()
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Args):
+        return value._data
+    return value
+
+
+def _unflatten_one(key: str, value: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    node = out
+    parts = key.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return out
+
+
+class param_scope:  # noqa: N801 - named like the library it comes from, used like a function
+    """A block of parameter values that ``@auto_param`` functions and reads inside it see.
+
+    Values come as ``"key=value"`` strings, keyword arguments, or nested dicts
+    (``param_scope(**cfg)``); dotted keys address sections. Inner scopes override outer ones and
+    restore them on exit, exceptions included. ``with param_scope(...) as ps`` gives the values as
+    attributes (``ps.dnn.layers``); ``ps.get("dnn.layers", 3)`` reads with a default.
+
+    Example:
+        >>> with param_scope(a=1) as ps:
+        ...     with param_scope("a=2", "dnn.layers=4") as ps2:
+        ...         print(ps2.a, ps2.dnn.layers)
+        ...     print(ps.a, ps.get("dnn.layers", 3))
+        2 4
+        1 3
+    """
+
+    def __init__(self, *assignments: str, **values: Any) -> None:
+        flat: dict[str, Any] = {}
+        for item in assignments:
+            if not isinstance(item, str):
+                msg = f"param_scope takes 'key=value' strings and keywords, not {item!r}."
+                raise TypeError(msg)
+            key, sep, raw = item.partition("=")
+            key = key.strip()
+            if not sep or not key:
+                msg = f"Scope value {item!r} is not 'key=value' (for example 'dnn.layers=4')."
+                raise ConfigError(msg, value=item)
+            flat[key] = _Raw(raw)
+        for key, value in values.items():
+            value = _plain(value)
+            if isinstance(value, Mapping) and value:
+                flat.update(flatten({key: {k: _plain(v) for k, v in value.items()}}))
+            else:
+                flat[key] = value
+        self._values = flat
+        self._tokens: list[contextvars.Token[_Frame | None]] = []
+
+    def __enter__(self) -> Args:
+        parent = _frame()
+        flat = dict(parent.flat)
+        tree = parent.tree
+        for key, value in self._values.items():
+            prefix = key + "."
+            if any(k.startswith(prefix) for k in parent.flat):
+                for stale in [k for k in flat if k.startswith(prefix)]:
+                    del flat[stale]
+            flat[key] = value
+            tree = _merge(tree, _unflatten_one(key, value))
+        _usage.scope_keys.update(self._values)
+        frame = _Frame(flat, tree)
+        self._tokens.append(_current.set(frame))
+        return Args.from_dict(_typed_tree(tree), _reads=_usage.reads)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        _current.reset(self._tokens.pop())
+
+
+# ---------------------------------------------------------------------------------------------
+# auto_param
+
+_TRUE = frozenset({"true", "1", "yes", "on", "y", "t"})
+_FALSE = frozenset({"false", "0", "no", "off", "n", "f"})
+
+
+def _convert(value: Any, default: Any, key: str, owner: str) -> Any:
+    if not isinstance(value, str) or isinstance(default, str) or default is None:
+        return parse_value(value) if isinstance(value, _Raw) and default is None else (
+            str(value) if isinstance(value, _Raw) else value
+        )
+    text = value.strip()
+    try:
+        if isinstance(default, bool):
+            lowered = text.lower()
+            if lowered in _TRUE:
+                return True
+            if lowered in _FALSE:
+                return False
+            raise ValueError(text)
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            return float(text)
+        typed = parse_value(text)
+        if isinstance(default, (list, tuple, dict)) and not isinstance(typed, type(default)):
+            raise ValueError(text)
+        return typed
+    except (ValueError, ConfigError):
+        kind = type(default).__name__
+        msg = (
+            f"Key {key!r} is {value!r}, which is not a valid {kind} "
+            f"(the type of {owner}'s default {default!r})."
+        )
+        raise ConfigError(msg, key=key, value=value, expected=kind) from None
+
+
+def _make_wrapper(func: Callable[..., Any], prefix: str, owner: str) -> Callable[..., Any]:
+    signature = inspect.signature(func)
+    tunables: list[tuple[str, int, str, Any]] = []
+    for index, param in enumerate(signature.parameters.values()):
+        if param.default is inspect.Parameter.empty:
+            continue
+        if param.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD:
+            tunables.append((param.name, index, f"{prefix}.{param.name}", param.default))
+        elif param.kind is inspect.Parameter.KEYWORD_ONLY:
+            tunables.append((param.name, 1 << 30, f"{prefix}.{param.name}", param.default))
+    _usage.declared.update(t[2] for t in tunables)
+    cache: tuple[_Frame | None, tuple[tuple[str, int, Any], ...]] = (None, ())
+
+    def injected(frame: _Frame) -> tuple[tuple[str, int, Any], ...]:
+        nonlocal cache
+        flat = frame.flat
+        found = []
+        for name, index, key, default in tunables:
+            if key in flat:
+                found.append((name, index, _convert(flat[key], default, key, owner)))
+                _usage.reads.add(key)
+        values = tuple(found)
+        cache = (frame, values)
+        return values
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        frame = _current.get() or _Base.frame
+        cached_frame, values = cache
+        if cached_frame is not frame:
+            values = injected(frame)
+        if values:
+            given = len(args)
+            for name, index, value in values:
+                if index >= given and name not in kwargs:
+                    kwargs[name] = value
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def _decorate(target: Any, namespace: str | None) -> Any:
+    name = target.__name__
+    prefix = f"{namespace}.{name}" if namespace else name
+    if isinstance(target, type):
+        init = target.__init__
+        if init is object.__init__:
+            return target
+        target.__init__ = _make_wrapper(init, prefix, f"{name}()")  # type: ignore[misc]
+        return target
+    if not callable(target):
+        msg = f"auto_param decorates functions and classes, not {target!r}."
+        raise TypeError(msg)
+    return _make_wrapper(target, prefix, f"{name}()")
+
+
+@overload
+def auto_param(target: F, /) -> F: ...
+@overload
+def auto_param(target: str | None = None, /) -> Callable[[F], F]: ...
+def auto_param(target: Any = None, /) -> Any:
+    """Let a function's (or class's) defaults be supplied from the current scope.
+
+    ``def dnn(input, layers=3)`` reads ``dnn.layers``; with ``@auto_param("ns")`` it reads
+    ``ns.dnn.layers``. An argument passed explicitly beats the scope, and the scope beats the
+    inline default. A value given as text is converted to the default's type (``"false"`` is
+    ``False`` for a bool default).
+
+    Raises:
+        ConfigError: a text value cannot be converted to the default's type (at call time).
+
+    Example:
+        >>> @auto_param
+        ... def dnn(layers=3, activation="relu"):
+        ...     return layers, activation
+        >>> dnn()
+        (3, 'relu')
+        >>> with param_scope("dnn.layers=4", "dnn.activation=sigmoid"):
+        ...     dnn(), dnn(layers=8)
+        ((4, 'sigmoid'), (8, 'sigmoid'))
+    """
+    if target is None or isinstance(target, str):
+        namespace = target
+
+        def decorate(inner: F) -> F:
+            return _decorate(inner, namespace)  # type: ignore[no-any-return]
+
+        return decorate
+    return _decorate(target, None)
+
+
+# ---------------------------------------------------------------------------------------------
+# Carrying the scope elsewhere
+
+
+class _Carried:
+    """A picklable callable that runs ``fn`` inside a captured scope."""
+
+    def __init__(self, fn: Callable[..., Any] | None, flat: dict[str, Any], tree: dict[str, Any]):
+        self.fn = fn
+        self.flat = flat
+        self.tree = tree
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        frame = _Frame(self.flat, self.tree)
+        if self.fn is None:  # a worker initializer: the captured values become this process's base
+            _Base.frame = frame
+            return None
+        token = _current.set(frame)
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            _current.reset(token)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        plain = {k: (str(v), True) if isinstance(v, _Raw) else (v, False) for k, v in self.flat.items()}
+        return (_rebuild, (self.fn, plain, self.tree))
+
+
+def _rebuild(fn: Callable[..., Any] | None, plain: dict[str, tuple[Any, bool]], tree: dict[str, Any]) -> _Carried:
+    flat = {k: _Raw(v) if raw else v for k, (v, raw) in plain.items()}
+    return _Carried(fn, flat, tree)
+
+
+def carry(fn: Callable[..., Any] | None = None) -> Callable[..., Any]:
+    """Capture the current scope for another thread, process or DataLoader worker.
+
+    ``carry(fn)`` returns a picklable callable that runs ``fn`` inside the captured scope
+    (``Thread(target=carry(work))``, ``pool.submit(carry(work), x)``). ``carry()`` returns an
+    initializer that makes the captured values the base of the process it runs in
+    (``DataLoader(..., worker_init_fn=carry())``, ``ProcessPoolExecutor(initializer=carry())``).
+
+    Example:
+        >>> import threading
+        >>> @auto_param
+        ... def width(size=1):
+        ...     print(size)
+        >>> with param_scope(**{"width.size": 5}):
+        ...     t = threading.Thread(target=carry(width)); t.start(); t.join()
+        5
+    """
+    frame = _frame()
+    return _Carried(fn, dict(frame.flat), frame.tree)
+
+
+# ---------------------------------------------------------------------------------------------
+# The run's base config
+
+
+def install(run: Run) -> Args:
+    """Make ``run.config`` the base scope and return it as :class:`Args` (used by ``parse``)."""
+    global _usage
+    previous = _usage
+    _usage = _Usage()
+    _usage.declared = previous.declared  # decorators ran once, at import time
+    _Base.frame = _Frame(flatten(run.config), run.config)
+    run.on_end(_report)
+    return Args.from_dict(run.config, _reads=_usage.reads)
+
+
+def _report(run: Run, status: str) -> None:
+    keys = flatten(run.config)
+    unread = sorted(k for k in keys if k not in _usage.reads)
+    known = set(keys)
+    undeclared = sorted(
+        k
+        for k in _usage.scope_keys
+        if k not in _usage.declared and k not in known and not any(c.startswith(k + ".") for c in known)
+    )
+    run.meta["unread_keys"] = unread
+    run.meta["undeclared_scope_keys"] = undeclared
+    parts = []
+    if unread:
+        parts.append(f"config keys never read: {', '.join(unread)}")
+    if undeclared:
+        parts.append(f"scope keys no @auto_param declares: {', '.join(undeclared)}")
+    if parts and run.rank == 0:
+        msg = f"Run {run.name!r}: " + "; ".join(parts) + " (a typo, or a value the code ignores)."
+        warnings.warn(msg, HypertunerWarning, stacklevel=2)

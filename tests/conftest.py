@@ -1,0 +1,61 @@
+"""Shared fixtures: every test runs in its own folder with its own storage and no run left over."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hypertuner import run as run_module
+from hypertuner import scope as scope_module
+
+_LAUNCHER_ENV = (
+    "RANK",
+    "LOCAL_RANK",
+    "NODE_RANK",
+    "GROUP_RANK",
+    "WORLD_SIZE",
+    "LOCAL_WORLD_SIZE",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+    "TORCHELASTIC_RUN_ID",
+    "SLURM_PROCID",
+    "SLURM_NTASKS",
+    "SLURM_JOB_ID",
+    "HYPERTUNER_RUN_NAME",
+    "HYPERTUNER_STORAGE",
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Run in tmp_path, with no launcher variables and no run or scope left from another test."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    for name in _LAUNCHER_ENV:
+        monkeypatch.delenv(name, raising=False)
+    yield
+    current = run_module._process_run
+    if current is not None and current.status == "running":
+        current._end_callbacks.clear()  # no unread-keys warning from a test's leftover run
+        current.finish()
+    run_module._process_run = None
+    scope_module._Base.frame = scope_module._Frame({}, {})
+    os.environ.pop("HYPERTUNER_RUN_NAME", None)
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> Path:
+    """The storage folder the tests' runs land in (``./storage`` of the test's folder)."""
+    return Path.cwd() / "storage"
+
+
+def write(path: Path | str, text: str) -> Path:
+    """Write ``text`` to ``path`` (creating folders) and return the path."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    return target
