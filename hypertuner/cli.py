@@ -2,7 +2,9 @@
 
 Each feature module registers its own subcommands through a function named in
 ``_COMMAND_PROVIDERS``; the function adds parsers to the subparsers object and sets
-``handler=callable(options) -> int`` on each.
+``handler=callable(options) -> int`` on each. A subcommand that takes free-form arguments (like
+``explain``'s ``--config`` and ``key=value``) also sets ``takes_extra=True`` and reads them from
+``options.extra``.
 """
 
 from __future__ import annotations
@@ -49,14 +51,13 @@ def _add_explain(sub: Any) -> None:
         description="Resolve --config files and key=value overrides as parse() would, and show "
         "where each value comes from. Nothing is written.",
     )
-    explain.add_argument("args", nargs=argparse.REMAINDER, help="--config PATH ... key=value ...")
-    explain.set_defaults(handler=_explain)
+    explain.set_defaults(handler=_explain, takes_extra=True)
 
 
 def _explain(options: argparse.Namespace) -> int:
     from .config import explain_text, resolve
 
-    res = resolve(list(options.args), prog="hypertuner explain")
+    res = resolve(list(options.extra), prog="hypertuner explain")
     print(explain_text(res))
     return 0
 
@@ -84,10 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        options = parser.parse_args(args)
+        options, extra = parser.parse_known_args(args)
         if options.command is None:
             parser.print_help()
             return 2
+        if extra and not getattr(options, "takes_extra", False):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        options.extra = extra
         return int(options.handler(options))
     except (HypertunerError, UsageError) as err:
         print(f"hypertuner: error: {err}", file=sys.stderr)

@@ -573,28 +573,6 @@ def _type_mismatch(key: str, tp: Any, value: Any, extra: str = "") -> NoReturn:
     raise ConfigError(msg, key=key, value=value, expected=_type_name(tp))
 
 
-def _validate(tree: dict[str, Any], schema: dict[str, Any], label: Callable[[str], str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        tp = schema.get(key)
-        if tp is _Section:
-            if not isinstance(value, Mapping):
-                msg = f"Key {key!r} is a section, got {value!r}{label(key)}."
-                raise ConfigError(msg, key=key, value=value)
-            out[key] = value
-        elif tp is not None:
-            if value is _REQUIRED:
-                msg = (
-                    f"Key {key!r} has no value: its dataclass field has no default, so set it in "
-                    f"a config file or on the command line ({key}=...)."
-                )
-                raise ConfigError(msg, key=key)
-            out[key] = _check_type(value, tp, key)
-        else:
-            out[key] = value
-    return out
-
-
 # ---------------------------------------------------------------------------------------------
 # Args
 
@@ -871,7 +849,7 @@ def resolve(
 
     overrides: list[str] = []
     for token in rest:
-        if token.startswith("-") and not _looks_like_override(token):
+        if token.startswith("-"):
             if strict:
                 raise _unknown_flag(token, merged)
             res.rest.append(token)
@@ -932,23 +910,20 @@ def _prefixes(key: str) -> list[str]:
     return [".".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def _looks_like_override(token: str) -> bool:
-    # '-x=1' is a flag typo, but '+key=value' and 'key=-1' are overrides.
-    return False
-
-
 def _unknown_flag(token: str, merged: Mapping[str, Any]) -> ConfigError:
     flag = token.split("=", 1)[0]
     bare = flag.lstrip("-")
-    keys = set(_sections(merged))
-    if bare in keys or bare.replace("-", "_") in keys:
-        key = bare if bare in keys else bare.replace("-", "_")
-        value = token.split("=", 1)[1] if "=" in token else "VALUE"
-        hint = f" Config keys are set without dashes: '{key}={value}'."
+    value = token.split("=", 1)[1] if "=" in token else "VALUE"
+    options = ["--config", "--name", "--storage", "--explain", "--help"]
+    close_flags = suggest(flag, options)
+    keys = list(_sections(merged))
+    close_keys = [bare] if bare in keys else suggest(bare.replace("-", "_"), keys, n=1)
+    if close_keys:
+        hint = f" Config keys are set without dashes: '{close_keys[0]}={value}'."
+    elif close_flags:
+        hint = f" Did you mean {close_flags[0]!r}?"
     else:
-        options = ["--config", "--name", "--storage", "--explain", "--help"]
-        close = suggest(flag, options)
-        hint = f" Did you mean {close[0]!r}?" if close else f" Options: {', '.join(options)}."
+        hint = f" Options: {', '.join(options)}; config keys are set as key=value."
     msg = f"Unknown option {flag!r}.{hint}"
     return ConfigError(msg, value=token)
 
@@ -956,14 +931,12 @@ def _unknown_flag(token: str, merged: Mapping[str, Any]) -> ConfigError:
 def _check_run_key(key: str, token: str) -> None:
     parts = key.split(".")
     if len(parts) != 2 or parts[1] not in RUN_KEYS:
-        sub = ".".join(parts[1:]) or "run"
+        valid = [f"run.{k}" for k in RUN_KEYS]
         raise UnknownKeyError.for_key(
             key,
-            [f"run.{k}" for k in RUN_KEYS],
-            where=f" in {token!r}" if token != key else "",
-            hint=f"The run section holds only {', '.join('run.' + k for k in RUN_KEYS)}."
-            if sub
-            else "",
+            valid,
+            where=f" in override {token!r}" if token != key else "",
+            hint=f"The run section holds only {', '.join(valid)}.",
         )
 
 
@@ -1159,9 +1132,12 @@ def _start(res: Resolution, *, name: str | None, storage: str | None) -> Args:
     from . import scope
     from .run import start_run
 
+    run_name = res.run.get("name", name)
+    if isinstance(run_name, (int, float)) and not isinstance(run_name, bool):
+        run_name = str(run_name)  # '--name=2024' or 'run.name=2024' reads as a number
     run = start_run(
         res.config,
-        name=res.run.get("name", name),
+        name=run_name,
         storage=res.run.get("storage", storage),
         resume=res.run.get("resume", "recall"),
         explicit=res.explicit(),

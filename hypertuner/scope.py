@@ -75,7 +75,7 @@ def _typed_tree(tree: Mapping[str, Any]) -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Args):
-        return value._data
+        return value.to_dict()  # handing a section to a scope counts as reading it
     return value
 
 
@@ -368,4 +368,6 @@ def _report(run: Run, status: str) -> None:
         parts.append(f"scope keys no @auto_param declares: {', '.join(undeclared)}")
     if parts and run.rank == 0:
         msg = f"Run {run.name!r}: " + "; ".join(parts) + " (a typo, or a value the code ignores)."
-        warnings.warn(msg, HypertunerWarning, stacklevel=2)
+        # Reported at the run's end, where no user line is on the stack: name the script instead.
+        script = run.meta.get("script") or "<run>"
+        warnings.warn_explicit(msg, HypertunerWarning, filename=script, lineno=0, module="hypertuner")

@@ -1,0 +1,448 @@
+"""parse() / Args: config files, overrides, defaults, interpolation, --explain, bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+import hypertuner
+from hypertuner.errors import (
+    ConfigError,
+    ConfigFileNotFoundError,
+    HypertunerError,
+    RunNameError,
+    UnknownKeyError,
+)
+from tests.conftest import write
+
+BASE = {"learning_rate": 0.1, "momentum": 0.9, "model": {"layers": 2, "width": 64}, "tags": [1, 2]}
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Path:
+    return write(Path("configs/base.json"), json.dumps(BASE, indent=2))
+
+
+def test_args_has_attribute_item_in_iteration_and_dict_export(base: Path) -> None:
+    args = hypertuner.parse(["--config", str(base)])
+    assert args.learning_rate == 0.1
+    assert args.model.layers == 2
+    assert args["model"]["width"] == 64
+    assert args["model.width"] == 64
+    assert "model.layers" in args and "model.depth" not in args
+    assert list(args) == ["learning_rate", "momentum", "model", "tags"]
+    assert args.to_dict() == BASE
+    assert dict(**args)["momentum"] == 0.9
+
+
+def test_args_constructor_is_parse(base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["train.py", f"--config={base}", "momentum=0.5"])
+    args = hypertuner.Args()
+    assert isinstance(args, hypertuner.Args)
+    assert args.momentum == 0.5
+
+
+def test_config_files_merge_left_to_right_and_lists_are_replaced(base: Path) -> None:
+    write("configs/big.json", '{"model": {"layers": 8}, "tags": [3]}')
+    args = hypertuner.parse([f"--config={base}", "--config", "configs/big.json"])
+    assert args.model.to_dict() == {"layers": 8, "width": 64}
+    assert args.tags == [3]
+
+
+def test_yaml_config_loads_with_yaml_scalars(tmp_path: Path) -> None:
+    write("cfg.yaml", "train:\n  lr: 1e-3\n  nesterov: true\nname: x\n")
+    args = hypertuner.parse(["--config=cfg.yaml"])
+    assert args.train.lr == 0.001
+    assert args.train.nesterov is True
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [
+        pytest.param("model.layers=4", 4, id="int"),
+        pytest.param("model.layers=1e-3", 0.001, id="float-exponent"),
+        pytest.param("model.layers=0.5", 0.5, id="float"),
+        pytest.param("model.layers=true", True, id="bool"),
+        pytest.param("model.layers=[1,2]", [1, 2], id="list"),
+        pytest.param("model.layers={a: 1}", {"a": 1}, id="mapping"),
+        pytest.param("model.layers=relu", "relu", id="string"),
+        pytest.param("model.layers='4'", "4", id="quoted-string"),
+        pytest.param("model.layers=null", None, id="null"),
+        pytest.param("model.layers=", "", id="empty-string"),
+    ],
+)
+def test_override_values_are_typed_as_yaml_scalars(base: Path, token: str, expected: object) -> None:
+    args = hypertuner.parse([f"--config={base}", token])
+    assert args.to_dict()["model"]["layers"] == expected
+    assert type(args.to_dict()["model"]["layers"]) is type(expected)
+
+
+def test_plus_override_adds_a_new_key(base: Path) -> None:
+    args = hypertuner.parse([f"--config={base}", "+optim.name=adam", "+seed=3"])
+    assert args.optim.name == "adam"
+    assert args.seed == 3
+
+
+def test_unknown_override_suggests_nearest_key(base: Path) -> None:
+    with pytest.raises(UnknownKeyError) as info:
+        hypertuner.parse([f"--config={base}", "learning_rat=0.2"])
+    assert info.value.suggestions == ["learning_rate"]
+    assert str(info.value) == (
+        "Unknown key 'learning_rat' in override 'learning_rat=0.2'. Did you mean "
+        "'learning_rate'? Use '+learning_rat=0.2' to add it."
+    )
+
+
+def test_defaults_dict_is_the_lowest_layer(base: Path) -> None:
+    args = hypertuner.parse(
+        [f"--config={base}", "epochs=3"], defaults={"epochs": 1, "momentum": 0.0, "seed": 7}
+    )
+    assert (args.epochs, args.momentum, args.seed) == (3, 0.9, 7)
+
+
+@dataclasses.dataclass
+class Model:
+    layers: int = 2
+    activation: Literal["relu", "tanh"] = "relu"
+
+
+@dataclasses.dataclass
+class Settings:
+    lr: float = 0.1
+    name: str = "base"
+    tags: list[int] = dataclasses.field(default_factory=list)
+    model: Model = dataclasses.field(default_factory=Model)
+    dropout: float | None = None
+
+
+def test_dataclass_defaults_are_type_checked_and_widened() -> None:
+    args = hypertuner.parse(["lr=1", "model.layers=4", "tags=[1,2]", "name=2024"], defaults=Settings)
+    assert args.lr == 1.0 and isinstance(args.lr, float)
+    assert args.model.layers == 4
+    assert args.tags == [1, 2]
+    assert args.name == "2024"
+    assert args.dropout is None
+
+
+def test_dataclass_instance_gives_defaults() -> None:
+    args = hypertuner.parse([], defaults=Settings(lr=0.5))
+    assert args.lr == 0.5
+    assert args.model.activation == "relu"
+
+
+def test_dataclass_type_mismatch_names_key_type_and_value() -> None:
+    with pytest.raises(ConfigError) as info:
+        hypertuner.parse(["model.layers=four"], defaults=Settings)
+    err = info.value
+    assert err.key == "model.layers"
+    assert err.value == "four"
+    assert str(err) == (
+        "Key 'model.layers' expects int, got 'four' (str), set by command line 'model.layers=four'."
+    )
+
+
+def test_dataclass_rejects_unknown_key_in_config_file_with_line(tmp_path: Path) -> None:
+    write("c.json", '{\n  "lr": 0.2,\n  "modle": {"layers": 3}\n}\n')
+    with pytest.raises(UnknownKeyError, match=r"'modle' in config file 'c.json' \(line 3\)") as info:
+        hypertuner.parse(["--config=c.json"], defaults=Settings)
+    assert info.value.suggestions == ["model"]
+    assert info.value.line == 3
+
+
+def test_dataclass_field_without_default_must_be_set() -> None:
+    @dataclasses.dataclass
+    class Needs:
+        data_dir: str
+
+    with pytest.raises(ConfigError, match=r"Key 'data_dir' has no value"):
+        hypertuner.parse([], defaults=Needs)
+    assert hypertuner.parse(["data_dir=/data"], defaults=Needs).data_dir == "/data"
+
+
+def test_interpolation_is_resolved_in_args_and_snapshot(storage: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HT_TEST_ROOT", "/data")
+    write(
+        "c.json",
+        '{"model": {"width": 64, "hidden": "${model.width}"}, "root": "${oc.env:HT_TEST_ROOT}"}',
+    )
+    args = hypertuner.parse(["--config=c.json", "model.width=32", "--name=interp"])
+    assert args.model.hidden == 32
+    assert args.root == "/data"
+    saved = json.loads((storage / "interp" / "config.json").read_text())
+    assert saved == {"model": {"width": 32, "hidden": 32}, "root": "/data"}
+
+
+def test_interpolation_of_a_missing_key_is_a_config_error() -> None:
+    write("c.json", '{"a": "${nope.x}"}')
+    with pytest.raises(ConfigError, match=r"Interpolation failed in key 'a' \(set by c.json:1\)"):
+        hypertuner.parse(["--config=c.json"])
+
+
+def test_explain_prints_value_and_layer_then_exits(base: Path, capsys: pytest.CaptureFixture[str], storage: Path) -> None:
+    write("configs/big.json", '{\n  "model": {\n    "layers": 8\n  }\n}\n')
+    with pytest.raises(SystemExit) as info:
+        hypertuner.parse(
+            [f"--config={base}", "--config=configs/big.json", "momentum=0.5", "--explain"],
+            defaults={"seed": 1},
+        )
+    assert info.value.code == 0
+    out = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: line for line in out[1:]}
+    assert rows["momentum"].endswith("command line 'momentum=0.5'")
+    assert rows["model.layers"].endswith("configs/big.json:3")
+    assert rows["model.width"].endswith(f"{base}:6")
+    assert rows["seed"].endswith("defaults")
+    assert not storage.exists()
+
+
+def test_cli_explain_prints_the_same_table(base: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from hypertuner import cli
+
+    assert cli.main(["explain", f"--config={base}", "learning_rate=0.2"]) == 0
+    out = capsys.readouterr().out
+    assert "learning_rate  0.2" in out
+    assert "command line 'learning_rate=0.2'" in out
+
+
+def test_name_and_storage_shorthands(base: Path, tmp_path: Path) -> None:
+    hypertuner.parse([f"--config={base}", "--name=big-lr01", f"--storage={tmp_path / 'runs'}"])
+    run = hypertuner.current_run()
+    assert run is not None
+    assert run.name == "big-lr01"
+    assert run.directory == tmp_path / "runs" / "big-lr01"
+
+
+def test_run_section_sets_run_settings_and_is_not_in_config(base: Path, storage: Path) -> None:
+    args = hypertuner.parse([f"--config={base}", "run.name=from-override"])
+    assert "run" not in args
+    assert hypertuner.current_run().name == "from-override"
+    assert "run" not in json.loads((storage / "from-override" / "config.json").read_text())
+
+
+def test_relative_config_is_found_next_to_the_script(tmp_path: Path) -> None:
+    folder = tmp_path / "some" / "dir"
+    write(folder / "cfg.json", '{"lr": 0.3}')
+    write(folder / "train.py", "import hypertuner\nprint(hypertuner.parse().lr)\n")
+    done = subprocess.run(
+        [sys.executable, str(folder / "train.py"), "--config=cfg.json", "--name=t"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "0.3"
+
+
+def test_unknown_flag_is_an_error_but_not_when_strict_is_off(base: Path) -> None:
+    with pytest.raises(ConfigError, match=r"Unknown option '--epochs'"):
+        hypertuner.parse([f"--config={base}", "--epochs", "3"])
+    args = hypertuner.parse([f"--config={base}", "--epochs", "3"], strict=False)
+    assert args.momentum == 0.9
+
+
+def test_parse_known_returns_the_tokens_it_left(base: Path) -> None:
+    args, rest = hypertuner.parse_known([f"--config={base}", "--gpus", "2", "momentum=0.1"])
+    assert args.momentum == 0.1
+    assert rest == ["--gpus", "2"]
+
+
+def test_flag_named_like_a_key_suggests_the_override(base: Path) -> None:
+    with pytest.raises(ConfigError, match=r"Config keys are set without dashes: 'learning_rate=3'"):
+        hypertuner.parse([f"--config={base}", "--learning-rate=3"])
+
+
+def test_command_line_error_is_one_line_on_stderr_and_exit_2(
+    base: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], storage: Path
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["train.py", f"--config={base}", "momentun=0.1"])
+    with pytest.raises(SystemExit) as info:
+        hypertuner.parse()
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("train.py: error: Unknown key 'momentun'")
+    assert not storage.exists()
+
+
+def test_help_lists_the_options_and_keys(base: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        hypertuner.parse([f"--config={base}", "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--config PATH" in out
+    assert "model.layers" in out
+
+
+def test_args_are_read_only(base: Path) -> None:
+    args = hypertuner.parse([f"--config={base}"])
+    with pytest.raises(TypeError, match=r"Args are read-only: set 'model.layers'"):
+        args.model.layers = 3
+
+
+def test_missing_attribute_suggests_and_keeps_hasattr_working(base: Path) -> None:
+    args = hypertuner.parse([f"--config={base}"])
+    assert not hasattr(args, "momentun")
+    with pytest.raises(UnknownKeyError, match=r"Did you mean 'model.layers'\?"):
+        _ = args.model.layer
+    assert args.get("model.depth", 5) == 5
+
+
+def test_args_pickle_round_trip(base: Path) -> None:
+    import pickle
+
+    args = hypertuner.parse([f"--config={base}"])
+    again = pickle.loads(pickle.dumps(args))
+    assert again == args
+    assert again.model.width == 64
+
+
+BAD_INPUTS = [
+    pytest.param(
+        {"c.json": '{\n  "a": 1,\n  "b": 2,\n}\n'},
+        ["--config=c.json"],
+        ConfigError,
+        r"Config file 'c.json' is not valid JSON \(line 4, column 1\): expecting property name",
+        id="json-trailing-comma",
+    ),
+    pytest.param(
+        {"c.json": '{"a": 1,\n "a": 2}'},
+        ["--config=c.json"],
+        ConfigError,
+        r"Config file 'c.json' repeats the key 'a' \(lines 1, 2\)",
+        id="json-duplicate-key",
+    ),
+    pytest.param(
+        {"c.json": '{"m": {"a": 1,\n  "a": 2}}'},
+        ["--config=c.json"],
+        ConfigError,
+        r"repeats the key 'm.a' \(lines 1, 2\)",
+        id="json-duplicate-nested-key",
+    ),
+    pytest.param(
+        {"c.json": '{"a": 1,\n "b": NaN}'},
+        ["--config=c.json"],
+        ConfigError,
+        r"uses NaN \(line 2\), which JSON does not allow",
+        id="json-nan",
+    ),
+    pytest.param(
+        {"c.json": '{"a": Infinity}'},
+        ["--config=c.json"],
+        ConfigError,
+        r"uses Infinity \(line 1\)",
+        id="json-infinity",
+    ),
+    pytest.param(
+        {"c.json": "  \n"},
+        ["--config=c.json"],
+        ConfigError,
+        r"Config file 'c.json' is empty",
+        id="empty-file",
+    ),
+    pytest.param(
+        {"c.json": "[1, 2]"},
+        ["--config=c.json"],
+        ConfigError,
+        r"Config file 'c.json' holds a list at the top level",
+        id="top-level-list",
+    ),
+    pytest.param(
+        {"c.yaml": "a: 1\nb: [1, 2\n"},
+        ["--config=c.yaml"],
+        ConfigError,
+        r"Config file 'c.yaml' is not valid YAML \(line 3, column 1\)",
+        id="yaml-malformed",
+    ),
+    pytest.param(
+        {"c.yaml": "a: 1\nb: 2\na: 3\n"},
+        ["--config=c.yaml"],
+        ConfigError,
+        r"repeats the key 'a' \(lines 1 and 3\)",
+        id="yaml-duplicate-key",
+    ),
+    pytest.param(
+        {"c.yaml": "a: .nan\n"},
+        ["--config=c.yaml"],
+        ConfigError,
+        r"sets 'a' to nan, which the JSON snapshot cannot store",
+        id="yaml-nan",
+    ),
+    pytest.param(
+        {"c.toml": "a = 1\n"},
+        ["--config=c.toml"],
+        ConfigError,
+        r"has the extension '.toml'; hypertuner reads .json, .yaml",
+        id="unknown-extension",
+    ),
+    pytest.param(
+        {},
+        ["--config=missing.json"],
+        ConfigFileNotFoundError,
+        r"Config file 'missing.json' not found \(looked in '.*work'",
+        id="missing-file",
+    ),
+    pytest.param({}, ["lr"], ConfigError, r"Override 'lr' has no '='", id="override-without-equals"),
+    pytest.param({}, ["=3"], ConfigError, r"Override '=3' has an empty key", id="override-empty-key"),
+    pytest.param(
+        {},
+        ["+a=[1,2"],
+        ConfigError,
+        r"Override '\+a=\[1,2': Value '\[1,2' is not a valid list",
+        id="override-unclosed-list",
+    ),
+    pytest.param(
+        {}, ["+a b=1"], ConfigError, r"has the key 'a b', which is not a dotted name", id="override-bad-key"
+    ),
+    pytest.param(
+        {"c.json": '{"lr": 0.1}'},
+        ["--config=c.json", "lr.x=1"],
+        UnknownKeyError,
+        r"Unknown key 'lr.x' in override 'lr.x=1'",
+        id="override-into-a-value",
+    ),
+    pytest.param(
+        {"c.json": '{"lr": 0.1}'},
+        ["--config=c.json", "+lr.x=1"],
+        ConfigError,
+        r"'lr' is a value \(0.1\), not a section",
+        id="add-under-a-value",
+    ),
+    pytest.param({}, ["--name=a/b"], RunNameError, r"Run name 'a/b' is not allowed", id="name-slash"),
+    pytest.param({}, ["--name=.."], RunNameError, r"Run name '..' is not allowed", id="name-dotdot"),
+    pytest.param({}, ["--name=.hidden"], RunNameError, r"not starting with '.'", id="name-leading-dot"),
+    pytest.param({}, ["--name=a b"], RunNameError, r"use letters, digits", id="name-space"),
+    pytest.param(
+        {}, ["run.resume=maybe"], ConfigError, r"run.resume must be one of 'recall', 'refuse', 'new'", id="bad-resume"
+    ),
+    pytest.param(
+        {}, ["run.nmae=x"], UnknownKeyError, r"Unknown key 'run.nmae'.*Did you mean 'run.name'", id="unknown-run-key"
+    ),
+    pytest.param(
+        {"c.json": '{"run": 3}'},
+        ["--config=c.json"],
+        ConfigError,
+        r"The top-level key 'run' is reserved",
+        id="run-not-a-section",
+    ),
+    pytest.param({}, ["--config"], ConfigError, r"Argument --config: expected one argument", id="config-without-path"),
+    pytest.param({}, ["--nmae=x"], ConfigError, r"Unknown option '--nmae'. Did you mean '--name'\?", id="unknown-flag"),
+]
+
+
+@pytest.mark.parametrize(("files", "argv", "error", "match"), BAD_INPUTS)
+def test_bad_input_is_a_clear_error_and_writes_nothing(
+    files: dict[str, str], argv: list[str], error: type[HypertunerError], match: str, storage: Path
+) -> None:
+    for name, text in files.items():
+        write(name, text)
+    with pytest.raises(error, match=match):
+        hypertuner.parse(argv)
+    assert not storage.exists()
+    assert hypertuner.current_run() is None
