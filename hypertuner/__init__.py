@@ -13,6 +13,7 @@ from importlib import metadata as _metadata
 from .config import Args, parse, parse_known
 from .run import Run, current_run, start_run
 from .scope import auto_param, carry, param_scope
+from .tracking import log
 
 try:
     __version__ = _metadata.version("hypertuner")
@@ -25,6 +26,7 @@ __all__ = [
     "auto_param",
     "carry",
     "current_run",
+    "log",
     "param_scope",
     "parse",
     "parse_known",

@@ -21,7 +21,9 @@ __all__ = [
     "ConfigFileNotFoundError",
     "HypertunerError",
     "HypertunerWarning",
+    "MetricError",
     "MissingDependencyError",
+    "NoRunError",
     "RunInUseError",
     "RunNameError",
     "RunNotFoundError",
@@ -185,6 +187,24 @@ class MissingDependencyError(HypertunerError, ImportError):
 
     Example:
         >>> isinstance(MissingDependencyError("Needs ray."), ImportError)
+        True
+    """
+
+
+class MetricError(HypertunerError, ValueError):
+    """A metric name, value or step that cannot be logged (``key`` and ``value`` hold them).
+
+    Example:
+        >>> isinstance(MetricError("Metric 'x' is not a number."), ValueError)
+        True
+    """
+
+
+class NoRunError(HypertunerError, RuntimeError):
+    """Something that needs a running run found none (no run started, or the run has ended).
+
+    Example:
+        >>> isinstance(NoRunError("No run."), RuntimeError)
         True
     """
 

@@ -1,0 +1,665 @@
+"""Metrics of a run as TensorBoard event records: scalars and the HParams session summaries.
+
+:func:`log` appends one TensorBoard ``Event`` per call (every scalar of the call shares it) to an
+in-memory batch on the caller's thread; the batch is framed as TFRecords (length, masked CRC32C
+of the length, data, masked CRC32C of the data) and appended to the run's own event file at
+least every :data:`FLUSH_SECONDS` seconds (a background timer, or the next call), when it grows
+past :data:`FLUSH_BYTES`, and when the run ends. Only the writing process of a run (global rank
+zero) writes anything; other ranks return at once.
+
+The event file also carries the HParams plugin's session-start summary (the run's flattened
+config) when the writer starts, and its session-end summary (the run's final status) when the run
+ends. No experiment summary is written: without one, TensorBoard builds the HParams table from
+every run's session-start info and declares every scalar tag of those runs as a metric column,
+showing the last value of each, so the table has exactly the metrics that were logged.
+
+Beside the event file the writer keeps ``summary.json`` (last, min and max value, last step and
+count of each tag), so tables of many runs are built without parsing event files.
+
+Example:
+    >>> import tempfile, hypertuner
+    >>> with hypertuner.start_run({"lr": 0.1}, name="demo", storage=tempfile.mkdtemp()) as run:
+    ...     for step in range(3):
+    ...         hypertuner.log({"loss": 1.0 / (step + 1)}, step=step)
+    >>> read_summary(run.directory)["loss"]["last"]
+    0.3333333333333333
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import operator
+import os
+import socket
+import struct
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import _files
+from .errors import HypertunerError, MetricError, NoRunError
+from .run import Run, current_run
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = [
+    "FLUSH_BYTES",
+    "FLUSH_SECONDS",
+    "SUMMARY_FILE",
+    "flush",
+    "log",
+    "masked_crc32c",
+    "read_summary",
+]
+
+FLUSH_SECONDS = 2.0
+"""The longest time a logged scalar waits in memory before it reaches the event file."""
+FLUSH_BYTES = 1 << 20
+"""The batch size (serialized events) that triggers a flush on the caller's thread."""
+SUMMARY_FILE = "summary.json"
+"""The per-run metric summary written beside the event file."""
+
+_STATUS_CODES = {"finished": 1, "failed": 2, "interrupted": 0}
+"""Run status -> ``tensorboard.hparams.Status`` (SUCCESS, FAILURE, UNKNOWN: there is no ABORTED)."""
+
+_pack_double = struct.Struct("<d").pack
+_pack_float = struct.Struct("<f").pack
+_pack_length = struct.Struct("<Q").pack
+_pack_crc = struct.Struct("<I").pack
+_TRACKER_ATTRIBUTE = "_hypertuner_tracker"
+
+
+# --- CRC32C (Castagnoli), pure Python for single records and numpy for batches -------------------
+
+_POLY = 0x82F63B78
+_MASK_DELTA = 0xA282EAD8
+
+
+def _make_table() -> list[int]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ _POLY if crc & 1 else crc >> 1
+        table.append(crc)
+    return table
+
+
+_TABLE = _make_table()
+
+
+def crc32c(data: bytes) -> int:
+    """The CRC32C (Castagnoli) checksum of ``data``, in pure Python (for short inputs).
+
+    Example:
+        >>> hex(crc32c(b"123456789"))
+        '0xe3069283'
+    """
+    table = _TABLE
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def _mask(crc: int) -> int:
+    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
+
+
+def masked_crc32c(data: bytes) -> int:
+    """The masked CRC32C that TFRecord framing stores after the length and after the data.
+
+    Example:
+        >>> masked_crc32c(b"")
+        2726488792
+    """
+    return _mask(crc32c(data))
+
+
+class _BatchCrc:
+    """CRC32C of many byte strings at once with numpy: one vector step per byte column.
+
+    Records are right-aligned in a matrix. A shorter record starts from the state that turns into
+    the standard initial value after its left padding of zero bytes (the zero-byte step of a CRC
+    is invertible), so one pass over the columns checks records of any length together.
+    """
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        self.np = np
+        self.table = np.array(_TABLE, dtype=np.uint32)
+        # The inverse of s -> T[s & 0xFF] ^ (s >> 8): the top byte of T[i] is unique per i.
+        inverse_top = np.zeros(256, dtype=np.int64)
+        inverse_top[self.table >> 24] = np.arange(256)
+        self.inverse_top = inverse_top
+        self.starts = np.array([0xFFFFFFFF], dtype=np.uint32)
+
+    def _start_states(self, width: int) -> np.ndarray:
+        np = self.np
+        states = [int(s) for s in self.starts]
+        table = _TABLE
+        top = self.inverse_top
+        while len(states) <= width:
+            after = states[-1]
+            index = int(top[after >> 24])
+            before = (((after ^ table[index]) << 8) & 0xFFFFFFFF) | index
+            states.append(before)
+        self.starts = np.array(states, dtype=np.uint32)
+        return self.starts
+
+    def masked(self, matrix: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Masked CRCs of the rows of ``matrix`` (uint8, right-aligned, ``lengths`` bytes each)."""
+        np = self.np
+        width = matrix.shape[1]
+        starts = self.starts if len(self.starts) > width else self._start_states(width)
+        crc = starts[width - lengths.astype(np.int64)]
+        table = self.table
+        for column in range(width):
+            crc = table[(crc ^ matrix[:, column]) & 0xFF] ^ (crc >> 8)
+        crc ^= np.uint32(0xFFFFFFFF)
+        return (((crc >> 15) | (crc << 17)) + np.uint32(_MASK_DELTA)).astype(np.uint32)
+
+    def masked_many(self, records: list[bytes]) -> np.ndarray:
+        """Masked CRCs of ``records`` (short byte strings), in order."""
+        np = self.np
+        lengths = np.fromiter(map(len, records), dtype=np.int64, count=len(records))
+        width = int(lengths.max()) if len(records) else 0
+        matrix = np.zeros((len(records), width), dtype=np.uint8)
+        if width:
+            flat = np.frombuffer(b"".join(records), dtype=np.uint8)
+            ends = np.cumsum(lengths)
+            rows = np.repeat(np.arange(len(records)), lengths)
+            columns = np.arange(len(flat)) - np.repeat(ends, lengths) + width
+            matrix[rows, columns] = flat
+        return self.masked(matrix, lengths)
+
+
+_batch_crc: _BatchCrc | None = None
+
+
+def _batch() -> _BatchCrc:
+    global _batch_crc
+    if _batch_crc is None:
+        _batch_crc = _BatchCrc()
+    return _batch_crc
+
+
+def frame_records(records: list[bytes]) -> bytes:
+    """Frame serialized events as TFRecords: length, masked CRC of it, data, masked CRC of it.
+
+    Example:
+        >>> frame_records([b"abc"])[:8]
+        b'\\x03\\x00\\x00\\x00\\x00\\x00\\x00\\x00'
+    """
+    if not records:
+        return b""
+    lengths = [_pack_length(len(r)) for r in records]
+    if len(records) < 16 or max(map(len, records)) > 4096:
+        out = []
+        for head, data in zip(lengths, records):
+            out += (head, _pack_crc(masked_crc32c(head)), data, _pack_crc(masked_crc32c(data)))
+        return b"".join(out)
+    batch = _batch()
+    head_crcs = batch.masked_many(lengths).tolist()
+    data_crcs = batch.masked_many(records).tolist()
+    out = []
+    for head, head_crc, data, data_crc in zip(lengths, head_crcs, records, data_crcs):
+        out += (head, _pack_crc(head_crc), data, _pack_crc(data_crc))
+    return b"".join(out)
+
+
+# --- Event encoding ----------------------------------------------------------------------------
+
+
+def _varint(value: int) -> bytes:
+    if 0 <= value < 0x80:
+        return bytes((value,))
+    value &= 0xFFFFFFFFFFFFFFFF
+    out = bytearray()
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _value_prefix(tag: str) -> bytes:
+    """The bytes of ``Summary.Value(tag=tag, simple_value=x)`` before the 4 bytes of ``x``.
+
+    Built from tensorboard's own message once per tag, then reused for every value of that tag.
+    """
+    from tensorboard.compat.proto import summary_pb2
+
+    encoded = summary_pb2.Summary.Value(tag=tag, simple_value=1.0).SerializeToString()
+    prefix = encoded[:-4]
+    inner = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, simple_value=1.0)])
+    body = inner.SerializeToString()
+    assert body == b"\x0a" + _varint(len(encoded)) + encoded and encoded.endswith(_pack_float(1.0))
+    return b"\x0a" + _varint(len(encoded)) + prefix
+
+
+def _event_bytes(**fields: Any) -> bytes:
+    from tensorboard.compat.proto import event_pb2
+
+    return event_pb2.Event(**fields).SerializeToString()
+
+
+def _hparam_value(value: Any) -> Any:
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+def _session_start(run: Run, wall_time: float) -> bytes:
+    from tensorboard.compat.proto import summary_pb2
+    from tensorboard.plugins.hparams import metadata, plugin_data_pb2
+
+    from .config import flatten
+
+    info = plugin_data_pb2.SessionStartInfo(start_time_secs=wall_time)
+    for key, value in flatten(run.config).items():
+        if key == "run" or key.startswith("run."):
+            continue  # name, storage and resume mode describe the run, not its hyperparameters
+        value = _hparam_value(value)
+        if isinstance(value, bool):
+            info.hparams[key].bool_value = value
+        elif isinstance(value, (int, float)):
+            info.hparams[key].number_value = value
+        else:
+            info.hparams[key].string_value = value
+    return _plugin_event(
+        metadata.SESSION_START_INFO_TAG,
+        plugin_data_pb2.HParamsPluginData(session_start_info=info),
+        wall_time,
+        summary_pb2,
+        metadata,
+    )
+
+
+def _session_end(status: str, wall_time: float) -> bytes:
+    from tensorboard.compat.proto import summary_pb2
+    from tensorboard.plugins.hparams import metadata, plugin_data_pb2
+
+    info = plugin_data_pb2.SessionEndInfo(
+        status=_STATUS_CODES.get(status, 0), end_time_secs=wall_time  # type: ignore[arg-type]
+    )
+    return _plugin_event(
+        metadata.SESSION_END_INFO_TAG,
+        plugin_data_pb2.HParamsPluginData(session_end_info=info),
+        wall_time,
+        summary_pb2,
+        metadata,
+    )
+
+
+def _plugin_event(tag: str, data: Any, wall_time: float, summary_pb2: Any, metadata: Any) -> bytes:
+    summary = summary_pb2.Summary(
+        value=[
+            summary_pb2.Summary.Value(
+                tag=tag,
+                metadata=metadata.create_summary_metadata(data),
+                tensor=metadata.NULL_TENSOR,
+            )
+        ]
+    )
+    return _event_bytes(wall_time=wall_time, summary=summary)
+
+
+# --- The per-run writer ------------------------------------------------------------------------
+
+
+class _Tracker:
+    """The metrics writer of one run (rank zero); created on the run's first :func:`log`."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.active = run.is_writer
+        self.lock = threading.Lock()
+        self.pending: list[bytes] = []
+        self.pending_bytes = 0
+        self.prefixes: dict[str, bytes] = {}
+        self.stats: dict[str, list[Any]] = {}
+        self.next_step = 0
+        self.last_flush = time.time()
+        self.path: Path | None = None
+        self.handle: Any = None
+        self.header_written = False
+        self.pid = os.getpid()
+        if not self.active:
+            return
+        self.stats = _load_stats(run.directory)
+        if self.stats:
+            self.next_step = max(int(s[3]) for s in self.stats.values()) + 1
+        run.on_end(self._on_end)
+        _register(self)
+
+    # The caller's-thread path: keep it short.
+    def log(self, metrics: Mapping[str, Any], step: int | None) -> None:
+        now = time.time()
+        with self.lock:
+            if step is None:
+                step = self.next_step
+            elif type(step) is not int:
+                step = _check_step(step)
+            if not self.header_written:
+                self._start(now, step)
+            self.next_step = step + 1
+            prefixes = self.prefixes
+            stats = self.stats
+            parts = []
+            for tag, value in metrics.items():
+                prefix = prefixes.get(tag)
+                if prefix is None:
+                    prefix = self._new_tag(tag)
+                if type(value) is not float:
+                    value = _to_float(tag, value)
+                try:
+                    packed = _pack_float(value)
+                except OverflowError:  # beyond float32: TensorBoard shows it as infinite
+                    packed = _pack_float(math.copysign(math.inf, value))
+                parts.append(prefix)
+                parts.append(packed)
+                entry = stats.get(tag)
+                if entry is None:
+                    stats[tag] = [value, value, value, step, 1]
+                else:
+                    entry[0] = value
+                    entry[3] = step
+                    entry[4] += 1
+                    if value < entry[1]:
+                        entry[1] = value
+                    elif value > entry[2]:
+                        entry[2] = value
+            if not parts:
+                return
+            summary = b"".join(parts)
+            event = b"".join(
+                (
+                    b"\x09",
+                    _pack_double(now),
+                    b"\x10" + _varint(step) if step else b"",
+                    b"\x2a",
+                    _varint(len(summary)),
+                    summary,
+                )
+            )
+            self.pending.append(event)
+            self.pending_bytes += len(event)
+            if self.pending_bytes > FLUSH_BYTES or now - self.last_flush > FLUSH_SECONDS:
+                self._flush_locked()
+
+    def _new_tag(self, tag: object) -> bytes:
+        if not isinstance(tag, str) or not tag or tag.startswith("_hparams_/"):
+            msg = (
+                f"Metric name {tag!r} cannot be logged: use a non-empty string that does not "
+                "start with '_hparams_/' (for example 'val/loss')."
+            )
+            raise MetricError(msg, key=tag)
+        prefix = _value_prefix(tag)
+        self.prefixes[tag] = prefix
+        return prefix
+
+    def _start(self, now: float, step: int) -> None:
+        """Queue the file's first events: version, resume marker, HParams session start."""
+        self.header_written = True
+        self.pending.append(_event_bytes(wall_time=now, file_version="brain.Event:2"))
+        if self.run.recalled:
+            from tensorboard.compat.proto import event_pb2
+
+            # TensorBoard drops every earlier event at or after this step: the redone steps.
+            log = event_pb2.SessionLog(status=event_pb2.SessionLog.START)
+            self.pending.append(_event_bytes(wall_time=now, step=step, session_log=log))
+        self.pending.append(_session_start(self.run, now))
+
+    def _flush_locked(self) -> None:
+        self.last_flush = time.time()
+        if not self.pending:
+            return
+        records, self.pending, self.pending_bytes = self.pending, [], 0
+        data = frame_records(records)
+        if self.handle is None:
+            self._open()
+        self.handle.write(data)
+        self.handle.flush()
+        _write_stats(self.run.directory, self.stats)
+        assert self.path is not None
+        self.run.wrote(self.path, self.run.directory / SUMMARY_FILE)
+
+    def _open(self) -> None:
+        stamp = time.time()
+        name = f"events.out.tfevents.{int(stamp):010d}.{socket.gethostname()}.{os.getpid()}.{id(self) & 0xFFFF}"
+        self.path = self.run.directory / name
+        self.handle = open(self.path, "ab")  # noqa: SIM115 - kept open for the run's lifetime
+
+    def flush(self) -> None:
+        with self.lock:
+            if self.active:
+                self._flush_locked()
+
+    def _on_end(self, run: Run, status: str) -> None:
+        with self.lock:
+            if not self.active:
+                return
+            try:
+                if self.header_written:
+                    self.pending.append(_session_end(status, time.time()))
+                self._flush_locked()
+            finally:
+                self.active = False
+                _unregister(self)
+                if self.handle is not None:
+                    self.handle.close()
+                    self.handle = None
+
+
+def _check_step(step: object) -> int:
+    try:
+        return operator.index(step)  # type: ignore[arg-type]
+    except TypeError:
+        if isinstance(step, float) and step.is_integer():
+            return int(step)
+        msg = f"Step {step!r} is not an integer: pass step=<int> to hypertuner.log()."
+        raise MetricError(msg, value=step) from None
+
+
+def _to_float(tag: str, value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        msg = (
+            f"Metric {tag!r} has value {value!r} of type {type(value).__name__}, which is not a "
+            "number: log a float, an int or a one-element tensor."
+        )
+        raise MetricError(msg, key=tag, value=value) from None
+
+
+def _finite(value: float) -> float | str:
+    return value if math.isfinite(value) else repr(value)
+
+
+def _write_stats(directory: Path, stats: Mapping[str, list[Any]]) -> None:
+    body = {
+        tag: {
+            "last": _finite(last),
+            "min": _finite(low),
+            "max": _finite(high),
+            "step": step,
+            "count": count,
+        }
+        for tag, (last, low, high, step, count) in stats.items()
+    }
+    _files.write_bytes(
+        directory / SUMMARY_FILE,
+        (json.dumps({"version": 1, "metrics": body}, indent=1) + "\n").encode(),
+    )
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float, str)) else math.nan
+
+
+def _load_stats(directory: Path) -> dict[str, list[Any]]:
+    stats: dict[str, list[Any]] = {}
+    for tag, entry in read_summary(directory).items():
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            stats[tag] = [
+                _number(entry["last"]),
+                _number(entry["min"]),
+                _number(entry["max"]),
+                int(entry["step"]),
+                int(entry.get("count", 0)),
+            ]
+    return stats
+
+
+def read_summary(directory: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+    """Return ``{tag: {"last", "min", "max", "step", "count"}}`` from a run's ``summary.json``.
+
+    Non-finite values are stored as the strings ``'nan'``, ``'inf'`` and ``'-inf'`` and come back
+    as floats. A run with no metrics (or an unreadable summary) gives ``{}``.
+
+    Example:
+        >>> import tempfile
+        >>> read_summary(tempfile.mkdtemp())
+        {}
+    """
+    path = Path(directory) / SUMMARY_FILE
+    try:
+        data = json.loads(path.read_bytes())
+        metrics = data["metrics"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    if not isinstance(metrics, dict):
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for tag, entry in metrics.items():
+        if not isinstance(entry, dict):
+            continue
+        out[tag] = {
+            key: float(value) if key in ("last", "min", "max") and isinstance(value, str) else value
+            for key, value in entry.items()
+        }
+    return out
+
+
+# --- Background flushing -----------------------------------------------------------------------
+
+_live: weakref.WeakSet[_Tracker] = weakref.WeakSet()
+_timer: threading.Thread | None = None
+_timer_lock = threading.Lock()
+
+
+def _register(tracker: _Tracker) -> None:
+    global _timer
+    _live.add(tracker)
+    with _timer_lock:
+        if _timer is None or not _timer.is_alive():
+            _timer = threading.Thread(target=_flush_loop, name="hypertuner-flush", daemon=True)
+            _timer.start()
+
+
+def _unregister(tracker: _Tracker) -> None:
+    _live.discard(tracker)
+
+
+def _flush_loop() -> None:
+    while True:
+        time.sleep(FLUSH_SECONDS / 2)
+        now = time.time()
+        for tracker in list(_live):
+            if tracker.pending and now - tracker.last_flush >= FLUSH_SECONDS:
+                with contextlib.suppress(OSError, HypertunerError):
+                    tracker.flush()
+
+
+def _after_fork_in_child() -> None:
+    global _timer
+    _timer = None
+    for tracker in list(_live):
+        tracker.active = False
+        tracker.pending = []
+    _live.clear()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+# --- Public API --------------------------------------------------------------------------------
+
+
+def _tracker(run: Run) -> _Tracker:
+    tracker = run.__dict__.get(_TRACKER_ATTRIBUTE)
+    if tracker is None:
+        if run.status != "running":
+            msg = (
+                f"Run {run.name!r} has ended ({run.status}): metrics can only be logged while a "
+                "run is running."
+            )
+            raise NoRunError(msg, name=run.name)
+        tracker = _Tracker(run)
+        run.__dict__[_TRACKER_ATTRIBUTE] = tracker
+    return tracker
+
+
+def log(metrics: Mapping[str, Any], step: int | None = None, *, run: Run | None = None) -> None:
+    """Log scalar metrics of the current run (or ``run``) at ``step``.
+
+    Every value of one call shares one TensorBoard event. Values may be floats, ints, numpy
+    scalars or one-element tensors. Without ``step`` the step after the previous call's is used
+    (0 first). Only the run's writing process (global rank zero) writes; elsewhere this returns
+    at once.
+
+    Args:
+        metrics: ``{name: value}``; names such as ``"loss"`` or ``"val/acc"``.
+        step: the global step of these values.
+        run: the run to log to (default: :func:`hypertuner.current_run`).
+
+    Raises:
+        NoRunError: there is no current run, or ``run`` has ended.
+        MetricError: a name is not a non-empty string, a value is not a number, or ``step`` is
+            not an integer.
+
+    Example:
+        >>> import tempfile, hypertuner
+        >>> with hypertuner.start_run({}, name="log", storage=tempfile.mkdtemp()) as run:
+        ...     hypertuner.log({"loss": 0.5, "acc": 0.75}, step=10)
+        >>> sorted(read_summary(run.directory))
+        ['acc', 'loss']
+    """
+    if run is None:
+        run = current_run()
+        if run is None:
+            msg = (
+                "hypertuner.log() needs a run: call hypertuner.parse() or hypertuner.start_run() "
+                "first, or pass run=."
+            )
+            raise NoRunError(msg)
+    tracker = run.__dict__.get(_TRACKER_ATTRIBUTE) or _tracker(run)
+    if tracker.active:
+        tracker.log(metrics, step)
+    elif run.rank == 0 and run.status != "running" and os.getpid() == tracker.pid:
+        msg = f"Run {run.name!r} has ended ({run.status}): metrics can no longer be logged."
+        raise NoRunError(msg, name=run.name)
+
+
+def flush(run: Run | None = None) -> None:
+    """Write the logged metrics of ``run`` (default: the current run) to disk now.
+
+    Example:
+        >>> flush()  # no current run: nothing to do
+    """
+    if run is None:
+        run = current_run()
+    if run is None:
+        return
+    tracker = run.__dict__.get(_TRACKER_ATTRIBUTE)
+    if tracker is not None:
+        tracker.flush()
