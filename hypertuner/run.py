@@ -54,6 +54,7 @@ __all__ = [
 RESUME_MODES = ("recall", "refuse", "new")
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,200}")
 _HANDOFF_ENV = "HYPERTUNER_RUN_NAME"
+_HANDOFF_PID_ENV = "HYPERTUNER_RUN_PID"
 _STATUSES = ("running", "finished", "failed", "interrupted")
 
 _current: contextvars.ContextVar[Run | None] = contextvars.ContextVar("hypertuner_run", default=None)
@@ -439,8 +440,11 @@ def _handoff_path(storage: Path) -> Path | None:
 
 
 def _await_handoff(storage: Path, timeout: float = 120.0) -> str:
+    # Lightning's launcher starts the other ranks as children of rank zero, which put the name in
+    # its environment; a grandchild (say, ranks that torchrun starts from inside a run) must not
+    # take its grandparent's run, so the name counts only for the direct children of its writer.
     name = os.environ.get(_HANDOFF_ENV)
-    if name:
+    if name and os.environ.get(_HANDOFF_PID_ENV) == str(os.getppid()):
         return check_run_name(name)
     path = _handoff_path(storage)
     if path is None:
@@ -465,7 +469,8 @@ def _await_handoff(storage: Path, timeout: float = 120.0) -> str:
 
 
 def _publish_handoff(storage: Path, name: str) -> None:
-    os.environ[_HANDOFF_ENV] = name  # children started by Lightning's launcher inherit it
+    os.environ[_HANDOFF_ENV] = name  # the ranks that Lightning's launcher starts inherit it
+    os.environ[_HANDOFF_PID_ENV] = str(os.getpid())
     path = _handoff_path(storage)
     if path is not None and int(os.environ.get("WORLD_SIZE") or 1) > 1:
         path.parent.mkdir(exist_ok=True)
@@ -599,9 +604,8 @@ def start_run(
         if not exists:
             _remove_new_run(directory)
         raise
-    if world > 1 or os.environ.get("MASTER_PORT"):
-        _publish_handoff(root, run_name)
     if current:
+        _publish_handoff(root, run_name)
         _set_process_run(run)
     _install_exit_hooks()
     return run

@@ -25,6 +25,7 @@ _LAUNCHER_ENV = (
     "SLURM_NTASKS",
     "SLURM_JOB_ID",
     "HYPERTUNER_RUN_NAME",
+    "HYPERTUNER_RUN_PID",
     "HYPERTUNER_STORAGE",
 )
 
@@ -45,6 +46,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
     run_module._process_run = None
     scope_module._Base.frame = scope_module._Frame({}, {})
     os.environ.pop("HYPERTUNER_RUN_NAME", None)
+    os.environ.pop("HYPERTUNER_RUN_PID", None)
 
 
 @pytest.fixture

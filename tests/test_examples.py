@@ -1,0 +1,54 @@
+"""The core examples run as a new user would run them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quickstart_demo_trains_twice_and_says_how_to_compare(storage: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples/quickstart/demo.py")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
+        env={**os.environ, "HYPERTUNER_STORAGE": str(storage)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "HypertunerWarning" not in done.stderr
+    for name in ("quickstart-small", "quickstart-big"):
+        meta = json.loads((storage / name / "meta.json").read_text())
+        assert meta["status"] == "finished"
+    big = json.loads((storage / "quickstart-big" / "config.json").read_text())
+    assert big["mlp"] == {"width": 64, "layers": 3, "activation": "relu"}
+    assert "Compare them" in done.stdout
+
+
+def test_plain_example_uses_dataclass_defaults_file_and_overrides(storage: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "examples/plain/fit_line.py"),
+            "--config=line.yaml",
+            "fit.steps=150",
+            "--name=line",
+            f"--storage={storage}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    config = json.loads((storage / "line" / "config.json").read_text())
+    assert config["fit"] == {"steps": 150, "lr": 0.3}
+    assert config["data"]["points"] == 400
+    slope = float(done.stdout.split("slope ")[1].split()[0])
+    assert abs(slope - 2.0) < 0.1

@@ -1,0 +1,258 @@
+"""param_scope / auto_param: nesting, threads, tasks, conversion, and the config feeding them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+import warnings
+from pathlib import Path
+
+import pytest
+
+import hypertuner
+from hypertuner import auto_param, carry, param_scope
+from hypertuner.errors import ConfigError, HypertunerWarning, UnknownKeyError
+from tests.conftest import write
+
+
+@auto_param
+def dnn(inputs=None, layers=3, activation="relu"):
+    return layers, activation
+
+
+@auto_param()
+def empty_parens(size=1):
+    return size
+
+
+@auto_param("myns")
+def namespaced(depth=2):
+    return depth
+
+
+@auto_param
+class Model:
+    def __init__(self, width=8, *, dropout=0.0, use_bias=True):
+        self.width, self.dropout, self.use_bias = width, dropout, use_bias
+
+
+def test_seed_readme_nested_scope_example() -> None:
+    with param_scope(a=1) as ps:
+        with param_scope(a=2) as ps2:
+            assert ps2.a == 2
+        assert ps.a == 1
+
+
+def test_inline_default_applies_without_a_scope() -> None:
+    assert dnn() == (3, "relu")
+
+
+def test_scope_strings_feed_auto_param_with_conversion() -> None:
+    with param_scope("dnn.layers=4", "dnn.activation=sigmoid"):
+        assert dnn() == (4, "sigmoid")
+
+
+def test_explicit_argument_beats_scope_beats_default() -> None:
+    with param_scope(**{"dnn": {"layers": 5}}):
+        assert dnn() == (5, "relu")
+        assert dnn(None, 7) == (7, "relu")
+        assert dnn(layers=9) == (9, "relu")
+
+
+def test_all_decorator_forms() -> None:
+    with param_scope("empty_parens.size=2", "myns.namespaced.depth=6", "namespaced.depth=100"):
+        assert empty_parens() == 2
+        assert namespaced() == 6
+
+
+def test_auto_param_on_a_class_feeds_init_including_keyword_only() -> None:
+    with param_scope("Model.width=16", "Model.dropout=0.5", "Model.use_bias=false"):
+        model = Model()
+    assert (model.width, model.dropout, model.use_bias) == (16, 0.5, False)
+    assert Model(4).width == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("false", False, id="false"),
+        pytest.param("True", True, id="true"),
+        pytest.param("0", False, id="zero"),
+        pytest.param("yes", True, id="yes"),
+    ],
+)
+def test_string_values_convert_to_bool_defaults(text: str, expected: bool) -> None:
+    with param_scope(**{"Model.use_bias": text}):
+        assert Model().use_bias is expected
+
+
+def test_unconvertible_string_names_the_key() -> None:
+    with (
+        param_scope("dnn.layers=four"),
+        pytest.raises(ConfigError, match=r"Key 'dnn.layers' is 'four', which is not a valid int"),
+    ):
+        dnn()
+
+
+def test_scope_restores_outer_values_on_exception() -> None:
+    with param_scope("dnn.layers=4"):
+        with pytest.raises(RuntimeError), param_scope("dnn.layers=8"):
+            assert dnn()[0] == 8
+            raise RuntimeError
+        assert dnn()[0] == 4
+    assert dnn()[0] == 3
+
+
+def test_scope_reads_nested_attributes_and_defaults() -> None:
+    cfg = {"dnn": {"layers": 4, "activation": "sigmoid"}}
+    with param_scope(**cfg) as ps:
+        assert ps.dnn.layers == 4
+        assert ps.get("dnn.width", 128) == 128
+        assert ps.get("dnn.layers", 1) == 4
+        assert not hasattr(ps, "dnnn")
+        with pytest.raises(UnknownKeyError, match=r"Did you mean 'dnn'"):
+            _ = ps.dnnn
+
+
+def test_scope_string_values_are_typed_when_read() -> None:
+    with param_scope("a.b=1", "a.c=[1, 2]", "a.d=relu") as ps:
+        assert ps.a.b == 1
+        assert ps.a.c == [1, 2]
+        assert ps.a.d == "relu"
+
+
+def test_bad_scope_string_is_an_error() -> None:
+    with pytest.raises(ConfigError, match=r"Scope value 'layers' is not 'key=value'"):
+        param_scope("layers")
+
+
+def test_threads_see_the_base_config_not_another_threads_scope() -> None:
+    hypertuner.parse(["+dnn.layers=6"])
+    inside = threading.Event()
+    release = threading.Event()
+    seen: list[int] = []
+
+    def other() -> None:
+        inside.wait(5)
+        seen.append(dnn()[0])
+        release.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    with param_scope("dnn.layers=99"):
+        inside.set()
+        release.wait(5)
+    thread.join()
+    assert seen == [6]
+
+
+def test_asyncio_tasks_inherit_their_parents_scope_and_stay_isolated() -> None:
+    async def child(expected_layers: int) -> int:
+        await asyncio.sleep(0)
+        return dnn()[0]
+
+    async def scoped(layers: int) -> tuple[int, int]:
+        with param_scope(**{"dnn.layers": layers}):
+            await asyncio.sleep(0.01)
+            inner = await asyncio.create_task(child(layers))
+            return dnn()[0], inner
+
+    async def main() -> list[tuple[int, int]]:
+        return list(await asyncio.gather(scoped(1), scoped(2)))
+
+    assert asyncio.run(main()) == [(1, 1), (2, 2)]
+
+
+def test_carry_runs_a_function_in_another_thread_with_the_current_scope() -> None:
+    results: list[int] = []
+    with param_scope("dnn.layers=12"):
+        thread = threading.Thread(target=carry(lambda: results.append(dnn()[0])))
+    thread.start()
+    thread.join()
+    assert results == [12]
+
+
+def test_carry_reaches_spawned_process_pool_and_dataloader_workers(tmp_path: Path) -> None:
+    script = write(
+        tmp_path / "workers.py",
+        """
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from hypertuner import auto_param, carry, param_scope
+
+
+@auto_param
+def width(size=1):
+    return size
+
+
+def job(_):
+    return width()
+
+
+class Widths(Dataset):
+    def __len__(self):
+        return 2
+
+    def __getitem__(self, index):
+        return torch.tensor(width())
+
+
+if __name__ == "__main__":
+    ctx = mp.get_context("spawn")
+    with param_scope("width.size=7"):
+        with ProcessPoolExecutor(1, mp_context=ctx) as pool:
+            print("submit", pool.submit(carry(job), 0).result())
+        with ProcessPoolExecutor(1, mp_context=ctx, initializer=carry()) as pool:
+            print("initializer", pool.submit(job, 0).result())
+        loader = DataLoader(Widths(), num_workers=1, multiprocessing_context=ctx, worker_init_fn=carry())
+        print("dataloader", [int(b) for b in loader])
+""",
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=False, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:3] == ["submit 7", "initializer 7", "dataloader [7, 7]"]
+
+
+def test_parse_feeds_auto_param_with_all_three_layers() -> None:
+    write("c.json", '{"dnn": {"layers": 5, "activation": "tanh"}}')
+    hypertuner.parse(["--config=c.json", "dnn.activation=gelu"])
+    assert dnn() == (5, "gelu")
+    with param_scope("dnn.layers=1"):
+        assert dnn() == (1, "gelu")
+    assert dnn(layers=2) == (2, "gelu")
+
+
+def test_unread_config_and_undeclared_scope_keys_are_reported_at_run_end(storage: Path) -> None:
+    write("c.json", '{"dnn": {"layers": 5}, "optim": {"lrr": 0.1}}')
+    hypertuner.parse(["--config=c.json", "--name=typos"])
+    dnn()
+    with param_scope("dnn.layerz=3"):
+        dnn()
+    run = hypertuner.current_run()
+    with pytest.warns(HypertunerWarning) as caught:
+        run.finish()
+    assert len(caught) == 1
+    message = str(caught[0].message)
+    assert "config keys never read: optim.lrr" in message
+    assert "scope keys no @auto_param declares: dnn.layerz" in message
+    meta = json.loads((storage / "typos" / "meta.json").read_text())
+    assert meta["unread_keys"] == ["optim.lrr"]
+    assert meta["undeclared_scope_keys"] == ["dnn.layerz"]
+
+
+def test_no_report_when_every_key_is_read(storage: Path) -> None:
+    write("c.json", '{"dnn": {"layers": 5}, "lr": 0.1}')
+    args = hypertuner.parse(["--config=c.json"])
+    assert args.lr == 0.1
+    dnn()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hypertuner.current_run().finish()
