@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
+    "CheckpointError",
+    "CheckpointNotFoundError",
     "ConfigError",
     "ConfigFileNotFoundError",
     "HypertunerError",
@@ -205,6 +207,25 @@ class NoRunError(HypertunerError, RuntimeError):
 
     Example:
         >>> isinstance(NoRunError("No run."), RuntimeError)
+        True
+    """
+
+
+class CheckpointError(HypertunerError, ValueError):
+    """A saved model file that is truncated, corrupt, changed since it was written, or not loadable
+    with ``weights_only=True``; ``path`` names the file.
+
+    Example:
+        >>> CheckpointError("Model file 'model.pt' is corrupt.", path="model.pt").path
+        'model.pt'
+    """
+
+
+class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
+    """No saved model where one was asked for (``path`` names the place looked at).
+
+    Example:
+        >>> isinstance(CheckpointNotFoundError("No model.pt."), FileNotFoundError)
         True
     """
 

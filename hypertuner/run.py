@@ -22,8 +22,7 @@ import subprocess
 import sys
 import threading
 import time
-import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from importlib import metadata
 from pathlib import Path
 from types import TracebackType
@@ -32,7 +31,6 @@ from typing import Any
 from . import _files
 from .errors import (
     ConfigError,
-    HypertunerWarning,
     RunInUseError,
     RunNameError,
     RunNotFoundError,
