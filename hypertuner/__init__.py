@@ -8,17 +8,27 @@ Example:
 
 from __future__ import annotations
 
-from importlib import metadata as _metadata
+from typing import Any
 
 from .config import Args, parse, parse_known
 from .run import Run, current_run, start_run
 from .scope import auto_param, carry, param_scope
 from .tracking import log
 
-try:
-    __version__ = _metadata.version("hypertuner")
-except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+
+
+def __getattr__(name: str) -> Any:
+    # importlib.metadata costs a quarter of the import time: read the version only when asked.
+    if name == "__version__":
+        from importlib import metadata
+
+        try:
+            return metadata.version("hypertuner")
+        except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+            return "0.0.0"
+    msg = f"module 'hypertuner' has no attribute {name!r}"
+    raise AttributeError(msg)
+
 
 __all__ = [
     "Args",

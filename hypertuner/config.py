@@ -8,8 +8,7 @@ asked to resolve ``${...}`` interpolations when a value holds one.
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
+import functools
 import json
 import os
 import re
@@ -19,7 +18,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any, NoReturn
 
 from ._formats import _Source, load_file, parse_value
-from ._schema import _REQUIRED, _check_type, _dataclass_tree, _Section, _type_name
 from .errors import ConfigError, HypertunerError, UnknownKeyError, suggest
 
 __all__ = ["Args", "flatten", "parse", "parse_known", "parse_value"]
@@ -296,14 +294,20 @@ Mapping.register(Args)
 # Resolving the layers
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        text = message[:1].upper() + message[1:]
-        raise ConfigError(text.rstrip(".") + ".")
+@functools.cache
+def _parser_class() -> Any:
+    import argparse  # imported on first use: it is a tenth of the import time
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            text = message[:1].upper() + message[1:]
+            raise ConfigError(text.rstrip(".") + ".")
+
+    return _Parser
 
 
-def _make_parser(prog: str) -> _Parser:
-    parser = _Parser(prog=prog, add_help=False, allow_abbrev=False)
+def _make_parser(prog: str) -> Any:
+    parser = _parser_class()(prog=prog, add_help=False, allow_abbrev=False)
     parser.add_argument("--config", action="append", default=[], metavar="PATH")
     parser.add_argument("--name")
     parser.add_argument("--storage")
@@ -383,7 +387,9 @@ def resolve(
     schema: dict[str, Any] | None = None
     if defaults is None:
         base: dict[str, Any] = {}
-    elif dataclasses.is_dataclass(defaults):
+    elif hasattr(defaults, "__dataclass_fields__"):
+        from ._schema import _dataclass_tree
+
         base, schema = _dataclass_tree(defaults)
     elif isinstance(defaults, Mapping):
         base = _copy(defaults)
@@ -494,6 +500,8 @@ def _check_run_key(key: str, token: str) -> None:
 
 
 def _check_schema_keys(tree: Mapping[str, Any], schema: Mapping[str, Any], source: _Source) -> None:
+    from ._schema import _Section
+
     valid = sorted(schema)
     for key in _sections(tree):
         if key == "run" or key.startswith("run."):
@@ -507,6 +515,8 @@ def _check_schema_keys(tree: Mapping[str, Any], schema: Mapping[str, Any], sourc
 
 
 def _validate_tree(tree: dict[str, Any], schema: dict[str, Any], res: Resolution) -> dict[str, Any]:
+    from ._schema import _REQUIRED, _check_type, _Section, _type_name
+
     flat_types = {k: t for k, t in schema.items()}
 
     def walk(node: dict[str, Any], prefix: str) -> dict[str, Any]:

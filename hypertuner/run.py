@@ -10,20 +10,14 @@ from __future__ import annotations
 import atexit
 import contextlib
 import contextvars
-import datetime as _dt
-import hashlib
 import json
 import os
-import platform
 import re
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from importlib import metadata
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -119,6 +113,8 @@ def rank_info() -> tuple[int, int]:
 
 
 def _now() -> str:
+    import datetime as _dt
+
     return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="milliseconds")
 
 
@@ -140,6 +136,9 @@ def _generated_stem() -> str:
 
 
 def _versions() -> dict[str, str]:
+    import platform
+    from importlib import metadata
+
     found = {"python": platform.python_version()}
     for dist in ("hypertuner", "torch", "pytorch-lightning", "lightning", "omegaconf", "tensorboard"):
         with contextlib.suppress(metadata.PackageNotFoundError):
@@ -148,6 +147,8 @@ def _versions() -> dict[str, str]:
 
 
 def _git(folder: str) -> dict[str, Any] | None:
+    import subprocess
+
     def git(*args: str) -> str | None:
         try:
             done = subprocess.run(
@@ -390,7 +391,7 @@ def _lock_directory(directory: Path, name: str) -> int:
     except ImportError:  # no flock (Windows): the mkdir claim alone protects new names
         pass
     os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
+    os.write(fd, f"{os.getpid()} {_host()}\n".encode())
     return fd
 
 
@@ -426,7 +427,15 @@ def _claim(storage: Path, name: str, *, exact: bool) -> tuple[str, int, bool]:
         os.close(fd)  # pragma: no cover - a run finished between mkdir and lock
 
 
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
 def _handoff_path(storage: Path) -> Path | None:
+    import hashlib
+
     env = os.environ
     if not env.get("MASTER_PORT"):
         return None
@@ -639,7 +648,7 @@ def _new_meta(name: str, world: int) -> dict[str, Any]:
         "script": script,
         "cwd": os.getcwd(),
         "git": _git(os.path.dirname(script) if script else os.getcwd()),
-        "host": socket.gethostname(),
+        "host": _host(),
         "pid": os.getpid(),
         "world_size": world,
         "versions": _versions(),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import inspect
 import warnings
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -191,6 +190,8 @@ def _convert(value: Any, default: Any, key: str, owner: str) -> Any:
 
 
 def _make_wrapper(func: Callable[..., Any], prefix: str, owner: str) -> Callable[..., Any]:
+    import inspect  # at decoration time only: it is slow to import
+
     signature = inspect.signature(func)
     tunables: list[tuple[str, int, str, Any]] = []
     for index, param in enumerate(signature.parameters.values()):
