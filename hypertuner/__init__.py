@@ -8,7 +8,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any as _Any
 
 from .config import Args, parse, parse_known
 from .run import Run, current_run, start_run
@@ -17,7 +17,7 @@ from .tracking import log
 
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     # importlib.metadata costs a quarter of the import time: read the version only when asked.
     if name == "__version__":
         from importlib import metadata
