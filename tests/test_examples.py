@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_quickstart_demo_trains_twice_and_says_how_to_compare(storage: Path) -> None:
+    pytest.importorskip("torch", reason="the quickstart trains a PyTorch model")
     done = subprocess.run(
         [sys.executable, str(ROOT / "examples/quickstart/demo.py")],
         capture_output=True,

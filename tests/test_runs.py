@@ -203,6 +203,7 @@ def test_half_created_run_folder_is_taken_over(storage: Path) -> None:
 
 
 def test_torchrun_ranks_agree_on_one_run_and_only_rank_zero_writes(tmp_path: Path, storage: Path) -> None:
+    pytest.importorskip("torch", reason="torchrun comes with torch")
     script = write(
         tmp_path / "ddp.py",
         "import hypertuner\n"

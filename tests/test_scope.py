@@ -176,6 +176,7 @@ def test_carry_runs_a_function_in_another_thread_with_the_current_scope() -> Non
 
 
 def test_carry_reaches_spawned_process_pool_and_dataloader_workers(tmp_path: Path) -> None:
+    pytest.importorskip("torch", reason="the DataLoader case needs torch")
     script = write(
         tmp_path / "workers.py",
         """
