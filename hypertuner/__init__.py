@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any as _Any
 
+from .cfgfile import HParams
 from .config import Args, parse, parse_known
 from .run import Run, current_run, start_run
 from .scope import auto_param, carry, param_scope
@@ -32,6 +33,7 @@ def __getattr__(name: str) -> _Any:
 
 __all__ = [
     "Args",
+    "HParams",
     "Run",
     "auto_param",
     "carry",

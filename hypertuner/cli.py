@@ -19,7 +19,10 @@ from .errors import HypertunerError
 
 __all__ = ["main"]
 
-_COMMAND_PROVIDERS = ("hypertuner.cli:_add_explain",)
+_COMMAND_PROVIDERS = (
+    "hypertuner.cli:_add_explain",
+    "hypertuner.storage:add_commands",
+)
 
 
 class UsageError(Exception):

@@ -698,6 +698,11 @@ def _start(res: Resolution, *, name: str | None, storage: str | None) -> Args:
     run_name = res.run.get("name", name)
     if isinstance(run_name, (int, float)) and not isinstance(run_name, bool):
         run_name = str(run_name)  # '--name=2024' or 'run.name=2024' reads as a number
+    backup = res.run.get("backup")
+    if backup:
+        from .storage import check_url, mirror_run
+
+        check_url(backup)  # before the run exists: a bad URL leaves no run behind
     run = start_run(
         res.config,
         name=run_name,
@@ -706,4 +711,6 @@ def _start(res: Resolution, *, name: str | None, storage: str | None) -> Args:
         explicit=res.explicit(),
     )
     run.meta.setdefault("_run_settings", res.run)
+    if backup:
+        mirror_run(run, backup)
     return scope.install(run)

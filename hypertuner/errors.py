@@ -26,6 +26,7 @@ __all__ = [
     "MetricError",
     "MissingDependencyError",
     "NoRunError",
+    "RemoteStorageError",
     "RunInUseError",
     "RunNameError",
     "RunNotFoundError",
@@ -226,6 +227,15 @@ class CheckpointNotFoundError(CheckpointError, FileNotFoundError):
 
     Example:
         >>> isinstance(CheckpointNotFoundError("No model.pt."), FileNotFoundError)
+        True
+    """
+
+
+class RemoteStorageError(HypertunerError, OSError):
+    """A remote storage URL (``url``) that cannot be listed, read or written right now.
+
+    Example:
+        >>> isinstance(RemoteStorageError("Cannot list 's3://b/runs'."), OSError)
         True
     """
 
