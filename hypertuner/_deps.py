@@ -21,8 +21,5 @@ def require(module: str, extra: str, feature: str) -> ModuleType:
         top = module.split(".")[0]
         if exc.name is not None and exc.name != top and not exc.name.startswith(top + "."):
             raise  # the package is there but something it imports is broken: keep the cause
-        msg = (
-            f"{feature} needs {top}, which is not installed: "
-            f"pip install 'hypertuner[{extra}]'."
-        )
+        msg = f"{feature} needs {top}, which is not installed: pip install 'hypertuner[{extra}]'."
         raise MissingDependencyError(msg, module=module, extra=extra) from None

@@ -6,6 +6,7 @@ or ``--explain`` needs them, never on the fast path.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -77,7 +78,7 @@ def parse_value(text: str) -> Any:
     first = text[0]
     if first in "[{":
         try:
-            return yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - a SafeLoader subclass
+            return yaml.load(text, Loader=_YamlLoader)
         except yaml.YAMLError as exc:
             closer = "]" if first == "[" else "}"
             problem = getattr(exc, "problem", None) or "it does not parse"
@@ -89,7 +90,6 @@ def parse_value(text: str) -> Any:
     if len(text) >= 2 and first in "'\"" and text[-1] == first:
         return text[1:-1]
     return text
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,10 +168,8 @@ def _json_key_lines(text: str) -> dict[str, list[int]]:
             raise ValueError(i)
         return match.end()
 
-    try:
+    with contextlib.suppress(ValueError, IndexError):  # what was found is still useful
         value(0, "")
-    except (ValueError, IndexError):
-        pass  # what was found so far is still useful for a message
     return out
 
 
@@ -190,14 +188,17 @@ def _load_json(path: str, text: str) -> dict[str, Any]:
         full = next((k for k in lines if k.rsplit(".", 1)[-1] == key), key)
         where = lines.get(full, [])
         at = f" (lines {', '.join(map(str, where))})" if where else ""
-        msg = f"Config file {path!r} repeats the key {full!r}{at}: a JSON object must not repeat a key."
+        msg = (
+            f"Config file {path!r} repeats the key {full!r}{at}: "
+            "a JSON object must not repeat a key."
+        )
         raise ConfigError(msg, path=path, key=full, line=where[-1] if where else None) from None
     except _BadConstant as exc:
         match = re.search(r"(?<![\w\"])-?(NaN|Infinity)(?![\w\"])", text)
         line = _line_of(text, match.start()) if match else None
         msg = (
             f"Config file {path!r} uses {exc.args[0]} (line {line}), which JSON does not allow: "
-            "write a number, or a string such as \"inf\"."
+            'write a number, or a string such as "inf".'
         )
         raise ConfigError(msg, path=path, line=line, value=exc.args[0]) from None
     return _top_level(path, data)
@@ -206,14 +207,17 @@ def _load_json(path: str, text: str) -> dict[str, Any]:
 def _top_level(path: str, data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else f"a {type(data).__name__}"
-        msg = f"Config file {path!r} holds {kind} at the top level: a config must be an object of keys."
+        msg = (
+            f"Config file {path!r} holds {kind} at the top level: "
+            "a config must be an object of keys."
+        )
         raise ConfigError(msg, path=path, line=1)
     return data
 
 
 def _load_yaml(path: str, text: str) -> dict[str, Any]:
     try:
-        data = yaml.load(text, Loader=_YamlLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_YamlLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -234,11 +238,14 @@ def _load_yaml(path: str, text: str) -> dict[str, Any]:
 def _check_yaml_values(path: str, tree: Mapping[Any, Any], prefix: str) -> None:
     for key, value in tree.items():
         if not isinstance(key, str):
-            msg = f"Config file {path!r} has the key {key!r} under {prefix or 'the top level'!r}: keys must be strings."
+            where = repr(prefix[:-1]) if prefix else "the top level"
+            msg = f"Config file {path!r} has the key {key!r} under {where}: keys must be strings."
             raise ConfigError(msg, path=path, key=f"{prefix}{key}")
         if isinstance(value, Mapping):
             _check_yaml_values(path, value, f"{prefix}{key}.")
-        elif isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        elif isinstance(value, float) and (
+            value != value or value in (float("inf"), float("-inf"))
+        ):
             msg = (
                 f"Config file {path!r} sets {prefix + key!r} to {value!r}, which the JSON "
                 "snapshot cannot store: write a number, or a string such as 'inf'."
@@ -257,7 +264,7 @@ def _yaml_key_lines(text: str) -> dict[str, list[int]]:
                 walk(value_node, full + ".")
 
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
         return out
     if root is not None:
@@ -277,7 +284,11 @@ class _Source:
     def line(self, key: str) -> int | None:
         if self._lines is None:
             suffix = Path(self.path).suffix.lower()
-            found = _yaml_key_lines(self.text) if suffix in (".yaml", ".yml") else _json_key_lines(self.text)
+            found = (
+                _yaml_key_lines(self.text)
+                if suffix in (".yaml", ".yml")
+                else _json_key_lines(self.text)
+            )
             self._lines = {k: v[-1] for k, v in found.items()}
         while key:
             if key in self._lines:
@@ -336,5 +347,3 @@ def load_file(path: str) -> _Source:
     if suffix == ".json":
         return _Source(path, text, _load_json(path, text), None)
     return _Source(path, text, _load_yaml(path, text), None)
-
-

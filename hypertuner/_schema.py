@@ -1,4 +1,4 @@
-"""Dataclass defaults: the values and field types of a dataclass, and checking values against them."""
+"""Dataclass defaults: a dataclass's values and field types, and values checked against them."""
 
 from __future__ import annotations
 
@@ -116,7 +116,10 @@ def _check_type(value: Any, tp: Any, key: str) -> Any:
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(args) != len(value):
                 _type_mismatch(key, tp, value)
-            return [_check_type(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(args, value))]
+            return [
+                _check_type(v, a, f"{key}[{i}]")
+                for i, (v, a) in enumerate(zip(args, value, strict=True))
+            ]
         inner = args[0] if args else Any
         return [_check_type(v, inner, f"{key}[{i}]") for i, v in enumerate(value)]
     if origin in (dict, typing.Mapping) or tp is dict:
@@ -134,5 +137,3 @@ def _check_type(value: Any, tp: Any, key: str) -> Any:
 def _type_mismatch(key: str, tp: Any, value: Any, extra: str = "") -> NoReturn:
     msg = f"Key {key!r} expects {_type_name(tp)}{extra}, got {value!r} ({type(value).__name__})."
     raise ConfigError(msg, key=key, value=value, expected=_type_name(tp))
-
-

@@ -1,4 +1,4 @@
-"""Config: loading JSON/YAML/.cfg files, merging layers, ``key=value`` overrides, ``Args``, ``parse``.
+"""Config: merging defaults, config files and ``key=value`` overrides into ``Args``; ``parse``.
 
 The layers, lowest first: inline ``defaults``, the ``--config`` files left to right, then the
 command-line overrides. Dicts merge key by key; any other value, lists included, is replaced
@@ -155,7 +155,9 @@ class Args:
         """Parse the command line (see :func:`hypertuner.parse`)."""
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, _prefix: str = "", _reads: set[str] | None = None) -> Args:
+    def from_dict(
+        cls, data: Mapping[str, Any], *, _prefix: str = "", _reads: set[str] | None = None
+    ) -> Args:
         """Wrap a nested mapping without parsing anything or starting a run.
 
         Example:
@@ -446,7 +448,10 @@ def resolve(
 
     run_section = merged.pop("run", None) if isinstance(merged.get("run"), Mapping) else None
     if "run" in merged:
-        msg = f"The top-level key 'run' is reserved for run settings ({', '.join(RUN_KEYS)}); it must be a section."
+        msg = (
+            f"The top-level key 'run' is reserved for run settings ({', '.join(RUN_KEYS)}); "
+            "it must be a section."
+        )
         raise ConfigError(msg, key="run")
     res.run = dict(run_section or {})
     for key in res.run:
@@ -506,11 +511,17 @@ def _check_schema_keys(tree: Mapping[str, Any], schema: Mapping[str, Any], sourc
     for key in _sections(tree):
         if key == "run" or key.startswith("run."):
             continue
-        if key not in schema and not any(key.startswith(k + ".") for k, t in schema.items() if t is not _Section):
+        if key not in schema and not any(
+            key.startswith(k + ".") for k, t in schema.items() if t is not _Section
+        ):
             line = source.line(key)
             at = f" (line {line})" if line else ""
             raise UnknownKeyError.for_key(
-                key, valid, where=f" in config file {source.path!r}{at}", path=source.path, line=line
+                key,
+                valid,
+                where=f" in config file {source.path!r}{at}",
+                path=source.path,
+                line=line,
             )
 
 
@@ -596,9 +607,11 @@ def explain_text(res: Resolution) -> str:
 def _help_text(prog: str, res: Resolution) -> str:
     keys = ", ".join(flatten(res.config)) or "(none yet)"
     return (
-        f"usage: {prog} [--config PATH]... [--name NAME] [--storage DIR] [--explain] [key=value]...\n\n"
+        f"usage: {prog} [--config PATH]... [--name NAME] [--storage DIR] [--explain] "
+        "[key=value]...\n\n"
         "Config files (JSON, YAML, .cfg) merge left to right, then key=value overrides;\n"
-        "'+key=value' adds a key that no file declares. --explain prints where each value comes from.\n\n"
+        "'+key=value' adds a key that no file declares. "
+        "--explain prints where each value comes from.\n\n"
         f"keys: {keys}"
     )
 
@@ -656,7 +669,8 @@ def parse(
 
     Example:
         >>> import tempfile
-        >>> args = parse(["lr=0.01", "model.layers=4"], defaults={"lr": 0.1, "model": {"layers": 2}},
+        >>> defaults = {"lr": 0.1, "model": {"layers": 2}}
+        >>> args = parse(["lr=0.01", "model.layers=4"], defaults=defaults,
         ...              name="doc", storage=tempfile.mkdtemp())
         >>> args.lr, args.model.layers
         (0.01, 4)

@@ -49,7 +49,9 @@ _HANDOFF_ENV = "HYPERTUNER_RUN_NAME"
 _HANDOFF_PID_ENV = "HYPERTUNER_RUN_PID"
 _STATUSES = ("running", "finished", "failed", "interrupted")
 
-_current: contextvars.ContextVar[Run | None] = contextvars.ContextVar("hypertuner_run", default=None)
+_current: contextvars.ContextVar[Run | None] = contextvars.ContextVar(
+    "hypertuner_run", default=None
+)
 _process_run: Run | None = None
 _exit_hooks_installed = False
 _lock = threading.Lock()
@@ -83,7 +85,9 @@ def storage_root(storage: str | os.PathLike[str] | None = None) -> Path:
         >>> storage_root("/tmp/runs").as_posix()
         '/tmp/runs'
     """
-    chosen = storage if storage not in (None, "") else os.environ.get("HYPERTUNER_STORAGE") or "storage"
+    chosen = (
+        storage if storage not in (None, "") else os.environ.get("HYPERTUNER_STORAGE") or "storage"
+    )
     return Path(os.path.abspath(os.fspath(chosen)))  # type: ignore[arg-type]
 
 
@@ -140,7 +144,14 @@ def _versions() -> dict[str, str]:
     from importlib import metadata
 
     found = {"python": platform.python_version()}
-    for dist in ("hypertuner", "torch", "pytorch-lightning", "lightning", "omegaconf", "tensorboard"):
+    for dist in (
+        "hypertuner",
+        "torch",
+        "pytorch-lightning",
+        "lightning",
+        "omegaconf",
+        "tensorboard",
+    ):
         with contextlib.suppress(metadata.PackageNotFoundError):
             found[dist] = metadata.version(dist)
     return found
@@ -440,7 +451,8 @@ def _handoff_path(storage: Path) -> Path | None:
     if not env.get("MASTER_PORT"):
         return None
     key = "|".join(
-        env.get(k, "") for k in ("TORCHELASTIC_RUN_ID", "MASTER_ADDR", "MASTER_PORT", "SLURM_JOB_ID")
+        env.get(k, "")
+        for k in ("TORCHELASTIC_RUN_ID", "MASTER_ADDR", "MASTER_PORT", "SLURM_JOB_ID")
     )
     digest = hashlib.sha1(key.encode()).hexdigest()[:16]
     return storage / ".hypertuner" / f"handoff-{digest}.json"
@@ -495,7 +507,7 @@ def _changed_keys(saved: Mapping[str, Any], explicit: Mapping[str, Any]) -> list
             if any(k.startswith(key + ".") for k in flat_saved) and isinstance(new, Mapping):
                 continue
             changes.append(f"{key}: <absent> -> {new!r}")
-        elif old != new or type(old) is not type(new) and not _same_number(old, new):
+        elif old != new or (type(old) is not type(new) and not _same_number(old, new)):
             changes.append(f"{key}: {old!r} -> {new!r}")
     return changes
 
@@ -604,7 +616,9 @@ def start_run(
             _files.write_json(directory / "config.json", data)
         _files.remove_stale_temporaries(directory)
         meta["_start_epoch"] = time.time()
-        run = Run(run_name, root, data, rank=0, world_size=world, recalled=exists, meta=meta, lock_fd=fd)
+        run = Run(
+            run_name, root, data, rank=0, world_size=world, recalled=exists, meta=meta, lock_fd=fd
+        )
         _files.write_json(directory / "meta.json", run._public_meta())
     except BaseException:
         os.close(fd)
@@ -622,7 +636,10 @@ def _read_json(path: Path) -> dict[str, Any]:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        msg = f"Run file {str(path)!r} cannot be read ({exc}). Delete the run folder or pick another name."
+        msg = (
+            f"Run file {str(path)!r} cannot be read ({exc}). "
+            "Delete the run folder or pick another name."
+        )
         raise ConfigError(msg, path=str(path)) from exc
     if not isinstance(value, dict):
         msg = f"Run file {str(path)!r} does not hold a JSON object."
@@ -673,9 +690,7 @@ def _install_exit_hooks() -> None:
     atexit.register(_at_exit)
     previous_hook = sys.excepthook
 
-    def excepthook(
-        kind: type[BaseException], exc: BaseException, tb: TracebackType | None
-    ) -> None:
+    def excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         run = _process_run
         if run is not None and run.status == "running":
             if issubclass(kind, KeyboardInterrupt):
@@ -724,7 +739,9 @@ def list_runs(storage: str | os.PathLike[str] | None = None) -> list[str]:
         return sorted(
             e.name
             for e in entries
-            if e.is_dir() and not e.name.startswith(".") and os.path.isfile(os.path.join(e.path, "config.json"))
+            if e.is_dir()
+            and not e.name.startswith(".")
+            and os.path.isfile(os.path.join(e.path, "config.json"))
         )
 
 
@@ -759,7 +776,7 @@ def resolve_run(name: str, storage: str | os.PathLike[str] | None = None) -> Pat
     hint = (
         " Did you mean " + " or ".join(repr(c) for c in close) + "?"
         if close
-        else f" Runs there: {', '.join(repr(n) for n in names[:10])}{'...' if len(names) > 10 else ''}."
+        else f" Runs there: {', '.join(repr(n) for n in names[:10])}{'...' * (len(names) > 10)}."
     )
     msg = f"No run {name!r} in {str(root)!r}.{hint}"
     raise RunNotFoundError(msg, name=name, suggestions=close)

@@ -67,7 +67,9 @@ def _frame() -> _Frame:
 
 def _typed_tree(tree: Mapping[str, Any]) -> dict[str, Any]:
     return {
-        k: _typed_tree(v) if isinstance(v, Mapping) else (parse_value(v) if isinstance(v, _Raw) else v)
+        k: _typed_tree(v)
+        if isinstance(v, Mapping)
+        else (parse_value(v) if isinstance(v, _Raw) else v)
         for k, v in tree.items()
     }
 
@@ -88,7 +90,7 @@ def _unflatten_one(key: str, value: Any) -> dict[str, Any]:
     return out
 
 
-class param_scope:  # noqa: N801 - named like the library it comes from, used like a function
+class param_scope:
     """A block of parameter values that ``@auto_param`` functions and reads inside it see.
 
     Values come as ``"key=value"`` strings, keyword arguments, or nested dicts
@@ -160,8 +162,10 @@ _FALSE = frozenset({"false", "0", "no", "off", "n", "f"})
 
 def _convert(value: Any, default: Any, key: str, owner: str) -> Any:
     if not isinstance(value, str) or isinstance(default, str) or default is None:
-        return parse_value(value) if isinstance(value, _Raw) and default is None else (
-            str(value) if isinstance(value, _Raw) else value
+        return (
+            parse_value(value)
+            if isinstance(value, _Raw) and default is None
+            else (str(value) if isinstance(value, _Raw) else value)
         )
     text = value.strip()
     try:
@@ -306,11 +310,15 @@ class _Carried:
             _current.reset(token)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        plain = {k: (str(v), True) if isinstance(v, _Raw) else (v, False) for k, v in self.flat.items()}
+        plain = {
+            k: (str(v), True) if isinstance(v, _Raw) else (v, False) for k, v in self.flat.items()
+        }
         return (_rebuild, (self.fn, plain, self.tree))
 
 
-def _rebuild(fn: Callable[..., Any] | None, plain: dict[str, tuple[Any, bool]], tree: dict[str, Any]) -> _Carried:
+def _rebuild(
+    fn: Callable[..., Any] | None, plain: dict[str, tuple[Any, bool]], tree: dict[str, Any]
+) -> _Carried:
     flat = {k: _Raw(v) if raw else v for k, (v, raw) in plain.items()}
     return _Carried(fn, flat, tree)
 
@@ -358,7 +366,9 @@ def _report(run: Run, status: str) -> None:
     undeclared = sorted(
         k
         for k in _usage.scope_keys
-        if k not in _usage.declared and k not in known and not any(c.startswith(k + ".") for c in known)
+        if k not in _usage.declared
+        and k not in known
+        and not any(c.startswith(k + ".") for c in known)
     )
     run.meta["unread_keys"] = unread
     run.meta["undeclared_scope_keys"] = undeclared
@@ -371,4 +381,6 @@ def _report(run: Run, status: str) -> None:
         msg = f"Run {run.name!r}: " + "; ".join(parts) + " (a typo, or a value the code ignores)."
         # Reported at the run's end, where no user line is on the stack: name the script instead.
         script = run.meta.get("script") or "<run>"
-        warnings.warn_explicit(msg, HypertunerWarning, filename=script, lineno=0, module="hypertuner")
+        warnings.warn_explicit(
+            msg, HypertunerWarning, filename=script, lineno=0, module="hypertuner"
+        )

@@ -5,14 +5,20 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("torch", "lightning", "pytorch_lightning", "tensorboard", "tensorboardX", "ray", "fsspec", "matplotlib")
+HEAVY = (
+    "torch",
+    "lightning",
+    "pytorch_lightning",
+    "tensorboard",
+    "tensorboardX",
+    "ray",
+    "fsspec",
+    "matplotlib",
+)
 
 
 def test_import_hypertuner_loads_no_heavy_module() -> None:
-    code = (
-        "import sys, hypertuner\n"
-        f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))\n"
-    )
+    code = f"import sys, hypertuner\nprint(' '.join(m for m in {HEAVY!r} if m in sys.modules))\n"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
 

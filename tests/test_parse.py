@@ -35,7 +35,8 @@ def test_args_has_attribute_item_in_iteration_and_dict_export(base: Path) -> Non
     assert args.model.layers == 2
     assert args["model"]["width"] == 64
     assert args["model.width"] == 64
-    assert "model.layers" in args and "model.depth" not in args
+    assert "model.layers" in args
+    assert "model.depth" not in args
     assert list(args) == ["learning_rate", "momentum", "model", "tags"]
     assert args.to_dict() == BASE
     assert dict(**args)["momentum"] == 0.9
@@ -77,7 +78,9 @@ def test_yaml_config_loads_with_yaml_scalars(tmp_path: Path) -> None:
         pytest.param("model.layers=", "", id="empty-string"),
     ],
 )
-def test_override_values_are_typed_as_yaml_scalars(base: Path, token: str, expected: object) -> None:
+def test_override_values_are_typed_as_yaml_scalars(
+    base: Path, token: str, expected: object
+) -> None:
     args = hypertuner.parse([f"--config={base}", token])
     assert args.to_dict()["model"]["layers"] == expected
     assert type(args.to_dict()["model"]["layers"]) is type(expected)
@@ -122,8 +125,11 @@ class Settings:
 
 
 def test_dataclass_defaults_are_type_checked_and_widened() -> None:
-    args = hypertuner.parse(["lr=1", "model.layers=4", "tags=[1,2]", "name=2024"], defaults=Settings)
-    assert args.lr == 1.0 and isinstance(args.lr, float)
+    args = hypertuner.parse(
+        ["lr=1", "model.layers=4", "tags=[1,2]", "name=2024"], defaults=Settings
+    )
+    assert args.lr == 1.0
+    assert isinstance(args.lr, float)
     assert args.model.layers == 4
     assert args.tags == [1, 2]
     assert args.name == "2024"
@@ -149,7 +155,9 @@ def test_dataclass_type_mismatch_names_key_type_and_value() -> None:
 
 def test_dataclass_rejects_unknown_key_in_config_file_with_line(tmp_path: Path) -> None:
     write("c.json", '{\n  "lr": 0.2,\n  "modle": {"layers": 3}\n}\n')
-    with pytest.raises(UnknownKeyError, match=r"'modle' in config file 'c.json' \(line 3\)") as info:
+    with pytest.raises(
+        UnknownKeyError, match=r"'modle' in config file 'c.json' \(line 3\)"
+    ) as info:
         hypertuner.parse(["--config=c.json"], defaults=Settings)
     assert info.value.suggestions == ["model"]
     assert info.value.line == 3
@@ -165,7 +173,9 @@ def test_dataclass_field_without_default_must_be_set() -> None:
     assert hypertuner.parse(["data_dir=/data"], defaults=Needs).data_dir == "/data"
 
 
-def test_interpolation_is_resolved_in_args_and_snapshot(storage: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interpolation_is_resolved_in_args_and_snapshot(
+    storage: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HT_TEST_ROOT", "/data")
     write(
         "c.json",
@@ -184,7 +194,9 @@ def test_interpolation_of_a_missing_key_is_a_config_error() -> None:
         hypertuner.parse(["--config=c.json"])
 
 
-def test_explain_prints_value_and_layer_then_exits(base: Path, capsys: pytest.CaptureFixture[str], storage: Path) -> None:
+def test_explain_prints_value_and_layer_then_exits(
+    base: Path, capsys: pytest.CaptureFixture[str], storage: Path
+) -> None:
     write("configs/big.json", '{\n  "model": {\n    "layers": 8\n  }\n}\n')
     with pytest.raises(SystemExit) as info:
         hypertuner.parse(
@@ -388,8 +400,12 @@ BAD_INPUTS = [
         r"Config file 'missing.json' not found \(looked in '.*work'",
         id="missing-file",
     ),
-    pytest.param({}, ["lr"], ConfigError, r"Override 'lr' has no '='", id="override-without-equals"),
-    pytest.param({}, ["=3"], ConfigError, r"Override '=3' has an empty key", id="override-empty-key"),
+    pytest.param(
+        {}, ["lr"], ConfigError, r"Override 'lr' has no '='", id="override-without-equals"
+    ),
+    pytest.param(
+        {}, ["=3"], ConfigError, r"Override '=3' has an empty key", id="override-empty-key"
+    ),
     pytest.param(
         {},
         ["+a=[1,2"],
@@ -398,7 +414,11 @@ BAD_INPUTS = [
         id="override-unclosed-list",
     ),
     pytest.param(
-        {}, ["+a b=1"], ConfigError, r"has the key 'a b', which is not a dotted name", id="override-bad-key"
+        {},
+        ["+a b=1"],
+        ConfigError,
+        r"has the key 'a b', which is not a dotted name",
+        id="override-bad-key",
     ),
     pytest.param(
         {"c.json": '{"lr": 0.1}'},
@@ -414,15 +434,29 @@ BAD_INPUTS = [
         r"'lr' is a value \(0.1\), not a section",
         id="add-under-a-value",
     ),
-    pytest.param({}, ["--name=a/b"], RunNameError, r"Run name 'a/b' is not allowed", id="name-slash"),
-    pytest.param({}, ["--name=.."], RunNameError, r"Run name '..' is not allowed", id="name-dotdot"),
-    pytest.param({}, ["--name=.hidden"], RunNameError, r"not starting with '.'", id="name-leading-dot"),
-    pytest.param({}, ["--name=a b"], RunNameError, r"use letters, digits", id="name-space"),
     pytest.param(
-        {}, ["run.resume=maybe"], ConfigError, r"run.resume must be one of 'recall', 'refuse', 'new'", id="bad-resume"
+        {}, ["--name=a/b"], RunNameError, r"Run name 'a/b' is not allowed", id="name-slash"
     ),
     pytest.param(
-        {}, ["run.nmae=x"], UnknownKeyError, r"Unknown key 'run.nmae'.*Did you mean 'run.name'", id="unknown-run-key"
+        {}, ["--name=.."], RunNameError, r"Run name '..' is not allowed", id="name-dotdot"
+    ),
+    pytest.param(
+        {}, ["--name=.hidden"], RunNameError, r"not starting with '.'", id="name-leading-dot"
+    ),
+    pytest.param({}, ["--name=a b"], RunNameError, r"use letters, digits", id="name-space"),
+    pytest.param(
+        {},
+        ["run.resume=maybe"],
+        ConfigError,
+        r"run.resume must be one of 'recall', 'refuse', 'new'",
+        id="bad-resume",
+    ),
+    pytest.param(
+        {},
+        ["run.nmae=x"],
+        UnknownKeyError,
+        r"Unknown key 'run.nmae'.*Did you mean 'run.name'",
+        id="unknown-run-key",
     ),
     pytest.param(
         {"c.json": '{"run": 3}'},
@@ -431,8 +465,20 @@ BAD_INPUTS = [
         r"The top-level key 'run' is reserved",
         id="run-not-a-section",
     ),
-    pytest.param({}, ["--config"], ConfigError, r"Argument --config: expected one argument", id="config-without-path"),
-    pytest.param({}, ["--nmae=x"], ConfigError, r"Unknown option '--nmae'. Did you mean '--name'\?", id="unknown-flag"),
+    pytest.param(
+        {},
+        ["--config"],
+        ConfigError,
+        r"Argument --config: expected one argument",
+        id="config-without-path",
+    ),
+    pytest.param(
+        {},
+        ["--nmae=x"],
+        ConfigError,
+        r"Unknown option '--nmae'. Did you mean '--name'\?",
+        id="unknown-flag",
+    ),
 ]
 
 

@@ -32,7 +32,11 @@ def test_every_error_is_a_hypertuner_error_and_a_builtin() -> None:
             continue
         assert issubclass(value, errors.HypertunerError), name
         if value is not errors.HypertunerError:
-            builtins = [b for b in value.__mro__ if b.__module__ == "builtins" and b not in (object, BaseException, Exception)]
+            builtins = [
+                b
+                for b in value.__mro__
+                if b.__module__ == "builtins" and b not in (object, BaseException, Exception)
+            ]
             assert builtins, name
     assert issubclass(errors.HypertunerWarning, UserWarning)
 

@@ -22,7 +22,9 @@ from hypertuner.run import list_runs, resolve_run, start_run
 from tests.conftest import write
 
 # These tests are about folders and statuses, not about which keys the code read.
-pytestmark = pytest.mark.filterwarnings("ignore:Run .* never read:hypertuner.errors.HypertunerWarning")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Run .* never read:hypertuner.errors.HypertunerWarning"
+)
 
 SCRIPT = """
 import sys, time
@@ -39,7 +41,9 @@ if mode == "interrupt":
 """
 
 
-def run_script(tmp_path: Path, *argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_script(
+    tmp_path: Path, *argv: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     script = write(tmp_path / "train.py", SCRIPT)
     return subprocess.run(
         [sys.executable, str(script), *argv],
@@ -64,11 +68,13 @@ def test_parse_creates_config_and_meta(storage: Path) -> None:
     assert meta["status"] == "running"
     assert meta["name"] == "first"
     assert meta["cwd"] == os.getcwd()
-    assert meta["host"] and meta["pid"] == os.getpid()
+    assert meta["host"]
+    assert meta["pid"] == os.getpid()
     assert meta["versions"]["python"] == ".".join(map(str, sys.version_info[:3]))
     assert meta["versions"]["omegaconf"]
     assert ("torch" in meta["versions"]) == (importlib.util.find_spec("torch") is not None)
-    assert meta["start_time"] and meta["end_time"] is None
+    assert meta["start_time"]
+    assert meta["end_time"] is None
     assert isinstance(meta["argv"], list)
 
 
@@ -164,7 +170,9 @@ def test_recall_accepts_the_same_values_again(storage: Path) -> None:
 def test_resume_refuse_rejects_an_existing_name(storage: Path) -> None:
     hypertuner.parse(["--name=taken"])
     hypertuner.current_run().finish()
-    with pytest.raises(RunInUseError, match=r"Run 'taken' exists already .* run.resume is 'refuse'"):
+    with pytest.raises(
+        RunInUseError, match=r"Run 'taken' exists already .* run.resume is 'refuse'"
+    ):
         hypertuner.parse(["--name=taken", "run.resume=refuse"])
 
 
@@ -179,12 +187,22 @@ def test_resume_new_starts_a_suffixed_run(storage: Path) -> None:
 
 def test_two_processes_never_share_a_new_run_name(tmp_path: Path, storage: Path) -> None:
     script = write(tmp_path / "train.py", SCRIPT)
-    argv = [sys.executable, str(script), "--name=race", f"--storage={storage}", "+mode=sleep", "+seconds=3"]
-    procs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    argv = [
+        sys.executable,
+        str(script),
+        "--name=race",
+        f"--storage={storage}",
+        "+mode=sleep",
+        "+seconds=3",
+    ]
+    procs = [
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     results = [p.communicate(timeout=60) for p in procs]
     codes = sorted(p.returncode for p in procs)
     assert codes == [0, 2], results
-    loser_err = next(err for p, (_, err) in zip(procs, results) if p.returncode == 2)
+    loser_err = next(err for p, (_, err) in zip(procs, results, strict=True) if p.returncode == 2)
     assert "Run 'race' is in use by another process" in loser_err
     assert list_runs(storage) == ["race"]
     assert meta_of(storage, "race")["status"] == "finished"
@@ -204,7 +222,9 @@ def test_half_created_run_folder_is_taken_over(storage: Path) -> None:
     assert json.loads((storage / "crashed" / "config.json").read_text()) == {"a": 1}
 
 
-def test_torchrun_ranks_agree_on_one_run_and_only_rank_zero_writes(tmp_path: Path, storage: Path) -> None:
+def test_torchrun_ranks_agree_on_one_run_and_only_rank_zero_writes(
+    tmp_path: Path, storage: Path
+) -> None:
     pytest.importorskip("torch", reason="torchrun comes with torch")
     script = write(
         tmp_path / "ddp.py",
@@ -214,7 +234,15 @@ def test_torchrun_ranks_agree_on_one_run_and_only_rank_zero_writes(tmp_path: Pat
         "print(f'rank={run.rank} name={run.name} writer={run.is_writer}', flush=True)\n",
     )
     done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script), f"--storage={storage}"],
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node=2",
+            str(script),
+            f"--storage={storage}",
+        ],
         capture_output=True,
         text=True,
         check=False,
@@ -225,7 +253,8 @@ def test_torchrun_ranks_agree_on_one_run_and_only_rank_zero_writes(tmp_path: Pat
     assert len(lines) == 2
     names = {line.split()[1] for line in lines}
     assert len(names) == 1
-    assert lines[0].endswith("writer=True") and lines[1].endswith("writer=False")
+    assert lines[0].endswith("writer=True")
+    assert lines[1].endswith("writer=False")
     assert list_runs(storage) == [names.pop().removeprefix("name=")]
 
 
@@ -262,18 +291,36 @@ def test_meta_records_git_commit_and_dirty_flag(tmp_path: Path, storage: Path) -
     write(repo / "train.py", SCRIPT)
     subprocess.run([*git, "add", "train.py"], check=True)
     subprocess.run([*git, "commit", "-qm", "init"], check=True)
-    commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-    subprocess.run([sys.executable, str(repo / "train.py"), "--name=clean", f"--storage={storage}"], check=True, capture_output=True)
+    commit = subprocess.run(
+        [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    subprocess.run(
+        [sys.executable, str(repo / "train.py"), "--name=clean", f"--storage={storage}"],
+        check=True,
+        capture_output=True,
+    )
     (repo / "train.py").write_text(SCRIPT + "\n# edited\n")
-    subprocess.run([sys.executable, str(repo / "train.py"), "--name=dirty", f"--storage={storage}"], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(repo / "train.py"), "--name=dirty", f"--storage={storage}"],
+        check=True,
+        capture_output=True,
+    )
     assert meta_of(storage, "clean")["git"] == {"commit": commit, "dirty": False}
     assert meta_of(storage, "dirty")["git"] == {"commit": commit, "dirty": True}
 
 
 def test_run_as_context_manager_marks_failure(storage: Path) -> None:
-    with pytest.raises(ValueError, match="x"), start_run({}, name="ctx", storage=storage, current=False) as run:
-        assert hypertuner.current_run() is run
-        raise ValueError("x")
+    seen = []
+
+    def fail() -> None:
+        with start_run({}, name="ctx", storage=storage, current=False) as run:
+            seen.append(hypertuner.current_run() is run)
+            msg = "x"
+            raise ValueError(msg)
+
+    with pytest.raises(ValueError, match="x"):
+        fail()
+    assert seen == [True]
     assert meta_of(storage, "ctx")["status"] == "failed"
     assert hypertuner.current_run() is None
 
@@ -283,7 +330,7 @@ def test_resolve_run_lists_nearest_names(storage: Path) -> None:
         start_run({}, name=name, storage=storage, current=False).finish()
     with pytest.raises(RunNotFoundError, match=r"Did you mean 'big-lr01'\?") as info:
         resolve_run("big-lr1", storage)
-    assert info.value.suggestions == ["big-lr01", "small-lr1"][:len(info.value.suggestions)]
+    assert info.value.suggestions == ["big-lr01", "small-lr1"][: len(info.value.suggestions)]
     assert resolve_run("small-lr1", storage) == storage / "small-lr1"
 
 

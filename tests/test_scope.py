@@ -98,10 +98,17 @@ def test_unconvertible_string_names_the_key() -> None:
 
 
 def test_scope_restores_outer_values_on_exception() -> None:
-    with param_scope("dnn.layers=4"):
-        with pytest.raises(RuntimeError), param_scope("dnn.layers=8"):
-            assert dnn()[0] == 8
+    seen = []
+
+    def fail() -> None:
+        with param_scope("dnn.layers=8"):
+            seen.append(dnn()[0])
             raise RuntimeError
+
+    with param_scope("dnn.layers=4"):
+        with pytest.raises(RuntimeError):
+            fail()
+        assert seen == [8]
         assert dnn()[0] == 4
     assert dnn()[0] == 3
 
@@ -213,11 +220,15 @@ if __name__ == "__main__":
             print("submit", pool.submit(carry(job), 0).result())
         with ProcessPoolExecutor(1, mp_context=ctx, initializer=carry()) as pool:
             print("initializer", pool.submit(job, 0).result())
-        loader = DataLoader(Widths(), num_workers=1, multiprocessing_context=ctx, worker_init_fn=carry())
+        loader = DataLoader(
+            Widths(), num_workers=1, multiprocessing_context=ctx, worker_init_fn=carry()
+        )
         print("dataloader", [int(b) for b in loader])
 """,
     )
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=False, timeout=120)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=False, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:3] == ["submit 7", "initializer 7", "dataloader [7, 7]"]
 

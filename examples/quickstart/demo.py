@@ -19,7 +19,9 @@ def main() -> int:
     for name, config in RUNS.items():
         command = [sys.executable, str(HERE / "train.py"), *config, f"--name={name}"]
         print("$", " ".join(command[1:]), flush=True)
-        done = subprocess.run(command, check=False, env={**os.environ, "HYPERTUNER_STORAGE": str(storage)})
+        done = subprocess.run(
+            command, check=False, env={**os.environ, "HYPERTUNER_STORAGE": str(storage)}
+        )
         if done.returncode != 0:
             return done.returncode
     print()
@@ -30,7 +32,10 @@ def main() -> int:
     print("Compare them:")
     print(f"  diff {storage}/quickstart-small/config.json {storage}/quickstart-big/config.json")
     print("Train again with a change (a new name makes a new run):")
-    print("  .venv/bin/python examples/quickstart/train.py --config=configs/base.json train.lr=0.1 --name=lr01")
+    print(
+        "  .venv/bin/python examples/quickstart/train.py --config=configs/base.json "
+        "train.lr=0.1 --name=lr01"
+    )
     return 0
 
 

@@ -36,7 +36,10 @@ def main() -> None:
     optimizer = torch.optim.SGD(model.parameters(), lr=args.train.lr, momentum=args.train.momentum)
     for epoch in range(args.train.epochs):
         for start in range(0, len(x), args.train.batch_size):
-            xb, yb = x[start : start + args.train.batch_size], y[start : start + args.train.batch_size]
+            xb, yb = (
+                x[start : start + args.train.batch_size],
+                y[start : start + args.train.batch_size],
+            )
             loss = nn.functional.mse_loss(model(xb), yb)
             optimizer.zero_grad()
             loss.backward()
