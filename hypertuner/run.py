@@ -88,7 +88,7 @@ def storage_root(storage: str | os.PathLike[str] | None = None) -> Path:
     chosen = (
         storage if storage not in (None, "") else os.environ.get("HYPERTUNER_STORAGE") or "storage"
     )
-    return Path(os.path.abspath(os.fspath(chosen)))  # type: ignore[arg-type]
+    return Path(os.path.abspath(os.fspath(chosen)))
 
 
 def rank_info() -> tuple[int, int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextvars
 import functools
+import typing
 import warnings
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -240,7 +241,7 @@ def _decorate(target: Any, namespace: str | None) -> Any:
     name = target.__name__
     prefix = f"{namespace}.{name}" if namespace else name
     if isinstance(target, type):
-        init = target.__init__
+        init = typing.cast(Any, target).__init__
         if init is object.__init__:
             return target
         target.__init__ = _make_wrapper(init, prefix, f"{name}()")  # type: ignore[misc]
