@@ -709,7 +709,7 @@ def _start(res: Resolution, *, name: str | None, storage: str | None) -> Args:
     from . import scope
     from .run import start_run
 
-    run_name = res.run.get("name", name)
+    run_name: Any = res.run.get("name", name)
     if isinstance(run_name, (int, float)) and not isinstance(run_name, bool):
         run_name = str(run_name)  # '--name=2024' or 'run.name=2024' reads as a number
     backup = res.run.get("backup")
