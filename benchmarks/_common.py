@@ -225,7 +225,8 @@ def row(
         return Row(figure, ours, reference, "-", True, ratio_text, unit)
     match = _TARGET.fullmatch(target)
     if match is None:
-        msg = f"benchmark target {target!r} is not of the form '<= 1.15x', '>= 5x faster' or '<= 0.3 us'"
+        forms = "'<= 1.15x', '>= 5x faster' or '<= 0.3 us'"
+        msg = f"benchmark target {target!r} is not of the form {forms}"
         raise ValueError(msg)
     op, number, unit_text, word = match.groups()
     bound = float(number)
@@ -277,7 +278,7 @@ def table(rows: Sequence[Row], title: str = "") -> int:
         print(title)
 
     def fmt(cells: list[str]) -> str:
-        return " | ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+        return " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
 
     print(fmt(header))
     print("-+-".join("-" * w for w in widths))
@@ -293,6 +294,7 @@ def table(rows: Sequence[Row], title: str = "") -> int:
 def python_env() -> dict[str, str]:
     """Return a copy of ``os.environ`` without variables that would change Python's start-up."""
     env = dict(os.environ)
-    for name in ("PYTHONSTARTUP", "PYTHONPROFILEIMPORTTIME", "PYTHONDEVMODE", "PYTHONWARNINGS"):
+    startup = ("PYTHONSTARTUP", "PYTHONPROFILEIMPORTTIME", "PYTHONDEVMODE", "PYTHONWARNINGS")
+    for name in (*startup, "PYTHONUNBUFFERED"):
         env.pop(name, None)
     return env

@@ -1,4 +1,4 @@
-"""Benchmark of the core (issue 2): import time, ``parse()``, ``Args`` reads, scopes, ``@auto_param``.
+"""Benchmark of the core (issue 2): import, ``parse()``, ``Args`` reads, scopes, ``@auto_param``.
 
 Every figure is measured side by side with its reference in this one run and printed as a ratio
 against the issue's target. The references (omegaconf, hydra-core, hyperparameter) come from
@@ -27,9 +27,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Row, python_env, row, standard_options, table, timeit, timeit_stmt  # noqa: E402
+from _common import Row, python_env, row, standard_options, table, timeit, timeit_stmt
 
-SECTIONS = ("model", "optimizer", "data", "trainer", "augment", "loss", "scheduler", "logging", "eval", "system")
+SECTIONS = (
+    "model",
+    "optimizer",
+    "data",
+    "trainer",
+    "augment",
+    "loss",
+    "scheduler",
+    "logging",
+    "eval",
+    "system",
+)
 NAMED = {
     "model": ["layers", "width", "activation", "dropout"],
     "optimizer": ["lr", "momentum", "weight_decay", "nesterov"],
@@ -72,7 +83,9 @@ def make_config(seed: int) -> dict[str, Any]:
         node: dict[str, Any] = {name: _value(i + s, seed + i) for i, name in enumerate(names)}
         node["sub"] = {f"p{i}": _value(i, seed * 7 + i) for i in range(5)}
         config[section] = node
-    config["model"].update(layers=2 + seed, width=64 * (seed + 1), activation="relu", dropout=0.1 * seed)
+    config["model"].update(
+        layers=2 + seed, width=64 * (seed + 1), activation="relu", dropout=0.1 * seed
+    )
     config["optimizer"].update(lr=0.1 / (seed + 1), momentum=0.9, weight_decay=0.0, nesterov=False)
     config["data"].update(batch_size=32, workers=2, shuffle=True, root=f"/data/{seed}")
     config["trainer"].update(max_epochs=5 + seed, precision=32, devices=1, accumulate=1)
@@ -99,7 +112,7 @@ class Workspace:
         self.json_paths = []
         self.hydra_dir = root / "hydra_conf"
         self.hydra_dir.mkdir()
-        for name, config in zip("abc", self.configs):
+        for name, config in zip("abc", self.configs, strict=True):
             path = root / f"{name}.json"
             path.write_text(json.dumps(config, indent=2))
             self.json_paths.append(path)
@@ -115,7 +128,9 @@ class Workspace:
                 import hydra
 
 
-                @hydra.main(config_path={str(self.hydra_dir)!r}, config_name="main", version_base=None)
+                @hydra.main(
+                    config_path={str(self.hydra_dir)!r}, config_name="main", version_base=None
+                )
                 def main(cfg):
                     pass
 
@@ -124,10 +139,42 @@ class Workspace:
                 """
             )
         )
+        self.git = self._make_repository()
         n_keys = [_count_leaves(c) for c in self.configs]
+        sizes = "/".join(map(str, n_keys))
         self.description = (
-            f"3 JSON files of {'/'.join(map(str, n_keys))} keys (in {root}), {len(OVERRIDES)} overrides"
+            f"3 JSON files of {sizes} keys, {len(OVERRIDES)} overrides, in {root} "
+            f"({'a git repository' if self.git else 'not a git repository: git is missing'})"
         )
+
+    def _make_repository(self) -> bool:
+        """Make the folder a git repository with one commit, as a project usually is.
+
+        ``parse()`` records the commit and dirty flag of the script's repository, so the
+        whole-script figure includes that as a user would see it.
+        """
+        steps = [
+            ["git", "init", "-q"],
+            ["git", "add", "-A"],
+            [
+                "git",
+                "-c",
+                "user.name=bench",
+                "-c",
+                "user.email=bench@localhost",
+                "commit",
+                "-qm",
+                ".",
+            ],
+        ]
+        for step in steps:
+            try:
+                done = subprocess.run(step, cwd=self.root, capture_output=True, check=False)
+            except OSError:
+                return False
+            if done.returncode != 0:
+                return False
+        return True
 
 
 def _count_leaves(tree: Any) -> int:
@@ -149,7 +196,10 @@ def _available(module: str) -> bool:
 
 
 def _missing(figure: str, tool: str) -> Row:
-    print(f"note: {tool} is not installed; '{figure}' is not measured (pip install -r benchmarks/requirements.txt).")
+    print(
+        f"note: {tool} is not installed; '{figure}' is not measured "
+        "(pip install -r benchmarks/requirements.txt)."
+    )
     return row(figure, float("nan"), None, "")
 
 
@@ -164,7 +214,9 @@ def interleaved(commands: Sequence[tuple[Sequence[str], str]], repeat: int) -> l
     for i in range(repeat + 1):
         for j, (argv, cwd) in enumerate(commands):
             start = time.perf_counter()
-            done = subprocess.run(list(argv), cwd=cwd, env=env, capture_output=True, text=True, check=False)
+            done = subprocess.run(
+                list(argv), cwd=cwd, env=env, capture_output=True, text=True, check=False
+            )
             elapsed = time.perf_counter() - start
             if done.returncode != 0:
                 msg = f"{' '.join(argv)} exited {done.returncode}:\n{done.stderr[-3000:]}"
@@ -179,16 +231,28 @@ def bench_import(work: Workspace, repeat: int) -> list[Row]:
     py = sys.executable
     cwd = str(work.root)
     ours, ref, bare = interleaved(
-        [([py, "-c", "import hypertuner"], cwd), ([py, "-c", "import omegaconf"], cwd), ([py, "-c", "pass"], cwd)],
+        [
+            ([py, "-c", "import hypertuner"], cwd),
+            ([py, "-c", "import omegaconf"], cwd),
+            ([py, "-c", "pass"], cwd),
+        ],
         repeat,
     )
+
+    def ms(samples: list[float]) -> str:
+        return f"median {statistics.median(samples) * 1e3:.1f} ms, min {min(samples) * 1e3:.1f} ms"
+
     print(
-        f"import ({repeat} runs each, interleaved): hypertuner median {statistics.median(ours) * 1e3:.1f} ms "
-        f"min {min(ours) * 1e3:.1f} ms; omegaconf median {statistics.median(ref) * 1e3:.1f} ms "
-        f"min {min(ref) * 1e3:.1f} ms; bare interpreter median {statistics.median(bare) * 1e3:.1f} ms"
+        f"import ({repeat} runs each, interleaved): hypertuner {ms(ours)}; omegaconf {ms(ref)}; "
+        f"bare interpreter {ms(bare)}"
     )
     return [
-        row("python -c 'import hypertuner' vs omegaconf (median)", statistics.median(ours), statistics.median(ref), "<= 1.15x"),
+        row(
+            "python -c 'import hypertuner' vs omegaconf (median)",
+            statistics.median(ours),
+            statistics.median(ref),
+            "<= 1.15x",
+        ),
         row("  same, fastest run", min(ours), min(ref), ""),
     ]
 
@@ -208,7 +272,12 @@ def bench_scripts(work: Workspace, repeat: int) -> list[Row]:
     ours, ref = interleaved([(ours_argv, str(ours_cwd)), (hydra_argv, str(hydra_cwd))], repeat)
     runs = list((ours_cwd / "storage").iterdir())
     if len(runs) != repeat + 1 or not all((r / "config.json").is_file() for r in runs):
-        msg = f"expected {repeat + 1} run folders with config.json in {ours_cwd / 'storage'}, found {len(runs)}"
+        where = ours_cwd / "storage"
+        msg = f"expected {repeat + 1} run folders with config.json in {where}, found {len(runs)}"
+        raise RuntimeError(msg)
+    meta = json.loads((runs[0] / "meta.json").read_text())
+    if work.git and not (meta.get("git") or {}).get("commit"):
+        msg = f"{runs[0] / 'meta.json'} has no git commit although the script is in a repository"
         raise RuntimeError(msg)
     return [row(figure + " (median)", statistics.median(ours), statistics.median(ref), "<= 0.5x")]
 
@@ -218,13 +287,14 @@ def bench_scripts(work: Workspace, repeat: int) -> list[Row]:
 
 
 def bench_parse(work: Workspace, repeat: int) -> tuple[list[Row], Any]:
-    """``resolve()`` (= ``parse()`` without the run folder) against OmegaConf's route and Hydra compose."""
+    """``resolve()`` (``parse()`` without the run folder) against OmegaConf's route and Hydra."""
     import hypertuner
     from hypertuner.config import resolve
 
     argv = list(work.argv)
     expected = resolve(argv).config
-    assert expected["model"]["layers"] == 4 and expected["augment"]["p9"] == [1, 2, 3], expected["model"]
+    assert expected["model"]["layers"] == 4, expected["model"]
+    assert expected["augment"]["p9"] == [1, 2, 3], expected["augment"]
     ours = timeit(lambda: resolve(argv), repeat=repeat)
     rows: list[Row] = []
 
@@ -242,7 +312,9 @@ def bench_parse(work: Workspace, repeat: int) -> tuple[list[Row], Any]:
 
     assert omegaconf_route() == expected, "OmegaConf's route and resolve() disagree on the config"
     ref = timeit(omegaconf_route, repeat=repeat)
-    rows.append(row("parse() w/o run folder [resolve(argv)] vs OmegaConf route", ours, ref, ">= 5x faster"))
+    rows.append(
+        row("parse() w/o run folder [resolve(argv)] vs OmegaConf route", ours, ref, ">= 5x faster")
+    )
 
     if _available("hydra"):
         from hydra import compose, initialize_config_dir
@@ -251,9 +323,20 @@ def bench_parse(work: Workspace, repeat: int) -> tuple[list[Row], Any]:
         GlobalHydra.instance().clear()
         with initialize_config_dir(config_dir=str(work.hydra_dir), version_base=None):
             cfg = compose(config_name="main", overrides=OVERRIDES)
-            assert OmegaConf.to_container(cfg, resolve=True) == expected, "Hydra and resolve() disagree"
-            hydra_time = timeit(lambda: compose(config_name="main", overrides=OVERRIDES), repeat=max(3, repeat // 2))
-        rows.append(row("parse() w/o run folder [resolve(argv)] vs Hydra compose", ours, hydra_time, ">= 10x faster"))
+            assert OmegaConf.to_container(cfg, resolve=True) == expected, (
+                "Hydra and resolve() disagree"
+            )
+            hydra_time = timeit(
+                lambda: compose(config_name="main", overrides=OVERRIDES), repeat=max(3, repeat // 2)
+            )
+        rows.append(
+            row(
+                "parse() w/o run folder [resolve(argv)] vs Hydra compose",
+                ours,
+                hydra_time,
+                ">= 10x faster",
+            )
+        )
     else:
         rows.append(_missing("parse() w/o run folder vs Hydra compose", "hydra-core"))
 
@@ -268,12 +351,23 @@ def bench_parse(work: Workspace, repeat: int) -> tuple[list[Row], Any]:
             merged = _merge(merged, layer)
         return merged
 
-    rows.append(row("  context: plain-dict merge of the 3 loaded files", timeit(plain_merge, repeat=repeat), ours, ""))
+    rows.append(
+        row(
+            "  context: plain-dict merge of the 3 loaded files",
+            timeit(plain_merge, repeat=repeat),
+            ours,
+            "",
+        )
+    )
     storage = tempfile.mkdtemp(dir=work.root, prefix="storage-inproc-")
     rows.append(
         row(
             "  context: parse() in-process, run folder written",
-            timeit(lambda: hypertuner.parse(argv, storage=storage), repeat=max(3, repeat // 2), number=10),
+            timeit(
+                lambda: hypertuner.parse(argv, storage=storage),
+                repeat=max(3, repeat // 2),
+                number=10,
+            ),
             ours,
             "",
         )
@@ -315,7 +409,14 @@ def bench_scope_read(config: dict[str, Any], repeat: int) -> list[Row]:
         with hp_scope(**_flat(config)) as hps:
             assert hps.model.layers() == config["model"]["layers"]
             reference = timeit_stmt("ps.model.layers()", {"ps": hps}, repeat=repeat, unroll=5)
-    return [row("ps.model.layers read in a param_scope (ref: hyperparameter's ps.model.layers())", ours, reference, "<= 0.3 us")]
+    return [
+        row(
+            "ps.model.layers read in a param_scope (ref: hyperparameter's ps.model.layers())",
+            ours,
+            reference,
+            "<= 0.3 us",
+        )
+    ]
 
 
 def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -329,7 +430,10 @@ def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _hp_api() -> tuple[Callable[..., Any], Callable[..., Any]]:
-    """The ``hyperparameter`` scope and decorator: ``scope``/``param`` (0.6+) or ``param_scope``/``auto_param``."""
+    """Return hyperparameter's scope and decorator.
+
+    They are ``scope``/``param`` from version 0.6 on, ``param_scope``/``auto_param`` before.
+    """
     import hyperparameter as hp
 
     scope = getattr(hp, "scope", None) or hp.param_scope
@@ -338,7 +442,7 @@ def _hp_api() -> tuple[Callable[..., Any], Callable[..., Any]]:
 
 
 def _scope_values(size: int) -> dict[str, Any]:
-    """A flat scope of ``size`` keys (dotted, 20 to a section) that also sets the function's keys."""
+    """Return a flat scope of ``size`` dotted keys, two of which feed ``net``."""
     values: dict[str, Any] = {f"sec{i // 20}.key{i % 20}": i for i in range(size - 2)}
     values["net.layers"] = 4
     values["net.activation"] = "gelu"
@@ -346,14 +450,20 @@ def _scope_values(size: int) -> dict[str, Any]:
 
 
 def _functions() -> tuple[Callable[..., Any], Callable[..., Any]]:
-    def net(x: int, layers: int = 3, width: int = 64, activation: str = "relu") -> int:
-        return x
+    """``net`` (to decorate) and an identical undecorated ``plain``; both return what they got."""
 
-    def plain(x: int, layers: int = 3, width: int = 64, activation: str = "relu") -> int:
-        return x
+    def net(x: int, layers: int = 3, width: int = 64, activation: str = "relu") -> tuple[Any, ...]:
+        return x, layers, activation
 
-    net.__qualname__ = net.__name__ = "net"
+    def plain(
+        x: int, layers: int = 3, width: int = 64, activation: str = "relu"
+    ) -> tuple[Any, ...]:
+        return x, layers, activation
+
     return net, plain
+
+
+NESTED = "with S(**kw):\n    f(1)"
 
 
 def bench_auto_param(sizes: Sequence[int], repeat: int) -> list[Row]:
@@ -368,10 +478,14 @@ def bench_auto_param(sizes: Sequence[int], repeat: int) -> list[Row]:
         net, plain = _functions()
         ours_fn = auto_param(net)
         with param_scope(**values):
-            assert ours_fn(1) == 1
+            assert ours_fn(1) == (1, 4, "gelu"), ours_fn(1)
             space = {"f": ours_fn, "g": plain}
             ours_call = timeit_stmt("f(1)", space, repeat=repeat, unroll=10)
             plain_call = timeit_stmt("g(1)", space, repeat=repeat, unroll=10)
+            nested = {"S": param_scope, "f": ours_fn, "kw": {"net.layers": 5}}
+            with param_scope(net={"layers": 5}):
+                assert ours_fn(1) == (1, 5, "gelu"), ours_fn(1)
+            ours_nested = timeit_stmt(NESTED, nested, repeat=max(3, repeat // 2), unroll=2)
         ours = max(ours_call - plain_call, 1e-10)
         overheads[size] = ours
         reference = None
@@ -380,22 +494,45 @@ def bench_auto_param(sizes: Sequence[int], repeat: int) -> list[Row]:
             hp_net, hp_plain = _functions()
             hp_fn = hp_decorator(hp_net)
             with hp_scope(**values):
+                assert hp_fn(1) == (1, 4, "gelu"), hp_fn(1)
                 space = {"f": hp_fn, "g": hp_plain}
                 hp_call = timeit_stmt("f(1)", space, repeat=max(3, repeat // 2), unroll=5)
                 hp_plain_call = timeit_stmt("g(1)", space, repeat=repeat, unroll=10)
+                nested = {"S": hp_scope, "f": hp_fn, "kw": {"net.layers": 5}}
+                hp_nested = timeit_stmt(NESTED, nested, repeat=max(3, repeat // 2), unroll=2)
             reference = max(hp_call - hp_plain_call, 1e-10)
         print(
-            f"auto_param, scope of {size} keys: plain call {plain_call * 1e9:.0f} ns, @auto_param call "
-            f"{ours_call * 1e9:.0f} ns" + (f", @hp.param call {hp_call * 1e9:.0f} ns" if have_hp else "")
+            f"auto_param, scope of {size} keys: plain call {plain_call * 1e9:.0f} ns, "
+            f"@auto_param call {ours_call * 1e9:.0f} ns"
+            + (f", @hp.param call {hp_call * 1e9:.0f} ns" if have_hp else "")
         )
-        rows.append(row(f"@auto_param call - plain call, scope of {size} keys", ours, reference, "<= 1 us"))
+        rows.append(
+            row(f"@auto_param call - plain call, scope of {size} keys", ours, reference, "<= 1 us")
+        )
         if have_hp:
-            rows.append(row(f"  same vs hyperparameter @param, {size} keys", ours, reference, ">= 5x less"))
+            rows.append(
+                row(f"  same vs hyperparameter @param, {size} keys", ours, reference, ">= 5x less")
+            )
         else:
-            rows.append(_missing(f"@auto_param vs hyperparameter @param, {size} keys", "hyperparameter"))
+            rows.append(
+                _missing(f"@auto_param vs hyperparameter @param, {size} keys", "hyperparameter")
+            )
+        rows.append(
+            row(
+                f"  context: nested 1-key scope + 1 call, in {size} keys",
+                ours_nested,
+                hp_nested if have_hp else None,
+                "",
+            )
+        )
     small, large = min(sizes), max(sizes)
     rows.append(
-        row(f"@auto_param overhead flat: {large} keys vs {small} keys", overheads[large], overheads[small], "<= 1.5x")
+        row(
+            f"@auto_param overhead flat: {large} keys vs {small} keys",
+            overheads[large],
+            overheads[small],
+            "<= 1.5x",
+        )
     )
     return rows
 
@@ -412,7 +549,9 @@ def workspace() -> Iterator[Workspace]:
 def main(argv: list[str] | None = None) -> int:
     parser = standard_options(__doc__.splitlines()[0])
     parser.add_argument(
-        "--sizes", default="10,200,1000", help="scope sizes for the @auto_param figure (default: 10,200,1000)"
+        "--sizes",
+        default="10,200,1000",
+        help="scope sizes for the @auto_param figure (default: 10,200,1000)",
     )
     options = parser.parse_args(argv)
     quick = options.quick
@@ -427,7 +566,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop("HYPERTUNER_STORAGE", None)
     started = time.perf_counter()
     with workspace() as work:
-        print(f"bench_core: Python {sys.version.split()[0]} at {sys.executable}; {work.description}")
+        print(
+            f"bench_core: Python {sys.version.split()[0]} at {sys.executable}; {work.description}"
+        )
         rows: list[Row] = []
         rows += bench_import(work, process_repeat)
         rows += bench_scripts(work, script_repeat)

@@ -13,6 +13,7 @@ from typing import Any as _Any
 from .cfgfile import HParams
 from .config import Args, parse, parse_known
 from .run import Run, current_run, start_run
+from .saver import Saver, load
 from .scope import auto_param, carry, param_scope
 from .tracking import log
 
@@ -35,9 +36,11 @@ __all__ = [
     "Args",
     "HParams",
     "Run",
+    "Saver",
     "auto_param",
     "carry",
     "current_run",
+    "load",
     "log",
     "param_scope",
     "parse",
