@@ -48,7 +48,8 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO[A
     """
     target = Path(path)
     temp = target.with_name(f"{TEMP_MARK}{target.name}.{os.getpid()}.{time.monotonic_ns()}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 & ~_umask())
+    # Read-write, so a writer may read back what it wrote (the saver hashes it alongside).
+    fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666 & ~_umask())
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle

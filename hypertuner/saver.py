@@ -1,0 +1,1048 @@
+"""Saving models beside their config: ``storage/<run>/model.pt``, numbered checkpoints, loading back.
+
+Every file is written crash-safely (:func:`hypertuner._files.atomic_open`): a process killed at any
+moment leaves the previous ``model.pt`` complete, and an error in the middle of a save leaves it
+byte-identical. The sha256 of every file written here is recorded in ``saves.json`` in the run
+folder, the ledger, which also keeps the top-k checkpoints across restarts; :func:`load` checks
+it, so a flipped bit that ``torch.load`` would accept is reported.
+
+Example:
+    >>> import tempfile, torch, hypertuner
+    >>> run = hypertuner.start_run({"lr": 0.1}, name="saved", storage=tempfile.mkdtemp())
+    >>> model = torch.nn.Linear(2, 1)
+    >>> hypertuner.Saver(model).save().name
+    'model.pt'
+    >>> hypertuner.load("saved", torch.nn.Linear(2, 1), storage=run.storage)["config"]
+    {'lr': 0.1}
+    >>> run.finish()
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import json
+import math
+import os
+import sys
+import threading
+import time
+import warnings
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import _deps, _files
+from .errors import (
+    CheckpointError,
+    CheckpointNotFoundError,
+    HypertunerWarning,
+    NoRunError,
+    UnknownKeyError,
+)
+from .run import Run, current_run, resolve_run
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+__all__ = ["FORMAT_VERSION", "LEDGER_FILE", "MODEL_FILE", "Saver", "load"]
+
+#: Version of the record inside ``model.pt``; :func:`load` refuses a newer one.
+FORMAT_VERSION = 1
+#: The model file in the run folder.
+MODEL_FILE = "model.pt"
+#: The ledger: sha256 and size of each file written here, and the kept checkpoints.
+LEDGER_FILE = "saves.json"
+CHECKPOINT_FOLDER = "checkpoints"
+_FORMAT = "hypertuner"
+_MODES = ("min", "max")
+_CHUNK = 4 << 20
+
+
+def _torch() -> ModuleType:
+    return _deps.require("torch", "torch", "Saving models")
+
+
+# --------------------------------------------------------------------------- writing one file
+
+
+def _write_all(fd: int, data: memoryview) -> None:
+    """Write all of ``data`` to ``fd`` (``os.write`` may write less than asked)."""
+    offset, total = 0, len(data)
+    while offset < total:
+        offset += os.write(fd, data[offset:])
+
+
+class _HashingWriter:
+    """The file object ``torch.save`` streams into: bytes go straight to the file descriptor,
+    and a thread hashes them behind, reading them back from the page cache.
+
+    Hashing in the writing thread would add sha256's full cost (as long as the write itself for
+    a large model); reading back what was written, on another core and overlapping the writes
+    and the fsync, hides most of it, and never holds on to a buffer torch may free or reuse.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._hash = hashlib.sha256()
+        self._written = 0
+        self._done = False
+        self._error: BaseException | None = None
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._hash_behind, name="hypertuner-sha256")
+        self._thread.daemon = True
+        self._thread.start()
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        _write_all(self._fd, view)
+        with self._cond:
+            self._written += len(view)
+            self._cond.notify()
+        return len(view)
+
+    def flush(self) -> None:
+        """Nothing is buffered here."""
+
+    def _hash_behind(self) -> None:
+        hashed = 0
+        buffer = bytearray(_CHUNK)
+        view = memoryview(buffer)
+        try:
+            while True:
+                with self._cond:
+                    while self._written == hashed and not self._done:
+                        self._cond.wait()
+                    end, done = self._written, self._done
+                while hashed < end:
+                    size = min(_CHUNK, end - hashed)
+                    got = os.preadv(self._fd, [view[:size]], hashed)
+                    if got <= 0:
+                        msg = f"Reading back a model file being written stopped at byte {hashed}."
+                        raise OSError(msg)
+                    self._hash.update(view[:got])
+                    hashed += got
+                if done:
+                    return
+        except BaseException as exc:  # handed to finish(), raised in the saving thread
+            self._error = exc
+
+    def finish(self) -> tuple[str, int]:
+        """Wait for the hash of everything written; return ``(sha256 hex, size)``."""
+        with self._cond:
+            self._done = True
+            self._cond.notify()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._hash.hexdigest(), self._written
+
+    def abort(self) -> None:
+        with contextlib.suppress(BaseException):
+            self.finish()
+
+
+@contextlib.contextmanager
+def _no_crc32(torch: ModuleType) -> Iterator[None]:
+    """Skip the zip CRC32 torch computes over every tensor: the ledger's sha256 covers the file,
+    and ``torch.load`` never checks the CRC anyway."""
+    config = getattr(getattr(torch.utils, "serialization", None), "config", None)
+    save_config = getattr(config, "save", None)
+    if save_config is None or not hasattr(save_config, "compute_crc32"):
+        yield
+        return
+    with _CRC_LOCK:
+        previous = save_config.compute_crc32
+        save_config.compute_crc32 = False
+        try:
+            yield
+        finally:
+            save_config.compute_crc32 = previous
+
+
+_CRC_LOCK = threading.Lock()
+
+
+def _write_record(
+    path: Path, record: Mapping[str, Any], before_replace: Callable[[str, int], None]
+) -> tuple[str, int]:
+    """Write ``record`` to ``path`` crash-safely; call ``before_replace(sha256, size)`` once the
+    new file is durable and before it replaces the old one."""
+    torch = _torch()
+    with _files.atomic_open(path, "wb") as handle:
+        writer = _HashingWriter(handle.fileno())
+        try:
+            with _no_crc32(torch):
+                torch.save(record, writer)
+            os.fsync(handle.fileno())  # the hash's tail overlaps this flush to disk
+        except BaseException:
+            writer.abort()
+            raise
+        digest, size = writer.finish()
+        before_replace(digest, size)
+    return digest, size
+
+
+def _link_replace(source: Path, target: Path) -> None:
+    """Make ``target`` a durable copy of ``source``: a hard link where the file system allows."""
+    temp = target.with_name(
+        f"{_files.TEMP_MARK}{target.name}.{os.getpid()}.{time.monotonic_ns()}"
+    )
+    try:
+        os.link(source, temp)
+    except OSError:
+        with open(source, "rb") as src, _files.atomic_open(target, "wb") as dst:
+            while chunk := src.read(_CHUNK):
+                dst.write(chunk)
+        return
+    try:
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    _files.fsync_directory(target.parent)
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _is_module(value: object) -> bool:
+    if "torch" not in sys.modules:  # no torch imported: the value cannot be a torch module
+        return False
+    return isinstance(value, sys.modules["torch"].nn.Module)
+
+
+def _check_model(model: object, where: str) -> None:
+    if isinstance(model, Mapping) or _is_module(model):
+        return
+    shown = repr(model)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    msg = (
+        f"{where} needs a torch.nn.Module or a state dict (a mapping of names to tensors), "
+        f"not {type(model).__name__} ({shown})."
+    )
+    raise TypeError(msg)
+
+
+def _check_optimizer(optimizer: object) -> None:
+    if optimizer is None:
+        return
+    if not (callable(getattr(optimizer, "state_dict", None)) and hasattr(optimizer, "load_state_dict")):
+        msg = (
+            "Saver's optimizer must be a torch optimizer (with state_dict() and load_state_dict()), "
+            f"not {type(optimizer).__name__}."
+        )
+        raise TypeError(msg)
+
+
+def _plain_metrics(metrics: Mapping[str, Any] | None) -> dict[str, float]:
+    if metrics is None:
+        return {}
+    if not isinstance(metrics, Mapping):
+        msg = f"metrics must be a mapping of names to numbers, not {type(metrics).__name__}."
+        raise TypeError(msg)
+    plain: dict[str, float] = {}
+    for key, value in metrics.items():
+        try:
+            plain[str(key)] = float(value)
+        except (TypeError, ValueError, RuntimeError) as exc:
+            msg = f"Metric {str(key)!r} must be a number (or a one-element tensor), not {value!r}."
+            raise TypeError(msg) from exc
+    return plain
+
+
+def _json_metrics(metrics: Mapping[str, float]) -> dict[str, float | str]:
+    """Metrics for the JSON ledger: non-finite values as text ('nan', 'inf'), JSON has none."""
+    return {k: v if math.isfinite(v) else str(v) for k, v in metrics.items()}
+
+
+def _plain(value: Any) -> Any:
+    """Plain JSON data (``weights_only=True`` refuses OmegaConf or argparse objects)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _check_step(name: str, value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        msg = f"Saver.save() {name} must be a whole number >= 0, not {value!r}."
+        raise TypeError(msg)
+    return value
+
+
+def _tensors(value: Any) -> Iterator[Any]:
+    torch = sys.modules["torch"]
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from _tensors(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _tensors(item)
+
+
+def _copy_to(value: Any, buffers: Iterator[Any]) -> Any:
+    """A copy of ``value`` whose tensors live in CPU memory (refilling ``buffers`` where they fit)."""
+    torch = sys.modules["torch"]
+    if isinstance(value, torch.Tensor):
+        buffer = next(buffers, None)
+        source = value.detach()
+        if (
+            buffer is None
+            or buffer.shape != source.shape
+            or buffer.dtype != source.dtype
+            or buffer.layout != source.layout
+            or not source.is_contiguous()
+        ):
+            return source.to("cpu", copy=True)
+        return buffer.copy_(source)
+    if isinstance(value, Mapping):
+        items = [(k, _copy_to(v, buffers)) for k, v in value.items()]
+        return type(value)(items) if type(value) in (dict, OrderedDict) else dict(items)
+    if isinstance(value, list):
+        return [_copy_to(v, buffers) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_copy_to(v, buffers) for v in value)
+    return value
+
+
+# --------------------------------------------------------------------------- the ledger
+
+
+def _read_ledger(directory: Path) -> dict[str, Any]:
+    path = directory / LEDGER_FILE
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {"format_version": FORMAT_VERSION, "model": None, "checkpoints": [], "last": None}
+    except (OSError, ValueError) as exc:
+        msg = (
+            f"Save ledger {str(path)!r} cannot be read ({exc}). It records the sha256 of each "
+            "saved file; delete it to start a fresh ledger (the files stay, unchecked)."
+        )
+        raise CheckpointError(msg, path=str(path)) from exc
+    if not isinstance(value, dict) or not isinstance(value.get("checkpoints", []), list):
+        msg = f"Save ledger {str(path)!r} is not a hypertuner ledger; delete it to start afresh."
+        raise CheckpointError(msg, path=str(path))
+    value.setdefault("model", None)
+    value.setdefault("checkpoints", [])
+    value.setdefault("last", None)
+    return value
+
+
+def _checkpoint_name(step: int | None, epoch: int | None) -> str:
+    parts = []
+    if epoch is not None:
+        parts.append(f"epoch-{epoch:04d}")
+    if step is not None:
+        parts.append(f"step-{step:08d}")
+    return "-".join(parts) + ".pt"
+
+
+class _Background:
+    """One writer thread; the newest queued save replaces an older one not yet started."""
+
+    def __init__(self, write: Callable[..., Any]) -> None:
+        self._write = write
+        self._cond = threading.Condition()
+        self._pending: tuple[Any, ...] | None = None
+        self._busy = False
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        # Two sets of CPU buffers: one may be on its way to disk while the other is refilled.
+        self._buffers: list[list[Any]] = [[], []]
+        self._writing: int | None = None
+
+    def submit(self, record: dict[str, Any], *args: Any) -> None:
+        with self._cond:
+            self._raise_error()
+            self._pending = None  # replaced by this save, and its buffers are free again
+            slot = 0 if self._writing != 0 else 1
+        # Copy outside the lock: the writer keeps writing the other slot meanwhile.
+        buffers = self._buffers[slot]
+        snapshot = _copy_to(record, iter(buffers))
+        self._buffers[slot] = list(_tensors(snapshot))
+        with self._cond:
+            self._pending = (slot, snapshot, *args)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._work, name="hypertuner-saver", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify_all()
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while self._pending is None:
+                    if not self._cond.wait(timeout=30.0) and self._pending is None:
+                        self._thread = None  # idle: let the thread end, submit starts another
+                        return
+                slot, *job = self._pending
+                self._pending = None
+                self._busy = True
+                self._writing = slot
+            try:
+                self._write(*job)
+            except BaseException as exc:  # raised in the training thread at the next call
+                self._error = exc
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._writing = None
+                    self._cond.notify_all()
+
+    def wait(self) -> None:
+        with self._cond:
+            while self._pending is not None or self._busy:
+                if self._thread is None or not self._thread.is_alive():
+                    break
+                self._cond.wait(timeout=1.0)
+            self._raise_error()
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+
+class Saver:
+    """Save a model with its run's config to ``storage/<run>/model.pt``, crash-safely.
+
+    Args:
+        model: the ``torch.nn.Module`` (or a state dict) to save; ``None`` to pass it to
+            :meth:`save` instead.
+        optimizer: an optimizer whose state is saved with the model.
+        run: the run to save into; default: the current run (started by
+            :func:`hypertuner.parse` or :func:`hypertuner.start_run`).
+        monitor: a metric name; with it, the checkpoints kept are the best ``keep`` by that
+            metric and ``model.pt`` is the best one.
+        mode: ``"min"`` or ``"max"``: which way ``monitor`` is better.
+        keep: how many numbered checkpoints to keep (the best ``keep`` with ``monitor``, else the
+            latest ``keep``); the latest one is always kept too, for resuming.
+        background: copy the tensors to CPU memory in the caller's thread and write them in a
+            background thread; the newest save wins when saves queue up.
+
+    Raises:
+        NoRunError: no run was given and none was started.
+        TypeError: ``model`` is neither a module nor a state dict.
+
+    Example:
+        >>> import tempfile, torch, hypertuner
+        >>> run = hypertuner.start_run({}, name="ckpt", storage=tempfile.mkdtemp())
+        >>> saver = hypertuner.Saver(torch.nn.Linear(2, 1), monitor="loss", keep=2)
+        >>> for step, loss in enumerate([0.5, 0.2, 0.4, 0.3]):
+        ...     _ = saver.save(step=step, metrics={"loss": loss})
+        >>> sorted(p.name for p in (run.directory / "checkpoints").iterdir())
+        ['step-00000001.pt', 'step-00000003.pt']
+        >>> hypertuner.load(run.directory / "model.pt")["metrics"]
+        {'loss': 0.2}
+        >>> run.finish()
+    """
+
+    def __init__(
+        self,
+        model: Any = None,
+        optimizer: Any = None,
+        *,
+        run: Run | None = None,
+        monitor: str | None = None,
+        mode: str = "min",
+        keep: int = 3,
+        background: bool = False,
+    ) -> None:
+        if model is not None:
+            _check_model(model, "Saver")
+        _check_optimizer(optimizer)
+        if mode not in _MODES:
+            msg = f"Saver mode must be 'min' or 'max', not {mode!r}."
+            raise ValueError(msg)
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+            msg = f"Saver keep must be a whole number >= 1, not {keep!r}."
+            raise ValueError(msg)
+        if run is None:
+            run = current_run()
+        if run is None:
+            msg = (
+                "Saver needs a run to know where to save, and none was started. Call "
+                "hypertuner.parse() (or hypertuner.start_run()) at the start of the script, "
+                "or pass run=."
+            )
+            raise NoRunError(msg)
+        self.model = model
+        self.optimizer = optimizer
+        self.run = run
+        self.monitor = monitor
+        self.mode = mode
+        self.keep = keep
+        self.background = background
+        self._lock = threading.Lock()
+        self._ledger: dict[str, Any] | None = None
+        self._worker = _Background(self._write) if background else None
+        if self._worker is not None:
+            _track_background(self)
+        run.on_end(_weak_end(self))
+
+    @property
+    def directory(self) -> Path:
+        """The run folder this saver writes into."""
+        return self.run.directory
+
+    @property
+    def path(self) -> Path:
+        """``storage/<run>/model.pt``."""
+        return self.run.directory / MODEL_FILE
+
+    def save(
+        self,
+        model: Any = None,
+        *,
+        step: int | None = None,
+        epoch: int | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Path | None:
+        """Save the model (and optimizer), the run's config, ``step``/``epoch`` and ``metrics``.
+
+        Without ``step`` and ``epoch`` this writes ``model.pt``. With either, it writes a numbered
+        file under ``checkpoints/``, keeps the best (or latest) ``keep`` of them, and makes
+        ``model.pt`` the best (with ``monitor``) or the latest.
+
+        Args:
+            model: the model to save, when none was given to the saver.
+            step: the optimizer step (names the checkpoint file).
+            epoch: the epoch (names the checkpoint file).
+            metrics: metric values (numbers or one-element tensors) to store and rank by.
+            extra: more plain data to store under the record's ``"extra"`` key.
+
+        Returns:
+            The file written (or, in the background, being written); ``None`` on a rank that is
+            not global rank zero, where nothing is written.
+
+        Raises:
+            UnknownKeyError: ``monitor`` is set, ``step`` or ``epoch`` is given and ``metrics``
+                lacks the monitored key.
+            OSError: the write failed; the previous files are intact.
+
+        Example:
+            >>> import tempfile, torch, hypertuner
+            >>> run = hypertuner.start_run({}, name="s", storage=tempfile.mkdtemp())
+            >>> hypertuner.Saver().save(torch.nn.Linear(1, 1), step=10).name
+            'step-00000010.pt'
+            >>> run.finish()
+        """
+        return self._save(model, step=step, epoch=epoch, metrics=metrics, extra=extra)
+
+    def _save(
+        self,
+        model: Any = None,
+        *,
+        step: int | None = None,
+        epoch: int | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+        require_monitor: bool = True,
+    ) -> Path | None:
+        model = self.model if model is None else model
+        if model is None:
+            msg = "Saver.save() needs a model: pass it to Saver(model) or to save(model)."
+            raise TypeError(msg)
+        _check_model(model, "Saver.save()")
+        step = _check_step("step", step)
+        epoch = _check_step("epoch", epoch)
+        if self.run.rank != 0 or os.getpid() != self.run._pid:
+            return None  # only global rank zero writes
+        plain_metrics = _plain_metrics(metrics)
+        numbered = step is not None or epoch is not None
+        if numbered and self.monitor is not None and self.monitor not in plain_metrics:
+            if require_monitor:
+                raise UnknownKeyError.for_key(
+                    self.monitor,
+                    plain_metrics,
+                    where=" (the saver's monitor) in the metrics given to Saver.save()",
+                    hint="Pass it in metrics=, or change monitor=.",
+                )
+        state = model.state_dict() if _is_module(model) else dict(model)
+        record: dict[str, Any] = {
+            "format": _FORMAT,
+            "format_version": FORMAT_VERSION,
+            "run": self.run.name,
+            "config": _plain(self.run.config),
+            "state_dict": state,
+            "optimizer": self.optimizer.state_dict() if self.optimizer is not None else None,
+            "step": step,
+            "epoch": epoch,
+            "metrics": plain_metrics,
+            "time": time.time(),
+            "extra": _plain(dict(extra)) if extra else {},
+        }
+        target = (
+            self.directory / CHECKPOINT_FOLDER / _checkpoint_name(step, epoch)
+            if numbered
+            else self.path
+        )
+        if self._worker is not None:
+            self._worker.submit(record, step, epoch, plain_metrics)
+            return target
+        return self._write(record, step, epoch, plain_metrics)
+
+    def _write(
+        self,
+        record: dict[str, Any],
+        step: int | None,
+        epoch: int | None,
+        metrics: dict[str, float],
+    ) -> Path:
+        with self._lock:
+            if self._ledger is None:
+                self._ledger = _read_ledger(self.directory)
+                _remove_orphans(self.directory, self._ledger)
+            if step is None and epoch is None:
+                return self._write_model(record)
+            return self._write_checkpoint(record, step, epoch, metrics)
+
+    def _commit_ledger(self, ledger: dict[str, Any]) -> None:
+        ledger["format_version"] = FORMAT_VERSION
+        ledger["monitor"], ledger["mode"] = self.monitor, self.mode
+        _files.write_json(self.directory / LEDGER_FILE, ledger)
+        self._ledger = ledger
+
+    def _model_entry(self, digest: str, size: int, source: dict[str, Any]) -> dict[str, Any]:
+        old = (self._ledger or {}).get("model") or {}
+        return {
+            "file": MODEL_FILE,
+            "sha256": digest,
+            "size": size,
+            # model.pt is replaced after the ledger is written: a crash in between leaves the
+            # previous file, which must still pass the check.
+            "previous_sha256": old.get("sha256"),
+            "previous_size": old.get("size"),
+            "source": source.get("file"),
+            "step": source.get("step"),
+            "epoch": source.get("epoch"),
+            "metrics": source.get("metrics", {}),
+        }
+
+    def _write_model(self, record: dict[str, Any]) -> Path:
+        ledger = dict(self._ledger or {})
+
+        def record_hash(digest: str, size: int) -> None:
+            ledger["model"] = self._model_entry(
+                digest,
+                size,
+                {
+                    "step": record["step"],
+                    "epoch": record["epoch"],
+                    "metrics": _json_metrics(record["metrics"]),
+                },
+            )
+            self._commit_ledger(ledger)
+
+        _write_record(self.path, record, record_hash)
+        self.run.wrote(self.path, self.directory / LEDGER_FILE)
+        return self.path
+
+    def _write_checkpoint(
+        self, record: dict[str, Any], step: int | None, epoch: int | None, metrics: dict[str, float]
+    ) -> Path:
+        folder = self.directory / CHECKPOINT_FOLDER
+        folder.mkdir(exist_ok=True)
+        name = _checkpoint_name(step, epoch)
+        target = folder / name
+        relative = f"{CHECKPOINT_FOLDER}/{name}"
+        digest, size = _write_record(target, record, lambda digest, size: None)
+        entry = {
+            "file": relative,
+            "sha256": digest,
+            "size": size,
+            "step": step,
+            "epoch": epoch,
+            "metrics": _json_metrics(metrics),
+            "time": record["time"],
+        }
+        ledger = dict(self._ledger or {})
+        entries = [e for e in ledger.get("checkpoints", []) if e.get("file") != relative]
+        entries.append(entry)
+        kept, best = self._choose(entries, entry)
+        dropped = [e for e in entries if e not in kept]
+        ledger["checkpoints"] = kept
+        ledger["last"] = relative
+        old_model = ledger.get("model") or {}
+        changed = old_model.get("sha256") != best["sha256"] or not self.path.exists()
+        if changed:
+            ledger["model"] = self._model_entry(best["sha256"], best["size"], best)
+        # The new checkpoint is durable; record it, then point model.pt at the best, and only
+        # then delete what it replaces.
+        self._commit_ledger(ledger)
+        written: list[Path] = [target, self.directory / LEDGER_FILE]
+        if changed:
+            _link_replace(self.directory / best["file"], self.path)
+            written.append(self.path)
+        for old in dropped:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.directory / old["file"])
+        if dropped:
+            _files.fsync_directory(folder)
+        self.run.wrote(*written)
+        return target
+
+    def _choose(
+        self, entries: list[dict[str, Any]], latest: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Return the entries to keep (oldest first) and the one ``model.pt`` should be."""
+        order = {id(e): i for i, e in enumerate(entries)}
+        if self.monitor is None:
+            kept = entries[-self.keep :]
+            return kept, latest
+        sign = 1.0 if self.mode == "min" else -1.0
+
+        def badness(entry: dict[str, Any]) -> tuple[float, int]:
+            value = self._score(entry)
+            return (sign * value if value is not None else math.inf, -order[id(entry)])
+
+        ranked = sorted((e for e in entries if self._scored(e)), key=badness)
+        best_k = ranked[: self.keep]
+        best = best_k[0] if best_k else latest
+        kept_ids = {id(e) for e in best_k} | {id(latest)}
+        return [e for e in entries if id(e) in kept_ids], best
+
+    def _scored(self, entry: dict[str, Any]) -> bool:
+        return self._score(entry) is not None
+
+    def _score(self, entry: dict[str, Any]) -> float | None:
+        value = (entry.get("metrics") or {}).get(self.monitor)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return None
+        return None if math.isnan(number) else number
+
+    def resume(self, model: Any = None, optimizer: Any = None) -> dict[str, Any] | None:
+        """Restore the run's last checkpoint (else ``model.pt``) into the model and optimizer.
+
+        This is how a recalled run continues where it stopped.
+
+        Returns:
+            The record read (see :func:`load`), or ``None`` when the run saved nothing yet.
+
+        Example:
+            >>> import tempfile, torch, hypertuner
+            >>> root = tempfile.mkdtemp()
+            >>> run = hypertuner.start_run({}, name="r", storage=root)
+            >>> _ = hypertuner.Saver(torch.nn.Linear(1, 1)).save(step=7); run.finish()
+            >>> run = hypertuner.start_run({}, name="r", storage=root)
+            >>> hypertuner.Saver(torch.nn.Linear(1, 1)).resume()["step"]
+            7
+            >>> run.finish()
+        """
+        model = self.model if model is None else model
+        optimizer = self.optimizer if optimizer is None else optimizer
+        if self._worker is not None:
+            self._worker.wait()
+        with self._lock:
+            ledger = _read_ledger(self.directory)
+        last = ledger.get("last")
+        path = self.directory / last if last else self.path
+        if not path.is_file():
+            if not self.path.is_file():
+                return None
+            path = self.path
+        return _load_file(path, model, optimizer, map_location="cpu")
+
+    def wait(self) -> None:
+        """Wait until a background save in progress is on disk (and raise its error, if any).
+
+        Example:
+            >>> import tempfile, torch, hypertuner
+            >>> run = hypertuner.start_run({}, name="w", storage=tempfile.mkdtemp())
+            >>> saver = hypertuner.Saver(torch.nn.Linear(1, 1), background=True)
+            >>> _ = saver.save(); saver.wait(); saver.path.is_file()
+            True
+            >>> run.finish()
+        """
+        if self._worker is not None:
+            self._worker.wait()
+
+    def close(self) -> None:
+        """Wait for the last background save; the saver can still be used afterwards.
+
+        Example:
+            >>> import tempfile, torch, hypertuner
+            >>> run = hypertuner.start_run({}, name="c", storage=tempfile.mkdtemp())
+            >>> hypertuner.Saver(torch.nn.Linear(1, 1)).close(); run.finish()
+        """
+        self.wait()
+
+
+def _remove_orphans(directory: Path, ledger: Mapping[str, Any]) -> None:
+    """Delete numbered checkpoints a killed save left behind unrecorded (only ours, only here)."""
+    folder = directory / CHECKPOINT_FOLDER
+    _files.remove_stale_temporaries(folder)
+    _files.remove_stale_temporaries(directory)
+    recorded = {e.get("file") for e in ledger.get("checkpoints", [])}
+    try:
+        names = os.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in names:
+        if _is_checkpoint_name(name) and f"{CHECKPOINT_FOLDER}/{name}" not in recorded:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(folder / name)
+
+
+def _is_checkpoint_name(name: str) -> bool:
+    if not name.endswith(".pt"):
+        return False
+    parts = name[:-3].split("-")
+    if len(parts) not in (2, 4) or not all(p.isdigit() for p in parts[1::2]):
+        return False
+    return parts[0::2] in (["epoch"], ["step"], ["epoch", "step"])
+
+
+def _weak_end(saver: Saver) -> Callable[[Run, str], None]:
+    reference = weakref.ref(saver)
+
+    def on_end(run: Run, status: str) -> None:
+        found = reference()
+        if found is None:
+            return
+        try:
+            found.wait()
+        except Exception as exc:
+            warnings.warn(
+                f"The last background save of run {run.name!r} failed: {exc}",
+                HypertunerWarning,
+                stacklevel=2,
+            )
+
+    return on_end
+
+
+_BACKGROUND: weakref.WeakSet[Saver] = weakref.WeakSet()
+_ATEXIT_DONE = False
+
+
+def _track_background(saver: Saver) -> None:
+    global _ATEXIT_DONE
+    _BACKGROUND.add(saver)
+    if not _ATEXIT_DONE:
+        _ATEXIT_DONE = True
+        atexit.register(_wait_all)
+
+
+def _wait_all() -> None:
+    for saver in list(_BACKGROUND):
+        with contextlib.suppress(Exception):
+            saver.wait()
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _resolve_path(target: Any, storage: str | os.PathLike[str] | None) -> Path:
+    if isinstance(target, Run):
+        return target.directory / MODEL_FILE
+    if not isinstance(target, (str, os.PathLike)):
+        msg = f"load() needs a run, a run name or a path, not {type(target).__name__}."
+        raise TypeError(msg)
+    text = os.fspath(target)
+    path = Path(text)
+    if path.is_file():
+        return path
+    if path.is_dir():
+        found = path / MODEL_FILE
+        if not found.is_file():
+            msg = (
+                f"Run folder {text!r} has no {MODEL_FILE} yet: save one with "
+                "hypertuner.Saver(model).save() in the training script."
+            )
+            raise CheckpointNotFoundError(msg, path=str(found))
+        return found
+    if os.sep in text or "/" in text or text.endswith(".pt"):
+        msg = f"Model file {text!r} does not exist."
+        raise CheckpointNotFoundError(msg, path=text)
+    directory = resolve_run(text, storage)
+    found = directory / MODEL_FILE
+    if not found.is_file():
+        msg = (
+            f"Run {text!r} has no saved model yet (no {MODEL_FILE} in {str(directory)!r}): "
+            "save one with hypertuner.Saver(model).save() in the training script."
+        )
+        raise CheckpointNotFoundError(msg, path=str(found))
+    return found
+
+
+def _expected(path: Path) -> list[tuple[str, int | None]]:
+    """The (sha256, size) pairs the ledger accepts for ``path``; empty when it has no record."""
+    if path.parent.name == CHECKPOINT_FOLDER:
+        directory, relative = path.parent.parent, f"{CHECKPOINT_FOLDER}/{path.name}"
+    else:
+        directory, relative = path.parent, path.name
+    if not (directory / LEDGER_FILE).is_file():
+        return []
+    ledger = _read_ledger(directory)
+    if relative == MODEL_FILE:
+        model = ledger.get("model") or {}
+        pairs = [(model.get("sha256"), model.get("size"))]
+        pairs.append((model.get("previous_sha256"), model.get("previous_size")))
+        return [(d, s) for d, s in pairs if d]
+    return [
+        (e["sha256"], e.get("size"))
+        for e in ledger.get("checkpoints", [])
+        if e.get("file") == relative and e.get("sha256")
+    ]
+
+
+def _verify(path: Path) -> None:
+    expected = _expected(path)
+    if not expected:
+        return
+    size = path.stat().st_size
+    if all(s is not None and s != size for _, s in expected):
+        msg = (
+            f"Model file {str(path)!r} is {size} bytes but {LEDGER_FILE} recorded "
+            f"{expected[0][1]}: it is truncated or was changed after it was written."
+        )
+        raise CheckpointError(msg, path=str(path), reason="size")
+    with open(path, "rb") as handle:
+        digest = hashlib.sha256()
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    found = digest.hexdigest()
+    if found not in {d for d, _ in expected}:
+        msg = (
+            f"Model file {str(path)!r} does not match the sha256 recorded in {LEDGER_FILE} "
+            f"(expected {expected[0][0][:12]}..., found {found[:12]}...): it was corrupted or "
+            "changed after it was written. Use an earlier checkpoint or save again."
+        )
+        raise CheckpointError(msg, path=str(path), reason="sha256")
+
+
+def _torch_load(path: Path, map_location: Any) -> Any:
+    torch = _torch()
+    import pickle
+    import zipfile
+
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "weights only" in str(exc).lower() or "weights_only" in str(exc):
+            msg = (
+                f"Model file {str(path)!r} cannot be loaded with weights_only=True: it holds "
+                f"Python objects beyond tensors and plain data ({first}). hypertuner never loads "
+                "with weights_only=False, which can run code from the file; save the model with "
+                "hypertuner.Saver, or re-save a trusted file's state_dict."
+            )
+            raise CheckpointError(msg, path=str(path), reason="weights_only") from exc
+        msg = f"Model file {str(path)!r} is truncated or corrupt ({first})."
+        raise CheckpointError(msg, path=str(path), reason="corrupt") from exc
+    except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError, KeyError) as exc:
+        if isinstance(exc, FileNotFoundError):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        msg = f"Model file {str(path)!r} is truncated or corrupt and cannot be read ({first})."
+        raise CheckpointError(msg, path=str(path), reason="corrupt") from exc
+
+
+def _load_file(path: Path, model: Any, optimizer: Any, *, map_location: Any) -> dict[str, Any]:
+    if model is not None:
+        _check_model(model, "load()")
+    _check_optimizer(optimizer)
+    _verify(path)
+    data = _torch_load(path, map_location)
+    torch = sys.modules["torch"]
+    if isinstance(data, Mapping) and data.get("format") == _FORMAT:
+        record = dict(data)
+    elif isinstance(data, Mapping) and isinstance(data.get("state_dict"), Mapping):
+        record = {"state_dict": data["state_dict"], "config": data.get("hyper_parameters", {})}
+    elif isinstance(data, Mapping) and data and all(isinstance(v, torch.Tensor) for v in data.values()):
+        record = {"state_dict": dict(data)}
+    else:
+        msg = (
+            f"Model file {str(path)!r} holds {type(data).__name__}, not a hypertuner model "
+            "record or a state dict."
+        )
+        raise CheckpointError(msg, path=str(path), reason="format")
+    version = record.get("format_version", FORMAT_VERSION)
+    if isinstance(version, int) and version > FORMAT_VERSION:
+        msg = (
+            f"Model file {str(path)!r} has format version {version}, newer than this hypertuner "
+            f"reads ({FORMAT_VERSION}): upgrade hypertuner."
+        )
+        raise CheckpointError(msg, path=str(path), reason="version")
+    for key, default in (("config", {}), ("optimizer", None), ("step", None), ("epoch", None)):
+        record.setdefault(key, default)
+    record.setdefault("metrics", {})
+    record["path"] = str(path)
+    if model is not None:
+        _restore(model, record["state_dict"], path, "model")
+    if optimizer is not None:
+        if record["optimizer"] is None:
+            msg = (
+                f"Model file {str(path)!r} holds no optimizer state to restore: it was saved "
+                "without an optimizer (pass optimizer= to the Saver)."
+            )
+            raise CheckpointError(msg, path=str(path), reason="optimizer")
+        _restore(optimizer, record["optimizer"], path, "optimizer")
+    return record
+
+
+def _restore(target: Any, state: Mapping[str, Any], path: Path, what: str) -> None:
+    if isinstance(target, dict):
+        target.clear()
+        target.update(state)
+        return
+    try:
+        target.load_state_dict(state)
+    except (RuntimeError, KeyError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        msg = f"The {what} state in {str(path)!r} does not fit the given {what}: {first}"
+        raise CheckpointError(msg, path=str(path), reason="mismatch") from exc
+
+
+def load(
+    run_or_path: Run | str | os.PathLike[str],
+    model: Any = None,
+    optimizer: Any = None,
+    *,
+    storage: str | os.PathLike[str] | None = None,
+    map_location: Any = "cpu",
+) -> dict[str, Any]:
+    """Read a saved model back (with ``weights_only=True``) and restore it into ``model``.
+
+    Args:
+        run_or_path: a :class:`Run`, a run name (looked up in ``storage``), a run folder, or a
+            model file (``model.pt`` or a file under ``checkpoints/``).
+        model: a module (or a dict) to load the saved ``state_dict`` into.
+        optimizer: an optimizer to load the saved optimizer state into.
+        storage: the storage folder for a run name (default: ``$HYPERTUNER_STORAGE`` or
+            ``./storage``).
+        map_location: where to put the tensors (``torch.load``'s argument); CPU by default.
+
+    Returns:
+        The record: ``config``, ``state_dict``, ``optimizer``, ``step``, ``epoch``, ``metrics``,
+        ``extra`` and ``path``.
+
+    Raises:
+        RunNotFoundError: no run of that name; it lists the nearest names.
+        CheckpointNotFoundError: the run or folder holds no ``model.pt``, or the file is missing.
+        CheckpointError: the file is truncated or corrupt, differs from the sha256 recorded
+            when it was written, needs ``weights_only=False``, or does not fit ``model``.
+
+    Example:
+        >>> import tempfile, torch, hypertuner
+        >>> run = hypertuner.start_run({"width": 3}, name="l", storage=tempfile.mkdtemp())
+        >>> _ = hypertuner.Saver(torch.nn.Linear(3, 1)).save(metrics={"loss": 0.5})
+        >>> record = hypertuner.load(run, torch.nn.Linear(3, 1))
+        >>> record["config"], record["metrics"]
+        ({'width': 3}, {'loss': 0.5})
+        >>> run.finish()
+    """
+    path = _resolve_path(run_or_path, storage)
+    return _load_file(path, model, optimizer, map_location=map_location)
