@@ -246,6 +246,7 @@ def bench_import(work: Workspace, repeat: int) -> list[Row]:
         f"import ({repeat} runs each, interleaved): hypertuner {ms(ours)}; omegaconf {ms(ref)}; "
         f"bare interpreter {ms(bare)}"
     )
+    print(import_breakdown(py, cwd))
     return [
         row(
             "python -c 'import hypertuner' vs omegaconf (median)",
@@ -255,6 +256,46 @@ def bench_import(work: Workspace, repeat: int) -> list[Row]:
         ),
         row("  same, fastest run", min(ours), min(ref), ""),
     ]
+
+
+def import_breakdown(py: str, cwd: str, runs: int = 7) -> str:
+    """Return where ``import hypertuner``'s time goes: what the package's own import line pulls in.
+
+    From ``python -X importtime``: the cumulative time of each module imported directly under
+    ``hypertuner`` (its submodules, and the stdlib or third-party modules that they are first to
+    import), median of ``runs`` runs, biggest first.
+    """
+    times: dict[str, list[int]] = {}
+    for _ in range(runs):
+        done = subprocess.run(
+            [py, "-X", "importtime", "-c", "import hypertuner"],
+            cwd=cwd,
+            env=python_env(),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        children: list[tuple[str, int]] = []  # importtime prints children before their parent
+        for line in done.stderr.splitlines():
+            parts = line.split("|")
+            if len(parts) != 3 or not parts[1].strip().isdigit():
+                continue
+            name = parts[2]
+            depth = (len(name) - len(name.lstrip(" ")) - 1) // 2
+            if depth == 1:
+                children.append((name.strip(), int(parts[1])))
+            elif depth == 0:
+                if name.strip() == "hypertuner":
+                    times.setdefault("(total)", []).append(int(parts[1]))
+                    for module, micros in children:
+                        times.setdefault(module, []).append(micros)
+                children = []
+    medians = {m: statistics.median(v) / 1e3 for m, v in times.items() if len(v) * 2 > runs}
+    total = medians.pop("(total)", 0.0)
+    ranked = sorted(medians.items(), key=lambda item: -item[1])
+    shown = ", ".join(f"{m} {t:.1f}" for m, t in ranked if t >= 0.5)
+    head = f"import hypertuner breakdown (ms, cumulative, median of {runs}; total {total:.1f})"
+    return f"{head}: {shown}"
 
 
 def bench_scripts(work: Workspace, repeat: int) -> list[Row]:
