@@ -12,9 +12,11 @@ from typing import Any as _Any
 
 from .cfgfile import HParams
 from .config import Args, parse, parse_known
+from .launch import sweep
 from .run import Run, current_run, start_run
 from .saver import Saver, load
 from .scope import auto_param, carry, param_scope
+from .search import HyperOptArgumentParser, choice, irange, loguniform, uniform
 from .tracking import log
 
 
@@ -35,15 +37,21 @@ def __getattr__(name: str) -> _Any:
 __all__ = [
     "Args",
     "HParams",
+    "HyperOptArgumentParser",
     "Run",
     "Saver",
     "auto_param",
     "carry",
+    "choice",
     "current_run",
+    "irange",
     "load",
     "log",
+    "loguniform",
     "param_scope",
     "parse",
     "parse_known",
     "start_run",
+    "sweep",
+    "uniform",
 ]

@@ -216,14 +216,17 @@ def _make_wrapper(func: Callable[..., Any], prefix: str, owner: str) -> Callable
         for name, index, key, default in tunables:
             if key in flat:
                 found.append((name, index, _convert(flat[key], default, key, owner)))
-                _usage.reads.add(key)
+                _note_read(key)
         values = tuple(found)
         cache = (frame, values)
         return values
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        frame = _current.get() or _Base.frame
+        # Module globals are reached through functions (_frame, _note_read), never named here:
+        # cloudpickle (Ray) copies a __main__ function's globals by value, and a ContextVar
+        # cannot be pickled.
+        frame = _frame()
         cached_frame, values = cache
         if cached_frame is not frame:
             values = injected(frame)
@@ -235,6 +238,10 @@ def _make_wrapper(func: Callable[..., Any], prefix: str, owner: str) -> Callable
         return func(*args, **kwargs)
 
     return wrapper
+
+
+def _note_read(key: str) -> None:
+    _usage.reads.add(key)
 
 
 def _decorate(target: Any, namespace: str | None) -> Any:

@@ -1,0 +1,1503 @@
+"""Running trials: :func:`sweep`, its backends, its journal, and the ``hypertuner sweep`` command.
+
+Every trial is an ordinary run named ``<sweep>-<index>`` in the storage folder, so every tool
+that compares runs works on a sweep. The sweep's own folder sits beside its trials and is not a
+run (it has no ``config.json``)::
+
+    storage/
+      <sweep>/                 the sweep (not a run)
+        sweep.json             space, strategy, seed, base config, target, status, counts, best
+        trials.jsonl           the journal: one JSON line per trial event, the last line of a
+                               trial id wins: {"trial": id, "index", "run", "status", "config",
+                               "result", "value", "error", "time", "duration_s"}
+        logs/<index>.log       the output of each trial of a script (command form)
+        .lock                  held while a process runs the sweep
+      <sweep>-0/ <sweep>-1/ …  the trials: ordinary runs (config.json, meta.json, metrics, model)
+
+A trial id is a hash of the trial's config. Running the same sweep again resumes it: finished
+trials are skipped (their recorded results are returned), failed and interrupted ones run again
+in their own run folders, and random search replays the same seeded draws.
+
+Backends: ``"serial"`` (in this process), ``"process"`` (a pool of spawned worker processes,
+reused across trials, one per trial slot; the default when ``workers > 1`` or ``gpus`` is given)
+and ``"ray"`` (each trial a Ray task; ``pip install 'hypertuner[ray]'``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from . import _files
+from .errors import RunInUseError, SearchSpecError, suggest
+from .search import Dimension, check_space, describe, generate, strategy_name
+
+if TYPE_CHECKING:
+    import subprocess
+    from multiprocessing.connection import Connection
+
+    from .search import HyperOptNamespace
+
+# multiprocessing, subprocess, pickle and queue are imported where they are used: `import
+# hypertuner` stays fast for scripts that never sweep.
+
+__all__ = ["BACKENDS", "SweepResults", "Trial", "add_commands", "sweep"]
+
+BACKENDS = ("serial", "process", "ray")
+JOURNAL = "trials.jsonl"
+SWEEP_FILE = "sweep.json"
+_STOP_GRACE_S = 10.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclasses.dataclass
+class Trial:
+    """One trial of a sweep, as recorded in its journal.
+
+    Attributes:
+        index: the trial's position in the strategy's order (its run is ``<sweep>-<index>``).
+        id: a hash of the trial's config.
+        name: the trial's run name.
+        config: the trial's config (the base config with the trial's values).
+        status: ``finished``, ``failed`` or ``interrupted``.
+        result: what the trial function returned (or the script's recorded result).
+        value: the number ranked by ``metric``/``mode``, or ``None``.
+        error: why the trial failed, or ``None``.
+        directory: the trial's run folder.
+        resumed: ``True`` when the trial finished in an earlier session and was skipped.
+    """
+
+    index: int
+    id: str
+    name: str
+    config: dict[str, Any]
+    status: str
+    result: Any = None
+    value: float | None = None
+    error: str | None = None
+    directory: Path = Path()
+    resumed: bool = False
+
+
+class SweepResults(list[Trial]):
+    """The trials of a sweep in index order, with the sweep's ``name``, ``directory`` and ``best``.
+
+    Example:
+        >>> import tempfile, hypertuner
+        >>> results = hypertuner.sweep(lambda args: args.x ** 2, {"x": [3, -1, 2]},
+        ...                            storage=tempfile.mkdtemp(), progress=False)
+        >>> [t.value for t in results], results.best.config
+        ([9.0, 1.0, 4.0], {'x': -1})
+    """
+
+    def __init__(self, trials: list[Trial], name: str, directory: Path, mode: str) -> None:
+        super().__init__(trials)
+        self.name = name
+        self.directory = directory
+        self.mode = mode
+
+    @property
+    def best(self) -> Trial | None:
+        """The finished trial with the lowest (``mode="min"``) or highest value, or ``None``."""
+        return _best(list(self), self.mode)
+
+
+def _best(trials: Sequence[Trial], mode: str) -> Trial | None:
+    scored = [t for t in trials if t.status == "finished" and t.value is not None]
+    if not scored:
+        return None
+    pick = min if mode == "min" else max
+    return pick(scored, key=lambda t: t.value)  # type: ignore[arg-type, return-value]
+
+
+def _value(result: Any, metric: str | None) -> float | None:
+    if isinstance(result, Mapping) and metric is not None:
+        result = result.get(metric)
+    if isinstance(result, (int, float)) and not isinstance(result, bool):
+        number = float(result)
+        return number if math.isfinite(number) else None
+    if "torch" in sys.modules and type(result).__name__ == "Tensor" and getattr(result, "numel", None):
+        with contextlib.suppress(Exception):
+            if result.numel() == 1:
+                return float(result.item())
+    return None
+
+
+def _jsonable(value: Any) -> Any:
+    try:
+        return json.loads(json.dumps(value, allow_nan=False, default=_json_default))
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _json_default(value: Any) -> Any:
+    number = _value(value, None)
+    if number is not None:
+        return number
+    return repr(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Jobs: what a worker runs for one trial
+
+
+@dataclasses.dataclass
+class _Job:
+    index: int
+    trial_id: str
+    run_name: str
+    storage: str
+    config: dict[str, Any]
+    sweep_name: str
+    call: str  # "args", "namespace", "gpu-namespace" or "command"
+    fn: Callable[..., Any] | None = None
+    command: list[str] | None = None
+    log_path: str | None = None
+    metric: str | None = None
+    gpu: str | None = None
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+    search: Any = None  # the namespace's search settings (test-tube style)
+
+
+@dataclasses.dataclass
+class _Outcome:
+    index: int
+    status: str
+    result: Any = None
+    error: str | None = None
+    duration_s: float = 0.0
+    load_error: bool = False
+
+
+def _execute(job: _Job) -> _Outcome:
+    """Run one trial here (this process) and report how it ended."""
+    if job.call == "command":
+        return _execute_command(job)
+    return _execute_function(job)
+
+
+def _execute_function(job: _Job) -> _Outcome:
+    from . import scope
+    from .run import start_run
+
+    started = time.perf_counter()
+    saved_frame, saved_usage = scope._Base.frame, scope._usage
+    result: Any = None
+    try:
+        run = start_run(job.config, name=job.run_name, storage=job.storage, current=False)
+        try:
+            args = scope.install(run)
+            with run:
+                run.update_meta(sweep=job.sweep_name, trial=job.index, trial_id=job.trial_id)
+                if job.call == "args":
+                    result = job.fn(args)  # type: ignore[misc]
+                else:
+                    from .search import _namespace
+
+                    args.to_dict()  # the namespace hands every value over: no unread-key report
+                    namespace = _namespace(run.config, job.search)
+                    if job.call == "gpu-namespace":
+                        result = job.fn(namespace, job.gpu)  # type: ignore[misc]
+                    else:
+                        result = job.fn(namespace)  # type: ignore[misc]
+                if result is None and job.metric:
+                    result = _summary_metric(run.directory, job.metric)
+                if result is not None:
+                    run.update_meta(result=_jsonable(result))
+        finally:
+            scope._Base.frame, scope._usage = saved_frame, saved_usage
+    except KeyboardInterrupt:
+        return _Outcome(job.index, "interrupted", error="KeyboardInterrupt",
+                        duration_s=time.perf_counter() - started)
+    except Exception as exc:  # a failing trial is recorded; the sweep goes on
+        return _Outcome(job.index, "failed", error=_describe_error(exc),
+                        duration_s=time.perf_counter() - started)
+    return _Outcome(job.index, "finished", result=result, duration_s=time.perf_counter() - started)
+
+
+def _describe_error(exc: BaseException) -> str:
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def _summary_metric(directory: Path, metric: str) -> float | None:
+    """The last value of ``metric`` in a run's ``summary.json`` (written by ``hypertuner.log``)."""
+    try:
+        data = json.loads((directory / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    entry = data.get("metrics", data).get(metric) if isinstance(data, dict) else None
+    if isinstance(entry, Mapping):
+        entry = entry.get("last")
+    return _value(entry, None)
+
+
+def _command_result(directory: Path, metric: str | None) -> Any:
+    try:
+        meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = {}
+    if isinstance(meta, dict) and meta.get("result") is not None:
+        return meta["result"]
+    return _summary_metric(directory, metric) if metric else None
+
+
+_children: dict[int, subprocess.Popen[bytes]] = {}
+_children_lock = threading.Lock()
+
+
+def _execute_command(job: _Job) -> _Outcome:
+    import subprocess
+
+    started = time.perf_counter()
+    assert job.command is not None and job.log_path is not None
+    env = dict(os.environ)
+    env.update(job.env)
+    try:
+        with open(job.log_path, "ab") as log:
+            process = subprocess.Popen(job.command, stdout=log, stderr=subprocess.STDOUT, env=env)
+            with _children_lock:
+                _children[job.index] = process
+            try:
+                code = process.wait()
+            except KeyboardInterrupt:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(_STOP_GRACE_S)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+                return _Outcome(job.index, "interrupted", error="KeyboardInterrupt",
+                                duration_s=time.perf_counter() - started)
+            finally:
+                with _children_lock:
+                    _children.pop(job.index, None)
+    except OSError as exc:
+        return _Outcome(job.index, "failed", error=f"Cannot start {job.command[0]!r}: {exc}.")
+    elapsed = time.perf_counter() - started
+    directory = Path(job.storage) / job.run_name
+    if code == 0:
+        return _Outcome(job.index, "finished", result=_command_result(directory, job.metric),
+                        duration_s=elapsed)
+    status = "interrupted" if code in (-signal.SIGINT, 130, -signal.SIGTERM, 143) else "failed"
+    last = _last_line(job.log_path)
+    error = f"exit code {code}" + (f": {last}" if last else "") + f" (log: {job.log_path})"
+    return _Outcome(job.index, status, error=error, duration_s=elapsed)
+
+
+def _last_line(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 4096))
+            lines = handle.read().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1].strip()[:300] if lines else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# The journal and the sweep folder
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="milliseconds")
+
+
+def trial_id(config: Mapping[str, Any]) -> str:
+    """The id of a trial: a hash of its config (key order does not matter).
+
+    Example:
+        >>> trial_id({"a": 1, "b": 2}) == trial_id({"b": 2, "a": 1})
+        True
+    """
+    text = json.dumps(config, sort_keys=True, default=repr, separators=(",", ":"))
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+class _Journal:
+    """``trials.jsonl``: appended one JSON line per event, flushed and fsynced."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / JOURNAL
+        self._handle: Any = None
+
+    def read(self) -> dict[str, dict[str, Any]]:
+        latest: dict[str, dict[str, Any]] = {}
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return latest
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a line torn by a crash: the trial runs again
+            if isinstance(record, dict) and isinstance(record.get("trial"), str):
+                merged = dict(latest.get(record["trial"], {}))
+                merged.update(record)
+                latest[record["trial"]] = merged
+        return latest
+
+    def append(self, record: Mapping[str, Any]) -> None:
+        if self._handle is None:
+            self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+        line = json.dumps(dict(record, time=_now()), default=_json_default, allow_nan=False)
+        self._handle.write(line + "\n")
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+
+def _lock(directory: Path, name: str) -> int:
+    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        msg = (
+            f"Sweep {name!r} is being run by another process. Wait for it to end, or give this "
+            "sweep another name."
+        )
+        raise RunInUseError(msg, name=name) from None
+    except ImportError:  # pragma: no cover - no flock (Windows)
+        pass
+    return fd
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress
+
+
+class _Progress:
+    """A tqdm bar on a terminal (when tqdm is installed), else one plain line per trial."""
+
+    def __init__(self, name: str, total: int, done: int, mode: str, enabled: bool | None,
+                 stream: TextIO | None = None) -> None:
+        self.name = name
+        self.total = total
+        self.done = done
+        self.mode = mode
+        self.stream = stream if stream is not None else sys.stderr
+        self.started = time.monotonic()
+        self.ran = 0
+        self.best: Trial | None = None
+        self.bar: Any = None
+        self.enabled = enabled is not False
+        if self.enabled and _isatty(self.stream):
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                tqdm = None
+            if tqdm is not None:
+                self.bar = tqdm(total=total, initial=done, desc=f"sweep {name}", file=self.stream,
+                                unit="trial", dynamic_ncols=True)
+
+    def update(self, trial: Trial) -> None:
+        self.done += 1
+        self.ran += 1
+        if trial.status == "finished" and trial.value is not None and (
+            self.best is None
+            or (trial.value < self.best.value if self.mode == "min" else trial.value > self.best.value)  # type: ignore[operator]
+        ):
+            self.best = trial
+        if not self.enabled:
+            return
+        best = f"{self.best.value:.6g} (trial {self.best.index})" if self.best else "-"
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"best {best}", refresh=False)
+            self.bar.update(1)
+            return
+        elapsed = time.monotonic() - self.started
+        remaining = self.total - self.done
+        eta = _fmt_duration(elapsed / self.ran * remaining) if self.ran and remaining else "0s"
+        what = trial.status
+        if trial.value is not None:
+            what += f", value {trial.value:.6g}"
+        if trial.error:
+            what += f": {trial.error}"
+        print(
+            f"sweep {self.name}: {self.done}/{self.total} trial {trial.index} {what} | "
+            f"best {best} | eta {eta}",
+            file=self.stream,
+            flush=True,
+        )
+
+    def note(self, text: str) -> None:
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.write(text, file=self.stream)
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _fmt_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+# ---------------------------------------------------------------------------------------------
+# Backends
+
+
+class _Interrupted(Exception):
+    """Raised inside a backend loop after Ctrl-C, once the running trials are stopped."""
+
+
+Record = Callable[[_Outcome], None]
+Dispatch = Callable[[_Job], None]
+
+
+def _run_serial(jobs: list[_Job], dispatch: Dispatch, record: Record) -> None:
+    for job in jobs:
+        dispatch(job)
+        outcome = _execute(job)
+        record(outcome)
+        if outcome.status == "interrupted":
+            raise KeyboardInterrupt
+
+
+# The process pool ------------------------------------------------------------------------------
+
+_spawn_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _environment(changes: Mapping[str, str]) -> Iterator[None]:
+    """Set ``changes`` in ``os.environ`` while a child starts, so it inherits them at exec."""
+    with _spawn_lock:
+        saved = {k: os.environ.get(k) for k in changes}
+        os.environ.update(changes)
+        try:
+            yield
+        finally:
+            for key, old in saved.items():
+                if old is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = old
+
+
+def _worker_main(conn: Connection, threads: int | None) -> None:
+    """A pool worker: receive jobs, run them, send outcomes back, until told to stop."""
+    import pickle
+
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, KeyboardInterrupt):
+            return
+        except Exception as exc:  # the job's function cannot be loaded here
+            conn.send(("load-error", _describe_error(exc)))
+            continue
+        if job is None:
+            return
+        if threads and "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(threads)
+        outcome = _execute(job)
+        try:
+            conn.send(("outcome", outcome))
+        except (pickle.PicklingError, TypeError, AttributeError):
+            outcome.result = repr(outcome.result)
+            conn.send(("outcome", outcome))
+        except (BrokenPipeError, KeyboardInterrupt):
+            return
+        if outcome.status == "interrupted":
+            return
+
+
+class _Worker:
+    def __init__(self, slot: int, env: dict[str, str], threads: int | None) -> None:
+        self.slot = slot
+        self.env = env
+        self.threads = threads
+        self.job: _Job | None = None
+        self.ready = False
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.process = context.Process(
+            target=_worker_main, args=(child, threads), name=f"hypertuner-worker-{slot}"
+        )
+        with _environment(env):
+            self.process.start()
+        child.close()
+
+    def stop(self, timeout: float) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.conn.send(None)
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(2.0)
+        if self.process.is_alive():  # pragma: no cover - a trial that ignores SIGTERM
+            self.process.kill()
+            self.process.join()
+        self.conn.close()
+
+
+def _worker_envs(workers: int, gpus: list[str] | None, threads: int | None) -> list[dict[str, str]]:
+    envs = []
+    for slot in range(workers):
+        env: dict[str, str] = {}
+        if threads:
+            env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        if gpus is not None:
+            env["CUDA_VISIBLE_DEVICES"] = gpus[slot]
+        envs.append(env)
+    return envs
+
+
+def _run_pool(
+    jobs: list[_Job],
+    dispatch: Dispatch,
+    record: Record,
+    envs: list[dict[str, str]],
+    threads: int | None,
+) -> None:
+    from multiprocessing.connection import wait
+
+    pending = collections.deque(jobs)
+    workers = [_Worker(slot, env, threads) for slot, env in enumerate(envs[: max(1, len(jobs))])]
+    try:
+        while pending or any(w.job is not None for w in workers):
+            for worker in workers:
+                if worker.ready and worker.job is None and pending:
+                    job = pending.popleft()
+                    job.gpu = worker.env.get("CUDA_VISIBLE_DEVICES")
+                    worker.job = job
+                    dispatch(job)
+                    worker.conn.send(job)
+            waitables: list[Any] = [w.conn for w in workers] + [w.process.sentinel for w in workers]
+            for ready in wait(waitables, timeout=1.0):
+                worker = next(w for w in workers if ready in (w.conn, w.process.sentinel))
+                if ready is worker.conn or worker.conn.poll():
+                    _pool_message(worker, record)
+                elif not worker.process.is_alive():
+                    _pool_death(worker, workers, record, threads)
+    except KeyboardInterrupt:
+        _stop_pool(workers, record)
+        raise
+    finally:
+        for worker in workers:
+            worker.stop(timeout=_STOP_GRACE_S)
+
+
+def _pool_message(worker: _Worker, record: Record) -> None:
+    try:
+        kind, payload = worker.conn.recv()
+    except (EOFError, OSError):
+        return  # the sentinel will report the death
+    if kind == "ready":
+        worker.ready = True
+    elif kind == "load-error":
+        job, worker.job = worker.job, None
+        target = getattr(job.fn, "__qualname__", repr(job.fn)) if job else "the trial function"
+        msg = (
+            f"A worker process cannot load {target} ({payload}). Define the function at the top "
+            "level of an importable module or of your script (not inside "
+            "\"if __name__ == '__main__':\"), or use backend='serial'."
+        )
+        raise SearchSpecError(msg, value=payload)
+    elif kind == "outcome":
+        worker.job = None
+        record(payload)
+        if payload.status == "interrupted":
+            raise KeyboardInterrupt
+
+
+def _pool_death(worker: _Worker, workers: list[_Worker], record: Record, threads: int | None) -> None:
+    code = worker.process.exitcode
+    if not worker.ready:
+        msg = (
+            f"A worker process exited with code {code} while starting (importing your script). "
+            "If your script starts the sweep at its top level, put that call under "
+            "\"if __name__ == '__main__':\" (worker processes are spawned: they import your "
+            "script again); its error is printed above."
+        )
+        raise SearchSpecError(msg, value=code)
+    job = worker.job
+    worker.conn.close()
+    replacement = _Worker(worker.slot, worker.env, threads)
+    workers[workers.index(worker)] = replacement
+    if job is not None:
+        reason = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        record(_Outcome(job.index, "failed", error=f"The worker process died ({reason})."))
+
+
+def _stop_pool(workers: list[_Worker], record: Record) -> None:
+    """After Ctrl-C: interrupt the running trials and record how they ended."""
+    busy = [w for w in workers if w.job is not None and w.process.is_alive()]
+    for worker in busy:
+        with contextlib.suppress(OSError):
+            os.kill(worker.process.pid, signal.SIGINT)  # type: ignore[arg-type]
+    deadline = time.monotonic() + _STOP_GRACE_S
+    while busy and time.monotonic() < deadline:
+        for worker in list(busy):
+            if worker.conn.poll(0.05):
+                with contextlib.suppress(EOFError, OSError):
+                    kind, payload = worker.conn.recv()
+                    if kind == "outcome":
+                        record(payload)
+                        busy.remove(worker)
+                        worker.job = None
+            elif not worker.process.is_alive():
+                busy.remove(worker)
+    for worker in workers:
+        if worker.job is not None:
+            record(_Outcome(worker.job.index, "interrupted", error="KeyboardInterrupt"))
+            worker.job = None
+
+
+# Commands in parallel (each trial is already its own process) ----------------------------------
+
+
+def _run_commands(jobs: list[_Job], dispatch: Dispatch, record: Record, envs: list[dict[str, str]]) -> None:
+    import queue
+
+    pending: queue.Queue[_Job | None] = queue.Queue()
+    for job in jobs:
+        pending.put(job)
+    done: queue.Queue[tuple[_Job, _Outcome] | BaseException] = queue.Queue()
+    stop = threading.Event()
+
+    def slot(env: dict[str, str]) -> None:
+        while not stop.is_set():
+            try:
+                job = pending.get_nowait()
+            except queue.Empty:
+                return
+            if job is None:
+                return
+            job.env = {**job.env, **env}
+            job.gpu = env.get("CUDA_VISIBLE_DEVICES")
+            done.put((job, _Outcome(job.index, "running")))
+            try:
+                outcome = _execute(job)
+            except Exception as exc:  # never lose a trial to a bug in a slot thread
+                outcome = _Outcome(job.index, "failed", error=_describe_error(exc))
+            done.put((job, outcome))
+
+    threads = [threading.Thread(target=slot, args=(env,), daemon=True) for env in envs]
+    for thread in threads:
+        thread.start()
+    running: set[int] = set()
+    try:
+        while any(t.is_alive() for t in threads) or not done.empty():
+            try:
+                item = done.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            job, outcome = item  # type: ignore[misc]
+            if outcome.status == "running":
+                running.add(job.index)
+                dispatch(job)
+            else:
+                running.discard(job.index)
+                record(outcome)
+    except KeyboardInterrupt:
+        stop.set()
+        with _children_lock:
+            children = list(_children.values())
+        for child in children:
+            with contextlib.suppress(OSError):
+                child.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + _STOP_GRACE_S
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with _children_lock:
+            for child in _children.values():
+                with contextlib.suppress(OSError):
+                    child.kill()
+        while not done.empty():
+            job, outcome = done.get()  # type: ignore[misc]
+            if outcome.status != "running":
+                running.discard(job.index)
+                record(outcome)
+        for index in sorted(running):
+            record(_Outcome(index, "interrupted", error="KeyboardInterrupt"))
+        raise
+
+
+# Ray -------------------------------------------------------------------------------------------
+
+
+def _run_ray(
+    jobs: list[_Job],
+    dispatch: Dispatch,
+    record: Record,
+    workers: int,
+    address: str | None,
+    options: Mapping[str, Any] | None,
+    note: Callable[[str], None],
+) -> None:
+    from ._deps import require
+
+    ray = require("ray", "ray", "The Ray backend")
+    started = False
+    if not ray.is_initialized():
+        address = address or os.environ.get("RAY_ADDRESS") or None
+        if address:
+            ray.init(address=address, log_to_driver=True)
+        else:
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=True)
+        started = True
+        note(f"Ray: {'connected to ' + address if address else 'started a local instance'}.")
+    task_options = {"num_cpus": 1, "max_retries": 0}
+    task_options.update(options or {})
+    remote = ray.remote(_execute).options(**task_options)
+    pending = collections.deque(jobs)
+    in_flight: dict[Any, _Job] = {}
+    try:
+        while pending or in_flight:
+            while pending and len(in_flight) < workers:
+                job = pending.popleft()
+                dispatch(job)
+                in_flight[remote.remote(job)] = job
+            done, _ = ray.wait(list(in_flight), num_returns=1, timeout=1.0)
+            for ref in done:
+                job = in_flight.pop(ref)
+                try:
+                    outcome = ray.get(ref)
+                except Exception as exc:  # a task Ray could not run (worker crash, lost node)
+                    outcome = _Outcome(job.index, "failed", error=f"Ray: {type(exc).__name__}: {exc}"[:2000])
+                record(outcome)
+    except KeyboardInterrupt:
+        for ref in in_flight:
+            with contextlib.suppress(Exception):
+                ray.cancel(ref)
+        for ref, job in in_flight.items():
+            try:
+                outcome = ray.get(ref, timeout=_STOP_GRACE_S)
+            except Exception:
+                outcome = _Outcome(job.index, "interrupted", error="KeyboardInterrupt")
+            record(outcome)
+        raise
+    finally:
+        if started:
+            ray.shutdown()
+
+
+# ---------------------------------------------------------------------------------------------
+# sweep()
+
+
+def _check_options(
+    backend: str | None, workers: int | None, gpus: Sequence[str] | None, mode: str
+) -> tuple[str, int, list[str] | None]:
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
+        msg = f"workers must be a positive integer (trials run at once), not {workers!r}."
+        raise SearchSpecError(msg, key="workers", value=workers)
+    gpu_list: list[str] | None = None
+    if gpus is not None:
+        gpu_list = list(gpus)
+        if not gpu_list:
+            msg = "gpu_ids is empty: give one entry per GPU set, e.g. gpu_ids=['0', '1']."
+            raise SearchSpecError(msg, key="gpu_ids")
+        for entry in gpu_list:
+            if not isinstance(entry, str) or not entry.strip():
+                msg = f"gpu_ids entry {entry!r} is not a CUDA_VISIBLE_DEVICES string such as '0' or '0,2'."
+                raise SearchSpecError(msg, key="gpu_ids", value=entry)
+        if workers is not None and workers != len(gpu_list):
+            msg = (
+                f"workers={workers} does not match the {len(gpu_list)} gpu_ids entries: each entry "
+                "is one worker. Leave workers out."
+            )
+            raise SearchSpecError(msg, key="workers", value=workers)
+        workers = len(gpu_list)
+    count = workers or 1
+    if backend is None:
+        chosen = "process" if count > 1 or gpu_list is not None else "serial"
+    elif backend in BACKENDS:
+        chosen = backend
+    else:
+        close = suggest(str(backend), BACKENDS)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        msg = f"Unknown backend {backend!r}: use one of {', '.join(map(repr, BACKENDS))}.{hint}"
+        raise SearchSpecError(msg, key="backend", value=backend, suggestions=close)
+    if chosen == "serial" and count > 1:
+        msg = f"backend='serial' runs one trial at a time; workers={count} needs backend='process' or 'ray'."
+        raise SearchSpecError(msg, key="workers", value=count)
+    if chosen == "serial" and gpu_list is not None:
+        msg = "gpu_ids needs backend='process' (one worker process per entry)."
+        raise SearchSpecError(msg, key="backend", value=backend)
+    if mode not in ("min", "max"):
+        msg = f"mode must be 'min' or 'max', not {mode!r}."
+        raise SearchSpecError(msg, key="mode", value=mode)
+    return chosen, count, gpu_list
+
+
+def _check_function(fn: Any, backend: str) -> None:
+    if not callable(fn):
+        msg = f"The trial function {fn!r} is not callable (give a function, or a script path)."
+        raise SearchSpecError(msg, value=repr(fn))
+    if backend != "process":
+        return
+    import multiprocessing
+    import pickle
+
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        msg = (
+            "A sweep was started while a worker process was importing your script: put the call "
+            "under \"if __name__ == '__main__':\" (worker processes are spawned and import your "
+            "script again)."
+        )
+        raise SearchSpecError(msg)
+    module = getattr(fn, "__module__", None)
+    if module == "__main__" and not getattr(sys.modules.get("__main__"), "__file__", None):
+        msg = (
+            f"The trial function {getattr(fn, '__qualname__', fn)!r} is defined in an interactive "
+            "session, which spawned worker processes cannot import. Put it in a file, or use "
+            "backend='serial' or 'ray'."
+        )
+        raise SearchSpecError(msg)
+    try:
+        pickle.dumps(fn)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        msg = (
+            f"The trial function {getattr(fn, '__qualname__', fn)!r} cannot be sent to a worker "
+            f"process ({exc}). Define it with def at the top level of a module or script (not a "
+            "lambda or a nested function), or use backend='serial' or 'ray'."
+        )
+        raise SearchSpecError(msg) from None
+
+
+def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
+    parts = key.split(".")
+    node = tree
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = node[part] = {}
+        node = child
+    node[parts[-1]] = value
+
+
+def _trial_config(base: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    config = json.loads(json.dumps(base, default=repr)) if base else {}
+    for key, value in values.items():
+        _set_dotted(config, key, value)
+    return config
+
+
+def _target_text(target: Any) -> str:
+    if callable(target):
+        return f"{getattr(target, '__module__', '?')}:{getattr(target, '__qualname__', repr(target))}"
+    return str(target)
+
+
+def _default_stem(target: Any) -> str:
+    import re
+
+    if callable(target):
+        stem = getattr(target, "__name__", "sweep")
+        if stem == "<lambda>":
+            stem = "sweep"
+    else:
+        stem = Path(str(target)).stem
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", stem).strip(".-") or "sweep"
+
+
+@dataclasses.dataclass
+class _Plan:
+    """Everything a sweep needs, checked, before anything is written."""
+
+    target: Any
+    call: str
+    space: dict[str, Dimension]
+    strategy: str
+    n_trials: int | None
+    seed: int | None
+    config: dict[str, Any]
+    name: str | None
+    storage: Path
+    backend: str
+    workers: int
+    gpus: list[str] | None
+    metric: str | None
+    mode: str
+    threads: int | None
+    progress: bool | None
+    ray_address: str | None
+    ray_options: Mapping[str, Any] | None
+    command: list[str] | None = None
+    overrides: dict[str, str] = dataclasses.field(default_factory=dict)  # key -> '' or '+'
+    search: Any = None
+
+
+def sweep(
+    target: Callable[..., Any] | str | os.PathLike[str],
+    space: Mapping[str, Any],
+    *,
+    strategy: str = "grid",
+    n_trials: int | None = None,
+    seed: int | None = None,
+    config: Mapping[str, Any] | None = None,
+    name: str | None = None,
+    storage: str | os.PathLike[str] | None = None,
+    workers: int | None = None,
+    backend: str | None = None,
+    gpus: Sequence[str] | None = None,
+    metric: str | None = None,
+    mode: str = "min",
+    script_args: Sequence[str] = (),
+    threads_per_worker: int | None = 1,
+    progress: bool | None = None,
+    ray_address: str | None = None,
+    ray_options: Mapping[str, Any] | None = None,
+) -> SweepResults:
+    """Run one trial per point of ``space``, each an ordinary run named ``<sweep>-<index>``.
+
+    With a function, each trial calls ``target(args)`` inside its own run: ``args`` is the
+    trial's config as :class:`hypertuner.Args` (``args.model.layers``), which is also the scope
+    base, so ``@auto_param`` functions, ``current_run()``, ``log`` and ``Saver`` in the trial see
+    the trial. What the function returns is the trial's result. With a script path, each trial
+    runs ``python SCRIPT *script_args key=value ... --name=<sweep>-<index> --storage=...`` (a
+    script that calls :func:`hypertuner.parse`); its result is the ``result`` field of its
+    ``meta.json``, else the last value of ``metric`` it logged.
+
+    A trial that raises (or exits non-zero) is recorded as failed and the sweep goes on. Ctrl-C
+    stops the running trials, records them as interrupted and raises ``KeyboardInterrupt``.
+    Running the same sweep again resumes it (see the module's documentation for the layout).
+
+    Args:
+        target: the trial function, or the path of a script.
+        space: dotted config keys to dimensions (:func:`hypertuner.choice`,
+            :func:`hypertuner.uniform`, :func:`hypertuner.loguniform`, :func:`hypertuner.irange`,
+            or a plain list for a choice).
+        strategy: ``"grid"`` or ``"random"``.
+        n_trials: how many trials (random search needs it; grid search truncates to it).
+        seed: the random search seed; ``None`` draws one and records it, so a resumed sweep
+            replays the same draws.
+        config: the base config each trial's values are merged into (function form).
+        name: the sweep's name; by default the target's name and a hash of the sweep's
+            definition, so running the same sweep again finds it.
+        storage: the storage folder (default ``$HYPERTUNER_STORAGE`` or ``./storage``).
+        workers: trials at once (default 1, or one per ``gpus`` entry).
+        backend: ``"serial"``, ``"process"`` or ``"ray"`` (default: serial for one worker,
+            else process).
+        gpus: ``CUDA_VISIBLE_DEVICES`` entries, one worker each (``["0", "1,2"]``).
+        metric: the key of the trial's result (a dict) or logged metric to rank trials by.
+        mode: ``"min"`` or ``"max"``: which value is best.
+        script_args: fixed arguments for the script (``--config=cfg.json``, ``key=value``).
+        threads_per_worker: torch/OpenMP threads in each worker process (``None``: leave as is).
+        progress: ``None`` for a bar on a terminal (with tqdm) or plain lines otherwise,
+            ``True`` to always report, ``False`` for silence.
+        ray_address: the Ray cluster to use (default ``$RAY_ADDRESS``, else a local instance).
+        ray_options: Ray task options for each trial, e.g. ``{"num_gpus": 1}``.
+
+    Returns:
+        The trials in index order, with ``name``, ``directory`` and ``best``.
+
+    Raises:
+        SearchSpecError: an empty space, a bad dimension, an unknown strategy or backend,
+            ``workers < 1``, random search without ``n_trials``, or a sweep name that exists with
+            another definition; raised before any trial starts and naming the parameter.
+        RunInUseError: another process runs the same sweep.
+        MissingDependencyError: ``backend="ray"`` without Ray installed.
+
+    Example:
+        >>> import tempfile, hypertuner
+        >>> def train(args):
+        ...     return (args.lr - 0.01) ** 2 + args.model.layers
+        >>> results = hypertuner.sweep(
+        ...     train, {"lr": hypertuner.loguniform(1e-4, 1e-1), "model.layers": hypertuner.choice(2, 4)},
+        ...     strategy="random", n_trials=3, seed=0, storage=tempfile.mkdtemp(), progress=False)
+        >>> [t.name[-2:] for t in results], all(t.status == "finished" for t in results)
+        (['-0', '-1', '-2'], True)
+    """
+    plan = _plan(
+        target, space, strategy=strategy, n_trials=n_trials, seed=seed, config=config, name=name,
+        storage=storage, workers=workers, backend=backend, gpus=gpus, metric=metric, mode=mode,
+        script_args=script_args, threads=threads_per_worker, progress=progress,
+        ray_address=ray_address, ray_options=ray_options,
+    )
+    return _run(plan)
+
+
+def _plan(
+    target: Any,
+    space: Mapping[str, Any],
+    *,
+    strategy: str,
+    n_trials: int | None,
+    seed: int | None,
+    config: Mapping[str, Any] | None,
+    name: str | None,
+    storage: str | os.PathLike[str] | None,
+    workers: int | None,
+    backend: str | None,
+    gpus: Sequence[str] | None,
+    metric: str | None,
+    mode: str,
+    script_args: Sequence[str],
+    threads: int | None,
+    progress: bool | None,
+    ray_address: str | None,
+    ray_options: Mapping[str, Any] | None,
+    call: str | None = None,
+    search: Any = None,
+) -> _Plan:
+    from .run import check_run_name, storage_root
+
+    kind = strategy_name(strategy)
+    dims = check_space(space)
+    chosen, count, gpu_list = _check_options(backend, workers, gpus, mode)
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        msg = f"threads_per_worker must be a positive integer or None, not {threads!r}."
+        raise SearchSpecError(msg, key="threads_per_worker", value=threads)
+    generate(dims, kind, n_trials, 0)  # checks n_trials and grid-vs-continuous now, not later
+    if name is not None:
+        check_run_name(name)
+    command: list[str] | None = None
+    overrides: dict[str, str] = {}
+    if callable(target):
+        call = call or "args"
+        _check_function(target, chosen)
+    else:
+        script = Path(os.fspath(target))
+        if not script.is_file():
+            msg = f"Script {str(target)!r} not found (looked in {os.getcwd()!r})."
+            raise SearchSpecError(msg, path=str(target))
+        call = "command"
+        command = [sys.executable, str(script.resolve()), *[str(a) for a in script_args]]
+        for key in list(dims):
+            if key.startswith("+"):
+                dims[key[1:]] = dims.pop(key)
+                overrides[key[1:]] = "+"
+            else:
+                overrides[key] = ""
+    return _Plan(
+        target=target, call=call, space=dims, strategy=kind, n_trials=n_trials, seed=seed,
+        config=dict(config or {}), name=name, storage=storage_root(storage), backend=chosen,
+        workers=count, gpus=gpu_list, metric=metric, mode=mode, threads=threads,
+        progress=progress, ray_address=ray_address, ray_options=ray_options, command=command,
+        overrides=overrides, search=search,
+    )
+
+
+def _fingerprint(plan: _Plan) -> str:
+    definition = {
+        "strategy": plan.strategy,
+        "seed": plan.seed if plan.strategy == "random" else None,
+        "space": describe(plan.space),
+        "config": plan.config,
+        "target": _target_text(plan.target) if plan.command is None else plan.command[1:],
+    }
+    text = json.dumps(definition, sort_keys=True, default=repr)
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+def _format_override(key: str, value: Any, prefix: str) -> str:
+    from .config import parse_value
+
+    if isinstance(value, str):
+        text = value if parse_value(value) == value and value else f"'{value}'"
+    else:
+        text = json.dumps(value)
+    return f"{prefix}{key}={text}"
+
+
+def _run(plan: _Plan) -> SweepResults:
+    fingerprint = _fingerprint(plan)
+    name = plan.name or f"{_default_stem(plan.target)}-{fingerprint[:8]}"
+    directory = plan.storage / name
+    if (directory / "config.json").is_file():
+        msg = (
+            f"{str(directory)!r} is a run, not a sweep: give the sweep another name "
+            "(trials are named <sweep>-<index>)."
+        )
+        raise SearchSpecError(msg, name=name)
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = _lock(directory, name)
+    journal = _Journal(directory)
+    try:
+        saved = _read_sweep_file(directory)
+        if saved and saved.get("fingerprint") != fingerprint:
+            msg = (
+                f"Sweep {name!r} exists in {str(plan.storage)!r} with another definition "
+                "(space, strategy, seed, base config or target). Give this sweep another name, "
+                "or delete the old sweep's folder."
+            )
+            raise SearchSpecError(msg, name=name)
+        seed = plan.seed
+        if plan.strategy == "random" and seed is None:
+            seed = saved.get("seed") if saved else None
+            if seed is None:
+                seed = random.SystemRandom().randrange(2**31)
+        points = generate(plan.space, plan.strategy, plan.n_trials, seed)
+        return _execute_plan(plan, name, directory, journal, fingerprint, seed, points, saved)
+    finally:
+        journal.close()
+        os.close(fd)
+
+
+def _read_sweep_file(directory: Path) -> dict[str, Any]:
+    path = directory / SWEEP_FILE
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except ValueError as exc:
+        msg = f"Sweep file {str(path)!r} is not valid JSON ({exc}); delete the sweep's folder to start over."
+        raise SearchSpecError(msg, path=str(path)) from None
+    return value if isinstance(value, dict) else {}
+
+
+def _execute_plan(
+    plan: _Plan,
+    name: str,
+    directory: Path,
+    journal: _Journal,
+    fingerprint: str,
+    seed: int | None,
+    points: list[dict[str, Any]],
+    saved: Mapping[str, Any],
+) -> SweepResults:
+    storage = str(plan.storage)
+    previous = journal.read()
+    trials: dict[int, Trial] = {}
+    jobs: list[_Job] = []
+    if plan.call == "command":
+        (directory / "logs").mkdir(exist_ok=True)
+    for index, values in enumerate(points):
+        config = _trial_config(plan.config, values)
+        tid = trial_id(config)
+        run_name = f"{name}-{index}"
+        record = previous.get(tid)
+        if record and record.get("status") == "finished":
+            trials[index] = Trial(
+                index, tid, record.get("run", run_name), config, "finished",
+                result=record.get("result"), value=record.get("value"),
+                directory=plan.storage / record.get("run", run_name), resumed=True,
+            )
+            continue
+        job = _Job(index, tid, run_name, storage, config, name, plan.call, fn=None, metric=plan.metric,
+                   search=plan.search)
+        if plan.command is not None:
+            tokens = [_format_override(k, v, plan.overrides.get(k, "")) for k, v in values.items()]
+            job.command = [*plan.command, *tokens, f"--name={run_name}", f"--storage={storage}"]
+            job.log_path = str(directory / "logs" / f"{index}.log")
+            if plan.threads:
+                job.env = {"OMP_NUM_THREADS": str(plan.threads), "MKL_NUM_THREADS": str(plan.threads)}
+        else:
+            job.fn = plan.target
+        jobs.append(job)
+    counts = collections.Counter(t.status for t in trials.values())
+
+    def write_sweep_file(status: str) -> None:
+        finished = [t for t in trials.values()]
+        best = _best(finished, plan.mode)
+        _files.write_json(directory / SWEEP_FILE, {
+            "kind": "hypertuner-sweep",
+            "version": 1,
+            "name": name,
+            "status": status,
+            "strategy": plan.strategy,
+            "seed": seed,
+            "n_trials": len(points),
+            "space": describe(plan.space),
+            "config": plan.config,
+            "target": _target_text(plan.target),
+            "command": plan.command,
+            "backend": plan.backend,
+            "workers": plan.workers,
+            "gpus": plan.gpus,
+            "metric": plan.metric,
+            "mode": plan.mode,
+            "fingerprint": fingerprint,
+            "created": saved.get("created") or _now(),
+            "updated": _now(),
+            "counts": dict(collections.Counter(t.status for t in trials.values())),
+            "best": None if best is None else {"index": best.index, "run": best.name,
+                                               "value": best.value, "config": best.config},
+        })
+
+    write_sweep_file("running")
+    progress = _Progress(name, len(points), len(trials), plan.mode, plan.progress)
+    by_index = {job.index: job for job in jobs}
+    if counts.get("finished"):
+        progress.note(f"sweep {name}: resuming, {counts['finished']} of {len(points)} trials already finished.")
+
+    def dispatch(job: _Job) -> None:
+        journal.append({"trial": job.trial_id, "index": job.index, "run": job.run_name,
+                        "status": "running", "config": job.config, "gpu": job.gpu})
+
+    def record(outcome: _Outcome) -> None:
+        job = by_index[outcome.index]
+        value = _value(outcome.result, plan.metric) if outcome.status == "finished" else None
+        trial = Trial(job.index, job.trial_id, job.run_name, job.config, outcome.status,
+                      result=outcome.result, value=value, error=outcome.error,
+                      directory=plan.storage / job.run_name)
+        trials[job.index] = trial
+        journal.append({"trial": job.trial_id, "index": job.index, "run": job.run_name,
+                        "status": outcome.status, "result": _jsonable(outcome.result),
+                        "value": value, "error": outcome.error,
+                        "duration_s": round(outcome.duration_s, 3)})
+        progress.update(trial)
+
+    try:
+        if not jobs:
+            pass
+        elif plan.backend == "serial":
+            _run_serial(jobs, dispatch, record)
+        elif plan.backend == "ray":
+            _run_ray(jobs, dispatch, record, plan.workers, plan.ray_address, plan.ray_options,
+                     progress.note)
+        elif plan.call == "command":
+            _run_commands(jobs, dispatch, record, _worker_envs(plan.workers, plan.gpus, None))
+        else:
+            _run_pool(jobs, dispatch, record, _worker_envs(plan.workers, plan.gpus, plan.threads),
+                      plan.threads)
+    except KeyboardInterrupt:
+        progress.close()
+        write_sweep_file("interrupted")
+        raise
+    except BaseException:
+        progress.close()
+        write_sweep_file("failed")
+        raise
+    progress.close()
+    write_sweep_file("finished")
+    ordered = [trials[i] for i in sorted(trials)]
+    return SweepResults(ordered, name, directory, plan.mode)
+
+
+def _parser_sweep(
+    namespace: HyperOptNamespace,
+    fn: Callable[..., Any],
+    *,
+    nb_trials: int | None,
+    workers: int | None,
+    gpu_ids: list[str] | None,
+    **options: Any,
+) -> SweepResults:
+    """The engine behind ``optimize_parallel_cpu``/``optimize_parallel_gpu``."""
+    from .search import _search_of
+
+    search = _search_of(namespace)
+    allowed = {"name", "storage", "metric", "mode", "progress", "backend", "threads_per_worker",
+               "ray_address", "ray_options", "seed"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        close = suggest(unknown[0], sorted(allowed))
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        msg = f"Unknown option {unknown[0]!r} for the parser's sweep: use {', '.join(sorted(allowed))}.{hint}"
+        raise SearchSpecError(msg, key=unknown[0])
+    if not search.space:
+        msg = (
+            "The parser has no tunable argument: add one with opt_list(..., tunable=True) or "
+            "opt_range(..., tunable=True)."
+        )
+        raise SearchSpecError(msg)
+    values = namespace._values()
+    threads = options.pop("threads_per_worker", 1)
+    seed = options.pop("seed", search.seed)
+    plan = _plan(
+        fn, search.space, strategy=search.strategy, n_trials=nb_trials, seed=seed,
+        config=values, name=options.pop("name", None), storage=options.pop("storage", None),
+        workers=workers, backend=options.pop("backend", None), gpus=gpu_ids,
+        metric=options.pop("metric", None), mode=options.pop("mode", "min"), script_args=(),
+        threads=threads, progress=options.pop("progress", None),
+        ray_address=options.pop("ray_address", None), ray_options=options.pop("ray_options", None),
+        call="gpu-namespace" if gpu_ids is not None else "namespace", search=search,
+    )
+    return _run(plan)
+
+
+# ---------------------------------------------------------------------------------------------
+# The `hypertuner sweep` command
+
+_VALUE_OPTIONS = {
+    "--workers": "workers", "--strategy": "strategy", "--trials": "trials", "--seed": "seed",
+    "--name": "name", "--storage": "storage", "--backend": "backend", "--metric": "metric",
+    "--mode": "mode", "--gpu": "gpu", "--ray-address": "ray_address",
+}
+_FLAG_OPTIONS = {"--no-progress": "no_progress"}
+
+
+def add_commands(sub: Any) -> None:
+    """Register ``hypertuner sweep`` on the ``hypertuner`` command's subparsers."""
+    from .cli import add_storage_option
+
+    parser = sub.add_parser(
+        "sweep",
+        help="run a script once per trial of a search space",
+        description=(
+            "Run SCRIPT once per trial, each an ordinary run named <sweep>-<index>. Arguments "
+            "written key=choice(...), key=uniform(low,high), key=loguniform(low,high[,base]) or "
+            "key=range(start,stop[,step]) are searched; every other argument goes to the script "
+            "unchanged. Sweep options may come before or after SCRIPT. Running the same command "
+            "again resumes the sweep."
+        ),
+    )
+    parser.add_argument("script", help="the training script (it calls hypertuner.parse())")
+    parser.add_argument("args", nargs=argparse.REMAINDER,
+                        help="--config files, key=value overrides and key=choice(...) dimensions")
+    parser.add_argument("--workers", type=int, default=None, help="trials at once (default 1)")
+    parser.add_argument("--strategy", default="grid", help="grid (default) or random")
+    parser.add_argument("--trials", type=int, default=None, help="number of trials")
+    parser.add_argument("--seed", type=int, default=None, help="random search seed")
+    parser.add_argument("--name", default=None, help="the sweep's name (trials: NAME-<index>)")
+    add_storage_option(parser)
+    parser.add_argument("--backend", default=None, help="serial, process or ray")
+    parser.add_argument("--metric", default=None, help="the logged metric that ranks the trials")
+    parser.add_argument("--mode", default="min", help="min (default) or max")
+    parser.add_argument("--gpu", action="append", default=None, metavar="IDS",
+                        help="a CUDA_VISIBLE_DEVICES entry; repeat for one worker per entry")
+    parser.add_argument("--ray-address", default=None, help="the Ray cluster (default $RAY_ADDRESS)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress output")
+    parser.set_defaults(handler=_sweep_command)
+
+
+def _split_sweep_args(tokens: Sequence[str]) -> tuple[dict[str, Any], list[str]]:
+    """Separate the sweep's own options (wherever they stand) from the script's arguments."""
+    mine: dict[str, Any] = {}
+    rest: list[str] = []
+    items = list(tokens)
+    i = 0
+    while i < len(items):
+        token = items[i]
+        flag, eq, inline = token.partition("=")
+        if flag in _VALUE_OPTIONS and token.startswith("--"):
+            if eq:
+                value = inline
+            elif i + 1 < len(items):
+                i += 1
+                value = items[i]
+            else:
+                msg = f"Option {flag} needs a value."
+                raise SearchSpecError(msg, key=flag)
+            dest = _VALUE_OPTIONS[flag]
+            if dest == "gpu":
+                mine.setdefault("gpu", []).append(value)
+            else:
+                mine[dest] = value
+        elif token in _FLAG_OPTIONS:
+            mine[_FLAG_OPTIONS[token]] = True
+        else:
+            rest.append(token)
+        i += 1
+    return mine, rest
+
+
+def _int_option(options: Mapping[str, Any], key: str) -> int | None:
+    value = options.get(key)
+    if value is None or isinstance(value, int):
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        msg = f"Option --{key} expects an integer, not {value!r}."
+        raise SearchSpecError(msg, key=key, value=value) from None
+
+
+def _sweep_command(options: argparse.Namespace) -> int:
+    from .search import is_dimension_expression, parse_dimension
+
+    extra, script_tokens = _split_sweep_args(options.args)
+    merged = {k: v for k, v in vars(options).items() if k not in ("args", "handler", "command")}
+    merged["trials"] = merged.pop("trials", None)
+    merged.update(extra)
+    space: dict[str, Any] = {}
+    fixed: list[str] = []
+    for token in script_tokens:
+        key, eq, value = token.partition("=")
+        if eq and not token.startswith("-") and is_dimension_expression(value):
+            bare = key.lstrip("+")
+            space[key] = parse_dimension(bare, value)
+        else:
+            fixed.append(token)
+    if not space:
+        msg = (
+            "hypertuner sweep found no search dimension: add one such as "
+            "'lr=choice(0.1,0.01)' or 'model.layers=range(2,8,2)'."
+        )
+        raise SearchSpecError(msg)
+    try:
+        results = sweep(
+            merged["script"],
+            space,
+            strategy=merged.get("strategy") or "grid",
+            n_trials=_int_option(merged, "trials"),
+            seed=_int_option(merged, "seed"),
+            name=merged.get("name"),
+            storage=merged.get("storage"),
+            workers=_int_option(merged, "workers"),
+            backend=merged.get("backend"),
+            gpus=merged.get("gpu"),
+            metric=merged.get("metric"),
+            mode=merged.get("mode") or "min",
+            script_args=fixed,
+            progress=False if merged.get("no_progress") else None,
+            ray_address=merged.get("ray_address"),
+        )
+    except KeyboardInterrupt:
+        print("hypertuner: sweep interrupted; run the same command again to resume it.", file=sys.stderr)
+        return 130
+    _print_summary(results)
+    return 0 if all(t.status == "finished" for t in results) else 1
+
+
+def _print_summary(results: SweepResults) -> None:
+    rows = [("trial", "status", "value", "run", "values")]
+    for trial in results:
+        value = "-" if trial.value is None else f"{trial.value:.6g}"
+        rows.append((str(trial.index), trial.status, value, trial.name,
+                     json.dumps(trial.config, separators=(",", ":"))[:60]))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row[:4], widths)) + "  " + row[4])
+    best = results.best
+    failed = sum(t.status != "finished" for t in results)
+    line = f"sweep {results.name}: {len(results) - failed}/{len(results)} finished"
+    if best is not None:
+        line += f"; best {best.value:.6g} ({best.name})"
+    print(line + f"; folder {results.directory}")
