@@ -42,11 +42,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _files
+from ._eventfile import frame_records
 from .errors import HypertunerError, MetricError, NoRunError
 from .run import Run, current_run
 
 if TYPE_CHECKING:
-    import numpy as np
+    pass
 
 __all__ = [
     "FLUSH_BYTES",
@@ -54,7 +55,6 @@ __all__ = [
     "SUMMARY_FILE",
     "flush",
     "log",
-    "masked_crc32c",
     "read_summary",
 ]
 
@@ -68,160 +68,25 @@ SUMMARY_FILE = "summary.json"
 _STATUS_CODES = {"finished": 1, "failed": 2, "interrupted": 0}
 """Run status -> ``tensorboard.hparams.Status`` (SUCCESS, FAILURE, UNKNOWN: there is no ABORTED)."""
 
-_pack_double = struct.Struct("<d").pack
+_pack_head = struct.Struct("<Bd").pack
 _pack_float = struct.Struct("<f").pack
-_pack_length = struct.Struct("<Q").pack
-_pack_crc = struct.Struct("<I").pack
 _TRACKER_ATTRIBUTE = "_hypertuner_tracker"
-
-
-# --- CRC32C (Castagnoli), pure Python for single records and numpy for batches -------------------
-
-_POLY = 0x82F63B78
-_MASK_DELTA = 0xA282EAD8
-
-
-def _make_table() -> list[int]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ _POLY if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
-
-
-_TABLE = _make_table()
-
-
-def crc32c(data: bytes) -> int:
-    """The CRC32C (Castagnoli) checksum of ``data``, in pure Python (for short inputs).
-
-    Example:
-        >>> hex(crc32c(b"123456789"))
-        '0xe3069283'
-    """
-    table = _TABLE
-    crc = 0xFFFFFFFF
-    for byte in data:
-        crc = table[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-def _mask(crc: int) -> int:
-    return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & 0xFFFFFFFF
-
-
-def masked_crc32c(data: bytes) -> int:
-    """The masked CRC32C that TFRecord framing stores after the length and after the data.
-
-    Example:
-        >>> masked_crc32c(b"")
-        2726488792
-    """
-    return _mask(crc32c(data))
-
-
-class _BatchCrc:
-    """CRC32C of many byte strings at once with numpy: one vector step per byte column.
-
-    Records are right-aligned in a matrix. A shorter record starts from the state that turns into
-    the standard initial value after its left padding of zero bytes (the zero-byte step of a CRC
-    is invertible), so one pass over the columns checks records of any length together.
-    """
-
-    def __init__(self) -> None:
-        import numpy as np
-
-        self.np = np
-        self.table = np.array(_TABLE, dtype=np.uint32)
-        # The inverse of s -> T[s & 0xFF] ^ (s >> 8): the top byte of T[i] is unique per i.
-        inverse_top = np.zeros(256, dtype=np.int64)
-        inverse_top[self.table >> 24] = np.arange(256)
-        self.inverse_top = inverse_top
-        self.starts = np.array([0xFFFFFFFF], dtype=np.uint32)
-
-    def _start_states(self, width: int) -> np.ndarray:
-        np = self.np
-        states = [int(s) for s in self.starts]
-        table = _TABLE
-        top = self.inverse_top
-        while len(states) <= width:
-            after = states[-1]
-            index = int(top[after >> 24])
-            before = (((after ^ table[index]) << 8) & 0xFFFFFFFF) | index
-            states.append(before)
-        self.starts = np.array(states, dtype=np.uint32)
-        return self.starts
-
-    def masked(self, matrix: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """Masked CRCs of the rows of ``matrix`` (uint8, right-aligned, ``lengths`` bytes each)."""
-        np = self.np
-        width = matrix.shape[1]
-        starts = self.starts if len(self.starts) > width else self._start_states(width)
-        crc = starts[width - lengths.astype(np.int64)]
-        table = self.table
-        for column in range(width):
-            crc = table[(crc ^ matrix[:, column]) & 0xFF] ^ (crc >> 8)
-        crc ^= np.uint32(0xFFFFFFFF)
-        return (((crc >> 15) | (crc << 17)) + np.uint32(_MASK_DELTA)).astype(np.uint32)
-
-    def masked_many(self, records: list[bytes]) -> np.ndarray:
-        """Masked CRCs of ``records`` (short byte strings), in order."""
-        np = self.np
-        lengths = np.fromiter(map(len, records), dtype=np.int64, count=len(records))
-        width = int(lengths.max()) if len(records) else 0
-        matrix = np.zeros((len(records), width), dtype=np.uint8)
-        if width:
-            flat = np.frombuffer(b"".join(records), dtype=np.uint8)
-            ends = np.cumsum(lengths)
-            rows = np.repeat(np.arange(len(records)), lengths)
-            columns = np.arange(len(flat)) - np.repeat(ends, lengths) + width
-            matrix[rows, columns] = flat
-        return self.masked(matrix, lengths)
-
-
-_batch_crc: _BatchCrc | None = None
-
-
-def _batch() -> _BatchCrc:
-    global _batch_crc
-    if _batch_crc is None:
-        _batch_crc = _BatchCrc()
-    return _batch_crc
-
-
-def frame_records(records: list[bytes]) -> bytes:
-    """Frame serialized events as TFRecords: length, masked CRC of it, data, masked CRC of it.
-
-    Example:
-        >>> frame_records([b"abc"])[:8]
-        b'\\x03\\x00\\x00\\x00\\x00\\x00\\x00\\x00'
-    """
-    if not records:
-        return b""
-    lengths = [_pack_length(len(r)) for r in records]
-    if len(records) < 16 or max(map(len, records)) > 4096:
-        out = []
-        for head, data in zip(lengths, records):
-            out += (head, _pack_crc(masked_crc32c(head)), data, _pack_crc(masked_crc32c(data)))
-        return b"".join(out)
-    batch = _batch()
-    head_crcs = batch.masked_many(lengths).tolist()
-    data_crcs = batch.masked_many(records).tolist()
-    out = []
-    for head, head_crc, data, data_crc in zip(lengths, head_crcs, records, data_crcs):
-        out += (head, _pack_crc(head_crc), data, _pack_crc(data_crc))
-    return b"".join(out)
 
 
 # --- Event encoding ----------------------------------------------------------------------------
 
 
+_SMALL = [bytes((n,)) for n in range(128)]
+
+
 def _varint(value: int) -> bytes:
     if 0 <= value < 0x80:
-        return bytes((value,))
-    value &= 0xFFFFFFFFFFFFFFFF
+        return _SMALL[value]
+    if 0 < value < 0x4000:
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
+    if 0 < value < 0x200000:
+        return bytes(((value & 0x7F) | 0x80, ((value >> 7) & 0x7F) | 0x80, value >> 14))
+    value &= 0xFFFFFFFFFFFFFFFF  # a negative int64 is ten bytes of two's complement
     out = bytearray()
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)
@@ -241,7 +106,9 @@ def _value_prefix(tag: str) -> bytes:
     prefix = encoded[:-4]
     inner = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, simple_value=1.0)])
     body = inner.SerializeToString()
-    assert body == b"\x0a" + _varint(len(encoded)) + encoded and encoded.endswith(_pack_float(1.0))
+    if body != b"\x0a" + _varint(len(encoded)) + encoded or not encoded.endswith(_pack_float(1.0)):
+        msg = f"tensorboard's Summary encoding changed; cannot write metric {tag!r} fast."
+        raise RuntimeError(msg)
     return b"\x0a" + _varint(len(encoded)) + prefix
 
 
@@ -288,7 +155,8 @@ def _session_end(status: str, wall_time: float) -> bytes:
     from tensorboard.plugins.hparams import metadata, plugin_data_pb2
 
     info = plugin_data_pb2.SessionEndInfo(
-        status=_STATUS_CODES.get(status, 0), end_time_secs=wall_time  # type: ignore[arg-type]
+        status=_STATUS_CODES.get(status, 0),
+        end_time_secs=wall_time,  # type: ignore[arg-type]
     )
     return _plugin_event(
         metadata.SESSION_END_INFO_TAG,
@@ -380,15 +248,11 @@ class _Tracker:
             if not parts:
                 return
             summary = b"".join(parts)
-            event = b"".join(
-                (
-                    b"\x09",
-                    _pack_double(now),
-                    b"\x10" + _varint(step) if step else b"",
-                    b"\x2a",
-                    _varint(len(summary)),
-                    summary,
-                )
+            event = b"%b%b\x2a%b%b" % (
+                _pack_head(9, now),  # field 1 (wall_time), a double
+                b"\x10" + _varint(step) if step else b"",  # field 2 (step); proto3 omits 0
+                _varint(len(summary)),  # field 5 (summary), length-delimited
+                summary,
             )
             self.pending.append(event)
             self.pending_bytes += len(event)
@@ -416,6 +280,7 @@ class _Tracker:
             # TensorBoard drops every earlier event at or after this step: the redone steps.
             log = event_pb2.SessionLog(status=event_pb2.SessionLog.START)
             self.pending.append(_event_bytes(wall_time=now, step=step, session_log=log))
+            self.stats = _stats_before(self.run.directory, step)
         self.pending.append(_session_start(self.run, now))
 
     def _flush_locked(self) -> None:
@@ -434,7 +299,8 @@ class _Tracker:
 
     def _open(self) -> None:
         stamp = time.time()
-        name = f"events.out.tfevents.{int(stamp):010d}.{socket.gethostname()}.{os.getpid()}.{id(self) & 0xFFFF}"
+        host, pid, unique = socket.gethostname(), os.getpid(), id(self) & 0xFFFF
+        name = f"events.out.tfevents.{int(stamp):010d}.{host}.{pid}.{unique}"
         self.path = self.run.directory / name
         self.handle = open(self.path, "ab")  # noqa: SIM115 - kept open for the run's lifetime
 
@@ -457,6 +323,26 @@ class _Tracker:
                 if self.handle is not None:
                     self.handle.close()
                     self.handle = None
+
+
+def _stats_before(directory: Path, step: int) -> dict[str, list[Any]]:
+    """The summary of what a recalled run logged before ``step`` (what TensorBoard still shows)."""
+    import numpy as np
+
+    from ._eventfile import read_scalars
+
+    stats: dict[str, list[Any]] = {}
+    for tag, series in read_scalars(directory).items():
+        kept = series.steps < step
+        if not kept.any():
+            continue
+        values = series.values[kept]
+        numbers = values[~np.isnan(values)]
+        low, high = (
+            (float(numbers.min()), float(numbers.max())) if len(numbers) else (math.nan,) * 2
+        )
+        stats[tag] = [float(values[-1]), low, high, int(series.steps[kept][-1]), int(kept.sum())]
+    return stats
 
 
 def _check_step(step: object) -> int:
