@@ -166,10 +166,14 @@ class _Copier:
         for rel, signature in files.items():
             if self.sent.get(rel) == signature:
                 continue
+            local = self.directory / rel
             try:
-                self.fs.put_file(str(self.directory / rel), f"{self.remote}/{rel}")
-            except FileNotFoundError:
-                continue  # removed locally since the scan (a rotated checkpoint)
+                self.fs.put_file(str(local), f"{self.remote}/{rel}")
+            except FileNotFoundError as exc:
+                if not local.exists():
+                    continue  # removed locally since the scan (a rotated checkpoint)
+                failed[rel] = _error_text(exc)  # the remote's folder or bucket is missing
+                continue
             except Exception as exc:  # noqa: BLE001 - any failure of the remote is retried and reported
                 failed[rel] = _error_text(exc)
                 continue

@@ -1,0 +1,338 @@
+"""Runs mirrored to remote storage: a real S3-compatible server (moto), pull and push, bad URLs."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hypertuner
+from hypertuner import cfgfile as cfgfile_module
+from hypertuner import cli
+from hypertuner.errors import (
+    ConfigError,
+    HypertunerWarning,
+    MissingDependencyError,
+    RemoteStorageError,
+    RunInUseError,
+    RunNameError,
+    RunNotFoundError,
+)
+from hypertuner.storage import mirror_run, pull, push
+from tests.conftest import write
+
+fsspec = pytest.importorskip("fsspec")
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "cfgfile"
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_loaded_hparams() -> Iterator[None]:
+    cfgfile_module._instances.clear()
+    yield
+    cfgfile_module._instances.clear()
+
+
+# ---------------------------------------------------------------------------------------------
+# The S3 server: moto in server mode on 127.0.0.1, started by the tests themselves
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class MotoServer:
+    """``moto_server`` on 127.0.0.1:``port``, stopped and restarted on the same port at will."""
+
+    def __init__(self, log: Path) -> None:
+        self.port = _free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        pytest.importorskip("moto.server", reason="the S3 tests need moto[server]")
+        executable = Path(sys.executable).with_name("moto_server")
+        command = [str(executable)] if executable.exists() else [sys.executable, "-m", "moto.server"]
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [*command, "-H", "127.0.0.1", "-p", str(self.port)], stdout=log, stderr=log
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{self.endpoint}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if self.process.poll() is not None:
+                    pytest.fail(f"moto_server exited: {self.log.read_text()[-2000:]}")
+                time.sleep(0.1)
+        else:
+            pytest.fail("moto_server did not answer within 30 s")
+        self.filesystem().mkdir("bucket")  # moto keeps its data in memory: a restart starts empty
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def options(self) -> dict[str, Any]:
+        """s3fs options: this endpoint, test credentials, one attempt per request."""
+        return {
+            "endpoint_url": self.endpoint,
+            "key": "testing",
+            "secret": "testing",
+            "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 2, "read_timeout": 10},
+        }
+
+    def filesystem(self) -> Any:
+        s3fs = pytest.importorskip("s3fs")
+        return s3fs.S3FileSystem(skip_instance_cache=True, **self.options())
+
+    def env(self) -> dict[str, str]:
+        """The environment a script needs to reach this server (fsspec reads FSSPEC_S3_*)."""
+        return {**os.environ, **CREDENTIALS, "FSSPEC_S3_ENDPOINT_URL": self.endpoint, "PYTHONPATH": str(ROOT)}
+
+
+def _server(tmp: Path) -> Iterator[MotoServer]:
+    pytest.importorskip("s3fs", reason="the S3 tests need s3fs (hypertuner[s3])")
+    server = MotoServer(tmp / "moto.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """One server shared by the module's tests that never stop it."""
+    yield from _server(tmp_path_factory.mktemp("moto"))
+
+
+@pytest.fixture
+def s3(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """Point this process's s3:// URLs at the shared server."""
+    monkeypatch.setitem(fsspec.config.conf, "s3", moto.options())
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    return moto
+
+
+def wait_for(condition: Any, timeout: float = 60.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Against the S3 server
+
+
+def test_example_run_arrives_in_s3_and_pull_restores_it(
+    s3: MotoServer, storage: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLE / "train.py"), "--backup", "s3://bucket/runs"],
+        capture_output=True, text=True, check=False, timeout=180, env=s3.env(),
+    )
+    assert done.returncode == 0, done.stderr
+    fs = s3.filesystem()
+    remote = {p.rsplit("/cfg-baseline/", 1)[1] for p in fs.find("bucket/runs/cfg-baseline")}
+    assert {"config.json", "meta.json", "hparams.cfg", "model.pt"} <= remote
+    assert any(name.startswith("events.out.tfevents.") for name in remote)
+    assert json.loads(fs.cat("bucket/runs/cfg-baseline/meta.json"))["status"] == "finished"
+
+    local = storage / "cfg-baseline"
+    original = {p.relative_to(local).as_posix(): p.read_bytes() for p in local.rglob("*") if p.is_file()}
+    original.pop(".lock")
+    for path in sorted(local.rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    local.rmdir()
+    capsys.readouterr()
+    assert cli.main(["pull", "s3://bucket/runs/cfg-baseline"]) == 0
+    assert "Pulled run 'cfg-baseline'" in capsys.readouterr().out
+    restored = {p.relative_to(local).as_posix(): p.read_bytes() for p in local.rglob("*") if p.is_file()}
+    assert restored == original
+    assert hypertuner.load(local / "model.pt")["step"] == 32
+
+    assert cli.main(["pull", "s3://bucket/runs/cfg-baseline"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "exists already" in err and "--force" in err
+
+
+def test_parse_run_backup_mirrors_files_written_later(s3: MotoServer, storage: Path) -> None:
+    args = hypertuner.parse(["+lr=0.1", "--name=parsed", "run.backup=s3://bucket/parsed"])
+    assert args.lr == 0.1
+    run = hypertuner.current_run()
+    extra = run.directory / "notes" / "extra.txt"
+    extra.parent.mkdir()
+    extra.write_text("written by the test")
+    run.wrote(extra)
+    assert mirror_run(run, "s3://bucket/parsed").wait(60)
+    fs = s3.filesystem()
+    assert fs.cat("bucket/parsed/parsed/notes/extra.txt") == b"written by the test"
+    assert json.loads(fs.cat("bucket/parsed/parsed/config.json")) == {"lr": 0.1}
+    run.finish()
+    assert json.loads(fs.cat("bucket/parsed/parsed/meta.json"))["status"] == "finished"
+
+
+def test_server_outage_is_retried_warned_and_never_stops_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, storage: Path
+) -> None:
+    """Stop the server mid-run: a warning names the failed files, the run goes on, the copies go
+    through once the server is back; down again at the end, the run ends after a bounded wait."""
+    for server in _server(tmp_path):
+        monkeypatch.setitem(fsspec.config.conf, "s3", server.options())
+        run = hypertuner.start_run({"lr": 0.1}, name="outage")
+        mirror = mirror_run(run, "s3://bucket/runs", exit_wait=3.0)
+        assert mirror is not None and mirror.wait(60)
+
+        server.stop()
+        during = run.directory / "during-outage.txt"
+        during.write_text("1")
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            run.wrote(during)  # only sets a flag: the copy happens in the background
+            assert run.status == "running"
+            assert wait_for(lambda: any("during-outage.txt" in str(w.message) for w in seen))
+        message = next(str(w.message) for w in seen if "during-outage.txt" in str(w.message))
+        assert message.startswith("Backup of run 'outage' to 's3://bucket/runs/outage' failed for")
+        assert mirror.failed
+
+        server.start()
+        assert mirror.wait(60)
+        assert not mirror.failed
+        assert server.filesystem().cat("bucket/runs/outage/during-outage.txt") == b"1"
+
+        server.stop()
+        late = run.directory / "late.txt"
+        late.write_text("2")
+        run.wrote(late)
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            run.finish()
+        assert run.status == "finished"
+        final = [str(w.message) for w in seen if "ended but" in str(w.message)]
+        assert len(final) == 1
+        assert "late.txt" in final[0] and "meta.json" in final[0]
+        assert "hypertuner push outage s3://bucket/runs" in final[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Without a server: file:// and memory:// URLs, push, pull's bad input
+
+
+def test_hparams_backup_to_a_local_folder_url(tmp_path: Path, storage: Path) -> None:
+    write("hparams.cfg", "[run]\nname = local-copy\n[model]\nlayers = 3\n")
+    target = tmp_path / "backups"
+    hparams = HParams_with_backup(f"file://{target}")
+    assert hparams.model.layers == 3
+    hypertuner.current_run().finish()
+    copied = sorted(p.name for p in (target / "local-copy").iterdir())
+    assert copied == ["config.json", "hparams.cfg", "meta.json"]
+
+
+def HParams_with_backup(url: str) -> hypertuner.HParams:  # noqa: N802 - reads like the call it makes
+    return hypertuner.HParams(".", name="backed-up", backup=url)
+
+
+def test_push_copies_a_local_run_and_pull_brings_it_back(
+    storage: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    hypertuner.start_run({"lr": 0.1}, name="pushed").finish()
+    assert cli.main(["push", "pushed", "memory://push-tests/runs"]) == 0
+    assert "Pushed run 'pushed' (2 files)" in capsys.readouterr().out
+    elsewhere = tmp_path / "elsewhere"
+    target = pull("memory://push-tests/runs/pushed", elsewhere)
+    assert target == elsewhere / "pushed"
+    assert json.loads((target / "config.json").read_text()) == {"lr": 0.1}
+    assert push("pushed", "memory://push-tests/runs") == 2
+
+
+def _remote(files: dict[str, bytes]) -> None:
+    fs = fsspec.filesystem("memory")
+    for path, data in files.items():
+        fs.pipe(path, data)
+
+
+PULL_ERRORS = [
+    pytest.param("memory://pull-tests/runs/bsae", RunNotFoundError, "No run at .* Did you mean 'base'", id="missing-run"),
+    pytest.param("memory://pull-tests/runs/.hidden", RunNameError, "does not end in a run name", id="bad-name"),
+    pytest.param("memory://pull-tests/runs/loose", RunNotFoundError, "no config.json", id="not-a-run"),
+    pytest.param("memory://pull-tests/runs/evil", RemoteStorageError, "would leave the run folder", id="dot-dot"),
+    pytest.param("memory://pull-tests/runs/evil2", RemoteStorageError, "would leave the run folder", id="backslash"),
+    pytest.param("memory://pull-tests/runs/base", RunInUseError, "exists already", id="exists-locally"),
+    pytest.param("nope://bucket/runs/base", ConfigError, "scheme 'nope://'", id="unknown-scheme"),
+]
+
+
+@pytest.mark.parametrize(("url", "error", "match"), PULL_ERRORS)
+def test_pull_refuses_bad_input_and_writes_nothing(
+    url: str, error: type[Exception], match: str, storage: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _remote(
+        {
+            "/pull-tests/runs/base/config.json": b"{}",
+            "/pull-tests/runs/loose/notes.txt": b"x",
+            "/pull-tests/runs/evil/config.json": b"{}",
+            "/pull-tests/runs/evil/../../escape.txt": b"x",
+            "/pull-tests/runs/evil2/config.json": b"{}",
+            "/pull-tests/runs/evil2/..\\escape.txt": b"x",
+        }
+    )
+    if "exists" in match:
+        (storage / "base").mkdir(parents=True)
+    before = sorted(storage.rglob("*")) if storage.exists() else []
+    with pytest.raises(error, match=match):
+        pull(url)
+    after = sorted(storage.rglob("*")) if storage.exists() else []
+    assert [p for p in after if p not in before and ".hypertuner" not in p.parts] == []
+    assert not (storage.parent / "escape.txt").exists()
+    assert cli.main(["pull", url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hypertuner: error: ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "error", "match"),
+    [
+        pytest.param("gs://bucket/runs", MissingDependencyError, r"needs gcsfs.*'hypertuner\[gcs\]'", id="gs"),
+        pytest.param("nope://bucket/runs", ConfigError, r"scheme 'nope://'.*'hypertuner\[s3\]'", id="unknown"),
+    ],
+)
+def test_parse_refuses_a_backup_url_no_installed_filesystem_serves(
+    url: str, error: type[Exception], match: str, storage: Path
+) -> None:
+    if url.startswith("gs:"):
+        try:
+            import gcsfs  # noqa: F401
+        except ImportError:
+            pass
+        else:
+            pytest.skip("gcsfs is installed here, so gs:// works")
+    with pytest.raises(error, match=match):
+        hypertuner.parse(["--name=x", f"run.backup={url}"])
+    assert not storage.exists()
