@@ -24,6 +24,7 @@ _COMMAND_PROVIDERS = (
     "hypertuner._runs_cli:add_commands",
     "hypertuner.launch:add_commands",
     "hypertuner.storage:add_commands",
+    "hypertuner.ui.server:add_commands",
 )
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "ConfigFileNotFoundError",
     "HypertunerError",
     "HypertunerWarning",
+    "LaunchError",
     "MetricError",
     "MissingDependencyError",
     "NoRunError",
@@ -236,6 +237,16 @@ class RemoteStorageError(HypertunerError, OSError):
 
     Example:
         >>> isinstance(RemoteStorageError("Cannot list 's3://b/runs'."), OSError)
+        True
+    """
+
+
+class LaunchError(HypertunerError, RuntimeError):
+    """A run that cannot be started again from its record (``name``, ``path`` hold the facts):
+    no recorded script or interpreter, a script that no longer exists, or launching turned off.
+
+    Example:
+        >>> isinstance(LaunchError("Script 'train.py' no longer exists."), RuntimeError)
         True
     """
 

@@ -1,0 +1,633 @@
+"""The ``hypertuner ui`` web server: one page and a small JSON API over the storage folder.
+
+Built on the standard library's :class:`http.server.ThreadingHTTPServer` (no dependency to install,
+and nothing a local page for one user needs is missing from it). The page is three static files
+shipped in the package; everything it shows comes from :mod:`hypertuner.compare`, the reader the
+``hypertuner`` command uses.
+
+Safety: the server binds to 127.0.0.1 unless told otherwise; it answers only requests whose
+``Host`` header names the server itself and whose ``Origin`` (when sent) is its own (so a page on
+another site cannot reach it through DNS rebinding); every ``/api/`` request must carry the
+per-start token printed in the address (``X-Hypertuner-Token`` header or ``?token=``); run names
+are checked with :func:`hypertuner.run.check_run_name`, and it writes only inside
+``storage/.hypertuner/``. New runs start only from a recorded script with its recorded
+interpreter (see :mod:`hypertuner.ui.edit`).
+
+API (JSON; errors are ``{"error": message, "key": dotted key or null}`` with a 4xx status):
+
+- ``GET /api/runs``: ``{"storage", "launch", "runs": [runs_table rows + "launch"]}``;
+- ``GET /api/runs/<name>``: the run's config, meta, metrics, files, and whether it can be launched;
+- ``GET /api/compare?run=a&run=b&metric=loss``: differing keys and each run's curve of ``metric``;
+- ``POST /api/runs/<name>/save`` ``{"config", "filename"}``: write ``.hypertuner/configs/<filename>.json``;
+- ``POST /api/runs/<name>/launch`` ``{"config", "name"}``: start run ``name`` from run ``<name>``;
+- ``GET /api/configs/<file>.json``: download a saved config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.server
+import ipaddress
+import json
+import math
+import os
+import secrets
+import socket
+import sys
+import threading
+import time
+import traceback
+import warnings
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from .. import compare
+from ..errors import (
+    ConfigError,
+    HypertunerError,
+    LaunchError,
+    RunInUseError,
+    RunNameError,
+    RunNotFoundError,
+)
+from ..run import check_run_name, resolve_run, storage_root
+from .edit import Launch, Launcher
+
+__all__ = ["UIServer", "add_commands"]
+
+DEFAULT_PORT = 8765
+_STATIC = {
+    "/": ("index.html", "text/html; charset=utf-8"),
+    "/index.html": ("index.html", "text/html; charset=utf-8"),
+    "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/style.css": ("style.css", "text/css; charset=utf-8"),
+}
+_MAX_BODY = 4 * 1024 * 1024
+_MAX_POINTS = 2000
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+
+
+def _static_files() -> dict[str, bytes]:
+    folder = resources.files("hypertuner.ui") / "static"
+    return {name: (folder / name).read_bytes() for name, _ in set(_STATIC.values())}
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Mapping):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _json_bytes(payload: Any) -> bytes:
+    try:
+        text = json.dumps(payload, allow_nan=False, separators=(",", ":"), default=str)
+    except ValueError:  # NaN or infinity somewhere: JSON has no such numbers, the page gets text
+        text = json.dumps(_finite(payload), separators=(",", ":"), default=str)
+    return text.encode("utf-8")
+
+
+class _HTTPError(Exception):
+    def __init__(self, status: int, message: str, key: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.key = status, message, key
+
+
+def _status_of(err: HypertunerError) -> int:
+    if isinstance(err, RunNotFoundError):
+        return 404
+    if isinstance(err, (RunInUseError, LaunchError)):
+        return 409
+    return 400
+
+
+class UIServer:
+    """The ``hypertuner ui`` server over one storage folder.
+
+    Args:
+        storage: the storage folder (default: ``$HYPERTUNER_STORAGE`` or ``./storage``).
+        host: the address to bind; anything but a loopback address needs ``allow_remote``.
+        port: the port; 0 picks a free one.
+        launch: whether the page may start runs.
+        allow_remote: allow a non-loopback ``host`` (anyone who can reach it and has the token
+            can then start the recorded scripts).
+        token: the access token (default: a fresh random one).
+        allowed_hosts: more names the ``Host`` header may carry (e.g. a machine's DNS name).
+
+    Attributes:
+        url: the page's address, token included.
+        token: the token every API request must carry.
+        launcher: the :class:`~hypertuner.ui.edit.Launcher` that saves configs and starts runs.
+
+    Raises:
+        LaunchError: ``host`` is not a loopback address and ``allow_remote`` is false.
+
+    Example:
+        >>> import json, tempfile, urllib.request
+        >>> with UIServer(tempfile.mkdtemp(), port=0) as server:
+        ...     server.start()
+        ...     request = urllib.request.Request(f"{server.base}/api/runs",
+        ...                                      headers={"X-Hypertuner-Token": server.token})
+        ...     json.load(urllib.request.urlopen(request))["runs"]
+        []
+    """
+
+    def __init__(
+        self,
+        storage: str | os.PathLike[str] | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        launch: bool = True,
+        allow_remote: bool = False,
+        token: str | None = None,
+        allowed_hosts: tuple[str, ...] = (),
+    ) -> None:
+        if not _is_loopback(host) and not allow_remote:
+            msg = (
+                f"Binding the page to {host!r} makes it reachable from other machines. Pass "
+                "--allow-remote to do so on purpose, or leave --host at 127.0.0.1."
+            )
+            raise LaunchError(msg, value=host)
+        self.storage = storage_root(storage)
+        self.launcher = Launcher(self.storage, enabled=launch)
+        self.token = token or secrets.token_urlsafe(24)
+        self.static = _static_files()
+        family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+        server_class = type(
+            "_Server", (http.server.ThreadingHTTPServer,), {"address_family": family}
+        )
+        self.httpd = server_class((host.strip("[]"), port), _make_handler(self), bind_and_activate=True)
+        self.httpd.daemon_threads = True
+        self.host = host
+        self.port: int = self.httpd.server_address[1]
+        names = {"127.0.0.1", "localhost", "[::1]"}
+        if not _is_loopback(host):
+            names |= {host, socket.gethostname(), socket.getfqdn()}
+        names |= set(allowed_hosts)
+        self.allowed_hosts = {f"{n.lower()}:{self.port}" for n in names}
+        self.allowed_origins = {f"http://{h}" for h in self.allowed_hosts}
+        shown = host if ":" not in host or host.startswith("[") else f"[{host}]"
+        shown = "127.0.0.1" if shown in ("0.0.0.0", "[::]") else shown
+        self.base = f"http://{shown}:{self.port}"
+        self.url = f"{self.base}/?token={self.token}"
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Serve in a background thread (for tests and notebooks); :meth:`close` stops it."""
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, name="hypertuner-ui", daemon=True
+        )
+        self._thread.start()
+
+    def serve_forever(self) -> None:
+        """Serve on this thread until interrupted."""
+        self.httpd.serve_forever()
+
+    def close(self) -> None:
+        """Stop serving and release the port (launched runs keep running)."""
+        if self._thread is not None:
+            self.httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self.httpd.server_close()
+
+    def __enter__(self) -> UIServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- the API, as plain functions of parsed requests ---------------------------------------
+
+    def runs(self) -> dict[str, Any]:
+        """The runs table: :func:`hypertuner.compare.runs_table` rows plus launch information."""
+        rows = compare.runs_table(self.storage)
+        known = {row["name"]: row for row in rows}
+        for name, started in list(self.launcher.launches.items()):
+            code = started.returncode()
+            info = {
+                "log": str(started.log),
+                "returncode": code,
+                "config_path": str(started.config_path),
+            }
+            row = known.get(name)
+            if row is not None:
+                row["launch"] = info
+                continue
+            status, error = "starting", None
+            if code is not None:
+                status = "failed"
+                error = (
+                    f"The process exited with status {code} before creating the run. "
+                    f"Its output is in {str(started.log)!r}."
+                )
+                info["log_tail"] = started.log_tail()
+            rows.append(
+                {
+                    "name": name,
+                    "status": status,
+                    "start_time": time.strftime(
+                        "%Y-%m-%dT%H:%M:%S%z", time.localtime(started.started)
+                    ),
+                    "end_time": None,
+                    "duration_s": None,
+                    "error": error,
+                    "config": {},
+                    "metrics": {},
+                    "launch": info,
+                }
+            )
+        return {"storage": str(self.storage), "launch": self.launcher.enabled, "runs": rows}
+
+    def run(self, name: str) -> dict[str, Any]:
+        """One run: config, meta, metrics, files, whether it can be launched, and a free name."""
+        data = compare.read_run(name, self.storage)
+        reason = None
+        if not self.launcher.enabled:
+            reason = "Launching is turned off (hypertuner ui --no-launch)."
+        else:
+            script = data["meta"].get("script")
+            if not isinstance(script, str) or not script:
+                reason = "The run records no script, so it cannot be launched again."
+            elif not os.path.isfile(script):
+                reason = f"The run's script {script!r} no longer exists."
+        data["types"] = _types(data["config"])
+        data["launchable"] = reason is None
+        data["launch_reason"] = reason
+        data["suggested_name"] = self.launcher.free_name(name)
+        data["configs_folder"] = str(self.launcher.configs_folder)
+        started = self.launcher.launches.get(name)
+        if started is not None:
+            data["log_tail"] = started.log_tail()
+        return data
+
+    def compare(self, names: list[str], metric: str | None) -> dict[str, Any]:
+        """Differing config keys and each run's curve of ``metric`` (default: a common one)."""
+        if len(names) < 2:
+            msg = "Choose at least two runs to compare."
+            raise _HTTPError(400, msg)
+        directories = [resolve_run(n, self.storage) for n in names]
+        rows = compare.runs_table(self.storage, names=names)
+        tags: dict[str, int] = {}
+        for row in rows:
+            for tag in row["metrics"]:
+                tags[tag] = tags.get(tag, 0) + 1
+        metrics = sorted(tags, key=lambda t: (-tags[t], t))
+        if metric is None and metrics:
+            metric = next((t for t in metrics if "loss" in t.lower() and tags[t] == len(rows)), metrics[0])
+        series: dict[str, Any] = {}
+        problems: list[str] = []
+        if metric is not None:
+            for directory in directories:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    found = compare.read_scalars(directory, tags=[metric]).get(metric)
+                problems.extend(str(w.message) for w in caught)
+                series[directory.name] = _points(found)
+        quoted = " ".join(names)
+        return {
+            "runs": [d.name for d in directories],
+            "diff": compare.diff_configs(names, self.storage),
+            "metrics": metrics,
+            "metric": metric,
+            "series": series,
+            "warnings": problems,
+            "board": {
+                "command": f"hypertuner board --storage {self.storage}",
+                "runs": quoted,
+                "regex": "^(" + "|".join(d.name.replace(".", r"\.") for d in directories) + ")$",
+            },
+        }
+
+
+def _types(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """The form's input type of each key: section, dict, bool, int, float, str, null, list[...]."""
+    out: dict[str, str] = {}
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out[dotted] = "section" if value else "dict"
+            out.update(_types(value, f"{dotted}."))
+        elif isinstance(value, list):
+            kinds = {_kind(item) for item in value}
+            if kinds == {"int", "float"}:
+                kinds = {"float"}
+            element = kinds.pop() if len(kinds) == 1 else None
+            out[dotted] = f"list[{element}]" if element in ("bool", "int", "float", "str") else "list"
+        else:
+            out[dotted] = _kind(value)
+    return out
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, (bool, int, float, str)):
+        return type(value).__name__
+    return "list" if isinstance(value, list) else "dict"
+
+
+def _points(found: compare.Series | None) -> dict[str, list[Any]]:
+    if found is None:
+        return {"steps": [], "values": []}
+    steps, values = found.steps, found.values
+    if len(steps) > _MAX_POINTS:  # the chart is a few hundred pixels wide
+        import numpy as np
+
+        keep = np.unique(np.linspace(0, len(steps) - 1, _MAX_POINTS).astype(np.int64))
+        steps, values = steps[keep], values[keep]
+    return {
+        "steps": steps.tolist(),
+        "values": [v if math.isfinite(v) else None for v in values.tolist()],
+    }
+
+
+def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        server_version = "hypertuner-ui"
+        sys_version = ""
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+            pass  # the page's errors come back as JSON; no access log on the terminal
+
+        def _send(self, status: int, body: bytes, content_type: str, **headers: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            for name, value in {**_SECURITY_HEADERS, **headers}.items():
+                self.send_header(name.replace("_", "-"), value)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def _send_json(self, status: int, payload: Any) -> None:
+            self._send(status, _json_bytes(payload), "application/json")
+
+        def _check_origin(self) -> None:
+            host = (self.headers.get("Host") or "").lower()
+            if host not in ui.allowed_hosts:
+                msg = (
+                    f"Host {host!r} is not this server's address; open {ui.base}/ instead "
+                    "(requests for other host names are refused against DNS rebinding)."
+                )
+                raise _HTTPError(403, msg)
+            origin = self.headers.get("Origin")
+            if origin is not None and origin.lower() not in ui.allowed_origins:
+                msg = f"Requests from origin {origin!r} are refused: only the page itself may call the API."
+                raise _HTTPError(403, msg)
+
+        def _check_token(self, query: dict[str, list[str]]) -> None:
+            given = self.headers.get("X-Hypertuner-Token") or (query.get("token") or [""])[0]
+            if not secrets.compare_digest(given.encode(), ui.token.encode()):
+                msg = (
+                    "This request needs the page's token: open the address 'hypertuner ui' "
+                    "printed (it ends in ?token=...)."
+                )
+                raise _HTTPError(403, msg)
+
+        def _body(self) -> dict[str, Any]:
+            try:
+                length = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                length = -1
+            if length < 0 or length > _MAX_BODY:
+                raise _HTTPError(413, f"The request body must be at most {_MAX_BODY} bytes.")
+            raw = self.rfile.read(length)
+            try:
+                data = json.loads(raw or b"{}")
+            except ValueError as exc:
+                raise _HTTPError(400, f"The request body is not valid JSON ({exc}).") from exc
+            if not isinstance(data, dict):
+                raise _HTTPError(400, "The request body must be a JSON object.")
+            return data
+
+        def _handle(self, method: str) -> None:
+            try:
+                self._check_origin()
+                parts = urlsplit(self.path)
+                query = parse_qs(parts.query)
+                path = parts.path
+                if method in ("GET", "HEAD") and path in _STATIC:
+                    filename, kind = _STATIC[path]
+                    self._send(200, ui.static[filename], kind)
+                    return
+                if method == "GET" and path == "/favicon.ico":
+                    self._send(204, b"", "image/x-icon")
+                    return
+                if not path.startswith("/api/"):
+                    raise _HTTPError(404, f"Nothing at {path!r}: the page is at {ui.base}/.")
+                self._check_token(query)
+                self._api(method, [unquote(p) for p in path[5:].split("/")], query)
+            except _HTTPError as err:
+                self._send_json(err.status, {"error": err.message, "key": err.key})
+            except HypertunerError as err:
+                key = getattr(err, "key", None)
+                self._send_json(_status_of(err), {"error": str(err), "key": key})
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            except Exception as exc:  # a bug: keep the traceback on the terminal, tell the page
+                traceback.print_exc()
+                self._send_json(500, {"error": f"Internal error: {type(exc).__name__}: {exc}"})
+
+        def _api(self, method: str, parts: list[str], query: dict[str, list[str]]) -> None:
+            if method in ("GET", "HEAD"):
+                if parts == ["runs"]:
+                    self._send_json(200, ui.runs())
+                elif len(parts) == 2 and parts[0] == "runs":
+                    self._send_json(200, ui.run(parts[1]))
+                elif parts == ["compare"]:
+                    names = [n for value in query.get("run", []) for n in value.split(",") if n]
+                    metric = (query.get("metric") or [None])[0]
+                    self._send_json(200, ui.compare(names, metric))
+                elif len(parts) == 2 and parts[0] == "configs":
+                    self._download(parts[1])
+                else:
+                    raise _HTTPError(404, f"No API endpoint {'/'.join(parts)!r}.")
+                return
+            if method == "POST" and len(parts) == 3 and parts[0] == "runs":
+                source, action = parts[1], parts[2]
+                body = self._body()
+                if action == "save":
+                    filename = body.get("filename")
+                    if not isinstance(filename, str):
+                        raise _HTTPError(400, "Give the config file a name ('filename').")
+                    path = ui.launcher.save_config(source, body.get("config"), filename)
+                    self._send_json(
+                        200,
+                        {
+                            "path": str(path),
+                            "download": f"/api/configs/{path.name}",
+                            "config": json.loads(path.read_text(encoding="utf-8")),
+                        },
+                    )
+                    return
+                if action == "launch":
+                    name = body.get("name")
+                    started: Launch = ui.launcher.launch(source, body.get("config"), name)  # type: ignore[arg-type]
+                    self._send_json(
+                        200,
+                        {
+                            "name": started.name,
+                            "pid": started.process.pid,
+                            "command": started.command,
+                            "log": str(started.log),
+                            "config_path": str(started.config_path),
+                        },
+                    )
+                    return
+            raise _HTTPError(405 if method not in ("GET", "HEAD", "POST") else 404,
+                             f"No API endpoint {method} /api/{'/'.join(parts)}.")
+
+        def _download(self, filename: str) -> None:
+            stem = filename[:-5] if filename.endswith(".json") else filename
+            try:
+                check_run_name(stem)
+            except RunNameError as err:
+                raise _HTTPError(400, f"Config file name {filename!r} is not allowed.") from err
+            path = ui.launcher.configs_folder / f"{stem}.json"
+            try:
+                body = path.read_bytes()
+            except FileNotFoundError as err:
+                raise _HTTPError(404, f"No saved config {path.name!r} in {str(path.parent)!r}.") from err
+            self._send(
+                200,
+                body,
+                "application/json",
+                Content_Disposition=f'attachment; filename="{path.name}"',
+            )
+
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            self._handle("GET")
+
+        def do_HEAD(self) -> None:  # noqa: N802
+            self._handle("HEAD")
+
+        def do_POST(self) -> None:  # noqa: N802
+            self._handle("POST")
+
+        def do_PUT(self) -> None:  # noqa: N802
+            self._handle("PUT")
+
+        def do_DELETE(self) -> None:  # noqa: N802
+            self._handle("DELETE")
+
+    return Handler
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+def add_commands(sub: Any) -> None:
+    """Register ``hypertuner ui`` on the ``hypertuner`` command's subparsers.
+
+    Example:
+        >>> from hypertuner import cli
+        >>> cli.main(["ui", "--port", "-1"])
+        2
+    """
+    from ..cli import add_storage_option
+
+    ui = sub.add_parser(
+        "ui",
+        help="serve a page to browse, compare, edit and launch runs",
+        description="Serve the hypertuner page on this machine and print its address (with the "
+        "access token, as Jupyter does). Open it in a browser to sort and filter runs, compare "
+        "their configs and curves, edit a run's config and launch the next run.",
+    )
+    add_storage_option(ui)
+    ui.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    ui.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"port (default: {DEFAULT_PORT}, or a free one when it is taken; 0: a free one)",
+    )
+    ui.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a --host other than loopback (anyone reaching it with the token can launch runs)",
+    )
+    ui.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another host name the page may be opened under (repeatable)",
+    )
+    ui.add_argument("--no-launch", action="store_true", help="turn off launching runs from the page")
+    ui.add_argument("--open", action="store_true", help="open the page in the default browser")
+    ui.set_defaults(handler=_serve)
+
+
+def _serve(options: argparse.Namespace) -> int:
+    port = options.port
+    if port is not None and not 0 <= port <= 65535:
+        msg = f"Port {port} is not a port number: use 1-65535, or 0 for a free port."
+        raise ConfigError(msg, key="--port", value=port)
+    if not _is_loopback(options.host) and options.allow_remote:
+        print(
+            f"hypertuner ui: warning: serving on {options.host!r}, reachable from other machines; "
+            "anyone with the address and token can read runs and launch their scripts.",
+            file=sys.stderr,
+        )
+    kwargs: dict[str, Any] = {
+        "host": options.host,
+        "launch": not options.no_launch,
+        "allow_remote": options.allow_remote,
+        "allowed_hosts": tuple(options.allow_host),
+    }
+    try:
+        server = UIServer(options.storage, port=DEFAULT_PORT if port is None else port, **kwargs)
+    except OSError as exc:
+        if port is not None:
+            msg = f"Cannot serve on {options.host}:{port} ({exc.strerror}). Pass another --port, or --port 0 for a free one."
+            raise LaunchError(msg, value=port) from exc
+        server = UIServer(options.storage, port=0, **kwargs)
+    root = server.storage
+    if not root.is_dir():
+        print(
+            f"hypertuner ui: the storage folder {str(root)!r} does not exist yet; runs appear on "
+            "the page as soon as a script creates them.",
+            file=sys.stderr,
+        )
+    launch = "" if server.launcher.enabled else " (launching turned off)"
+    print(f"hypertuner ui: serving the runs in {str(root)!r}{launch}.")
+    print(f"Open this address in a browser (it holds the access token):\n    {server.url}")
+    print("Press Ctrl+C to stop.", flush=True)
+    if options.open:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("hypertuner ui: stopped.")
+    finally:
+        server.close()
+    return 0
+
