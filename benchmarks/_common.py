@@ -292,9 +292,14 @@ def table(rows: Sequence[Row], title: str = "") -> int:
 
 
 def python_env() -> dict[str, str]:
-    """Return a copy of ``os.environ`` without variables that would change Python's start-up."""
+    """Return a copy of ``os.environ`` without variables that would change Python's start-up.
+
+    ``PYTHONDONTWRITEBYTECODE`` goes too: an installed package has its bytecode cached, and an
+    editable install gets it on the first (warm-up) run; without the cache every run would
+    compile the project's sources while the reference tools load theirs precompiled.
+    """
     env = dict(os.environ)
     startup = ("PYTHONSTARTUP", "PYTHONPROFILEIMPORTTIME", "PYTHONDEVMODE", "PYTHONWARNINGS")
-    for name in (*startup, "PYTHONUNBUFFERED"):
+    for name in (*startup, "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"):
         env.pop(name, None)
     return env
