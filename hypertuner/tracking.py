@@ -1,11 +1,11 @@
 """Metrics of a run as TensorBoard event records: scalars and the HParams session summaries.
 
-:func:`log` appends one TensorBoard ``Event`` per call (every scalar of the call shares it) to an
-in-memory batch on the caller's thread; the batch is framed as TFRecords (length, masked CRC32C
-of the length, data, masked CRC32C of the data) and appended to the run's own event file at
-least every :data:`FLUSH_SECONDS` seconds (a background timer, or the next call), when it grows
-past :data:`FLUSH_BYTES`, and when the run ends. Only the writing process of a run (global rank
-zero) writes anything; other ranks return at once.
+:func:`log` appends one TensorBoard ``Event`` per call (every scalar of the call shares it) to
+an in-memory batch on the caller's thread; the batch is framed as TFRecords (length, masked
+CRC32C of the length, data, masked CRC32C of the data) and appended to the run's own event file
+at least every :data:`FLUSH_SECONDS` seconds (a background timer, or the next call), when it
+holds :data:`FLUSH_RECORDS` events, and when the run ends. Only the writing process of a run
+(global rank zero) writes anything; other ranks return at once.
 
 The event file also carries the HParams plugin's session-start summary (the run's flattened
 config) when the writer starts, and its session-end summary (the run's final status) when the run
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     pass
 
 __all__ = [
-    "FLUSH_BYTES",
+    "FLUSH_RECORDS",
     "FLUSH_SECONDS",
     "SUMMARY_FILE",
     "flush",
@@ -60,8 +60,8 @@ __all__ = [
 
 FLUSH_SECONDS = 2.0
 """The longest time a logged scalar waits in memory before it reaches the event file."""
-FLUSH_BYTES = 1 << 20
-"""The batch size (serialized events) that triggers a flush on the caller's thread."""
+FLUSH_RECORDS = 20_000
+"""The number of pending events that triggers a flush on the caller's thread."""
 SUMMARY_FILE = "summary.json"
 """The per-run metric summary written beside the event file."""
 
@@ -69,6 +69,7 @@ _STATUS_CODES = {"finished": 1, "failed": 2, "interrupted": 0}
 """Run status -> ``tensorboard.hparams.Status`` (SUCCESS, FAILURE, UNKNOWN: there is no ABORTED)."""
 
 _pack_head = struct.Struct("<Bd").pack
+_time = time.time
 _pack_float = struct.Struct("<f").pack
 _TRACKER_ATTRIBUTE = "_hypertuner_tracker"
 
@@ -191,7 +192,6 @@ class _Tracker:
         self.active = run.is_writer
         self.lock = threading.Lock()
         self.pending: list[bytes] = []
-        self.pending_bytes = 0
         self.prefixes: dict[str, bytes] = {}
         self.stats: dict[str, list[Any]] = {}
         self.next_step = 0
@@ -210,54 +210,64 @@ class _Tracker:
 
     # The caller's-thread path: keep it short.
     def log(self, metrics: Mapping[str, Any], step: int | None) -> None:
-        now = time.time()
-        with self.lock:
-            if step is None:
-                step = self.next_step
-            elif type(step) is not int:
-                step = _check_step(step)
-            if not self.header_written:
+        # No lock here: list.append is atomic, and flushes take what is pending with one
+        # slice-and-delete under the flush lock (see _flush_locked).
+        now = _time()
+        if step is None:
+            step = self.next_step
+        elif type(step) is not int:
+            step = _check_step(step)
+        prefixes = self.prefixes
+        parts = []
+        values = []
+        for tag, value in metrics.items():  # check everything before anything changes
+            prefix = prefixes.get(tag)
+            if prefix is None:
+                prefix = self._new_tag(tag)
+            if type(value) is not float:
+                value = _to_float(tag, value)
+            try:
+                packed = _pack_float(value)
+            except OverflowError:  # beyond float32: TensorBoard shows it as infinite
+                packed = _pack_float(math.copysign(math.inf, value))
+            parts.append(prefix)
+            parts.append(packed)
+            values.append(value)
+        if not parts:
+            return
+        if not self.header_written:
+            with self.lock:
                 self._start(now, step)
-            self.next_step = step + 1
-            prefixes = self.prefixes
-            stats = self.stats
-            parts = []
-            for tag, value in metrics.items():
-                prefix = prefixes.get(tag)
-                if prefix is None:
-                    prefix = self._new_tag(tag)
-                if type(value) is not float:
-                    value = _to_float(tag, value)
-                try:
-                    packed = _pack_float(value)
-                except OverflowError:  # beyond float32: TensorBoard shows it as infinite
-                    packed = _pack_float(math.copysign(math.inf, value))
-                parts.append(prefix)
-                parts.append(packed)
-                entry = stats.get(tag)
-                if entry is None:
-                    stats[tag] = [value, value, value, step, 1]
-                else:
-                    entry[0] = value
-                    entry[3] = step
-                    entry[4] += 1
-                    if value < entry[1]:
-                        entry[1] = value
-                    elif value > entry[2]:
-                        entry[2] = value
-            if not parts:
-                return
-            summary = b"".join(parts)
-            event = b"%b%b\x2a%b%b" % (
+        self.next_step = step + 1
+        stats = self.stats
+        for tag, value in zip(metrics, values, strict=True):
+            entry = stats.get(tag)
+            if entry is None:
+                low = high = value
+                if value != value:  # NaN: the first number sets min and max
+                    low, high = math.inf, -math.inf
+                stats[tag] = [value, low, high, step, 1]
+            else:
+                entry[0] = value
+                entry[3] = step
+                entry[4] += 1
+                if value < entry[1]:
+                    entry[1] = value
+                if value > entry[2]:
+                    entry[2] = value
+        summary = b"".join(parts)
+        pending = self.pending
+        pending.append(
+            b"%b%b\x2a%b%b"
+            % (
                 _pack_head(9, now),  # field 1 (wall_time), a double
                 b"\x10" + _varint(step) if step else b"",  # field 2 (step); proto3 omits 0
                 _varint(len(summary)),  # field 5 (summary), length-delimited
                 summary,
             )
-            self.pending.append(event)
-            self.pending_bytes += len(event)
-            if self.pending_bytes > FLUSH_BYTES or now - self.last_flush > FLUSH_SECONDS:
-                self._flush_locked()
+        )
+        if now - self.last_flush > FLUSH_SECONDS or len(pending) > FLUSH_RECORDS:
+            self.flush()
 
     def _new_tag(self, tag: object) -> bytes:
         if not isinstance(tag, str) or not tag or tag.startswith("_hparams_/"):
@@ -272,6 +282,8 @@ class _Tracker:
 
     def _start(self, now: float, step: int) -> None:
         """Queue the file's first events: version, resume marker, HParams session start."""
+        if self.header_written:
+            return
         self.header_written = True
         self.pending.append(_event_bytes(wall_time=now, file_version="brain.Event:2"))
         if self.run.recalled:
@@ -284,16 +296,19 @@ class _Tracker:
         self.pending.append(_session_start(self.run, now))
 
     def _flush_locked(self) -> None:
-        self.last_flush = time.time()
-        if not self.pending:
+        self.last_flush = _time()
+        pending = self.pending
+        count = len(pending)
+        if not count:
             return
-        records, self.pending, self.pending_bytes = self.pending, [], 0
+        records = pending[:count]
+        del pending[:count]  # one step under the GIL: an append racing with it is kept
         data = frame_records(records)
         if self.handle is None:
             self._open()
         self.handle.write(data)
         self.handle.flush()
-        _write_stats(self.run.directory, self.stats)
+        _write_stats(self.run.directory, dict(self.stats))
         assert self.path is not None
         self.run.wrote(self.path, self.run.directory / SUMMARY_FILE)
 
@@ -374,8 +389,8 @@ def _write_stats(directory: Path, stats: Mapping[str, list[Any]]) -> None:
     body = {
         tag: {
             "last": _finite(last),
-            "min": _finite(low),
-            "max": _finite(high),
+            "min": _finite(low if low <= high else math.nan),  # only NaN logged: no min or max
+            "max": _finite(high if low <= high else math.nan),
             "step": step,
             "count": count,
         }
@@ -395,10 +410,11 @@ def _load_stats(directory: Path) -> dict[str, list[Any]]:
     stats: dict[str, list[Any]] = {}
     for tag, entry in read_summary(directory).items():
         with contextlib.suppress(KeyError, TypeError, ValueError):
+            low, high = _number(entry["min"]), _number(entry["max"])
             stats[tag] = [
                 _number(entry["last"]),
-                _number(entry["min"]),
-                _number(entry["max"]),
+                low if low == low else math.inf,  # NaN: no number logged yet
+                high if high == high else -math.inf,
                 int(entry["step"]),
                 int(entry.get("count", 0)),
             ]
