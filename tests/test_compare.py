@@ -191,7 +191,7 @@ def test_read_run_gives_config_meta_metrics_and_files(storage: Path) -> None:
     assert run["config"] == {"lr": 0.1}
     assert run["meta"]["status"] == "finished"
     assert run["metrics"]["loss"]["count"] == 1
-    assert "summary.json" in run["files"] and "config.json" in run["files"]
+    assert {"summary.json", "config.json", "meta.json"} <= set(run["files"])
 
 
 def test_diff_configs_lists_only_differing_keys(storage: Path) -> None:

@@ -1,7 +1,8 @@
-"""hypertuner.log: TensorBoard scalars, the HParams session summaries, summary.json, ranks, resume."""
+"""hypertuner.log: TensorBoard scalars, HParams session summaries, summary.json, ranks, resume."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -130,22 +131,14 @@ def test_hparams_session_end_records_the_run_status(
     from tensorboard.plugins.hparams import api_pb2
 
     run = hypertuner.start_run({"lr": 0.1}, name="a")
-    with pytest.raises(type(ending)) if ending else _nothing():
-        with run:
-            hypertuner.log({"loss": 1.0}, step=0)
-            if ending is not None:
-                raise ending
+    expected = pytest.raises(type(ending)) if ending else contextlib.nullcontext()
+    with expected, run:
+        hypertuner.log({"loss": 1.0}, step=0)
+        if ending is not None:
+            raise ending
     _, end = hparams_of(run.directory)
     assert api_pb2.Status.Name(end.status) == status_name
     assert read_scalars(run.directory)["loss"].values.tolist() == [1.0]
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def test_summary_json_keeps_last_min_max_step_and_count(storage: Path) -> None:
@@ -301,7 +294,8 @@ def test_flush_with_no_run_or_nothing_logged_does_nothing(storage: Path) -> None
 
 class _NotANumber:
     def __float__(self) -> float:
-        raise TypeError("no")
+        msg = "no"
+        raise TypeError(msg)
 
 
 @pytest.mark.parametrize(
@@ -343,9 +337,8 @@ class _NotANumber:
 def test_bad_metrics_are_refused_and_nothing_is_written(
     storage: Path, call: Any, error: type[Exception], match: str
 ) -> None:
-    with hypertuner.start_run({}, name="bad") as run:
-        with pytest.raises(error, match=match):
-            call()
+    with hypertuner.start_run({}, name="bad") as run, pytest.raises(error, match=match):
+        call()
     assert event_files(run.directory) == []
     assert not (run.directory / "summary.json").exists()
 
@@ -391,4 +384,6 @@ def test_event_file_is_named_for_tensorboard(storage: Path) -> None:
         hypertuner.log({"loss": 1.0})
     (path,) = event_files(run.directory)
     stamp, host, pid = path.name.split(".")[3:6]
-    assert len(stamp) == 10 and host and int(pid) == os.getpid()
+    assert len(stamp) == 10
+    assert host
+    assert int(pid) == os.getpid()

@@ -1,0 +1,304 @@
+"""The `hypertuner` command: runs, show, diff, compare (and the console script itself)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hypertuner
+from hypertuner import cli
+
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Run .* never read:hypertuner.errors.HypertunerWarning"
+)
+
+
+def make_run(name: str, config: dict[str, Any], metrics: dict[str, list[float]]) -> None:
+    with hypertuner.start_run(config, name=name):
+        for step in range(max(len(v) for v in metrics.values())):
+            hypertuner.log({k: v[step] for k, v in metrics.items() if step < len(v)}, step=step)
+
+
+@pytest.fixture
+def two_runs(storage: Path) -> Path:
+    make_run(
+        "big-lr01",
+        {"lr": 0.1, "model": {"layers": 8, "act": "relu"}},
+        {"val_loss": [0.9, 0.4, 0.5], "acc": [0.1, 0.8, 0.7]},
+    )
+    make_run(
+        "small-lr1",
+        {"lr": 1.0, "model": {"layers": 2, "act": "relu"}},
+        {"val_loss": [0.8, 0.6], "acc": [0.2, 0.5]},
+    )
+    return storage
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_runs_lists_every_run_with_status_and_last_metrics(
+    two_runs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(capsys, "runs")
+    assert code == 0
+    header, first, second = out.splitlines()
+    assert header.split() == ["name", "status", "start", "duration", "acc", "val_loss"]
+    assert first.split()[:2] == ["big-lr01", "finished"]
+    assert first.split()[-2:] == ["0.7", "0.5"]
+    assert second.split()[-2:] == ["0.5", "0.6"]
+
+
+def test_runs_table_fits_80_columns_with_long_names_and_many_metrics(
+    storage: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    metrics = {f"validation/metric_number_{i}": [float(i)] for i in range(12)}
+    make_run("a-really-long-run-name-that-goes-on-and-on-and-on", {}, metrics)
+    make_run("short", {}, metrics)
+    for argv in (
+        ["runs"],
+        ["runs", "-m", "validation/metric_number_1", "-m", "validation/metric_number_2"],
+    ):
+        code, out, _ = run_cli(capsys, *argv)
+        assert code == 0
+        assert max(len(line) for line in out.splitlines()) <= 80
+    assert "validation/metric_number_2"[:5] in out
+
+
+def test_runs_json_is_the_plain_table(two_runs: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "runs", "--json")
+    rows = json.loads(out)
+    assert code == 0
+    assert [r["name"] for r in rows] == ["big-lr01", "small-lr1"]
+    assert rows[0]["config"]["model.layers"] == 8
+    assert rows[1]["metrics"]["val_loss"] == {
+        "last": 0.6,
+        "min": 0.6,
+        "max": 0.8,
+        "step": 1,
+        "count": 2,
+    }
+
+
+def test_show_prints_config_meta_and_metric_summary(
+    two_runs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(capsys, "show", "big-lr01")
+    assert code == 0
+    assert "status    finished" in out
+    assert any(line.split() == ["model.layers", "8"] for line in out.splitlines())
+    assert any(line.split() == ["val_loss", "0.5", "0.4", "0.9", "2"] for line in out.splitlines())
+    tables = [line for line in out.splitlines() if not line.startswith("folder")]  # a full path
+    assert max(len(line) for line in tables) <= 80
+
+
+def test_show_json_holds_config_meta_and_metrics(
+    two_runs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(capsys, "show", "small-lr1", "--json")
+    data = json.loads(out)
+    assert code == 0
+    assert data["config"] == {"lr": 1.0, "model": {"layers": 2, "act": "relu"}}
+    assert data["meta"]["status"] == "finished"
+    assert data["metrics"]["acc"]["last"] == 0.5
+
+
+def test_diff_shows_differing_keys_side_by_side(
+    two_runs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(capsys, "diff", "big-lr01", "small-lr1")
+    assert code == 0
+    assert [line.split() for line in out.splitlines()] == [
+        ["key", "big-lr01", "small-lr1"],
+        ["lr", "0.1", "1"],
+        ["model.layers", "8", "2"],
+    ]
+
+
+def test_diff_of_identical_configs_says_so(
+    storage: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_run("p", {"lr": 0.1}, {"l": [1.0]})
+    make_run("q", {"lr": 0.1}, {"l": [2.0]})
+    code, out, _ = run_cli(capsys, "diff", "p", "q")
+    assert code == 0
+    assert out.strip() == "The configs of p, q are the same."
+
+
+def test_compare_ranks_runs_by_the_best_value(
+    two_runs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(capsys, "compare", "--metric", "val_loss", "--mode", "min")
+    assert code == 0
+    lines = [line.split() for line in out.splitlines()]
+    assert lines[0] == ["rank", "name", "best", "(min)", "last", "step", "status"]
+    assert lines[1] == ["1", "big-lr01", "0.4", "0.5", "2", "finished"]
+    assert lines[2] == ["2", "small-lr1", "0.6", "0.6", "1", "finished"]
+
+
+def test_compare_json_by_max_of_chosen_runs(
+    two_runs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(
+        capsys, "compare", "small-lr1", "big-lr01", "--metric", "acc", "--mode", "max", "--json"
+    )
+    ranked = json.loads(out)
+    assert code == 0
+    assert [(r["rank"], r["name"], r["score"]) for r in ranked] == [
+        (1, "big-lr01", 0.8),
+        (2, "small-lr1", 0.5),
+    ]
+
+
+def test_compare_plot_draws_the_curves_to_a_png(
+    two_runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("matplotlib")
+    target = tmp_path / "curves.png"
+    code, out, _ = run_cli(capsys, "compare", "--metric", "val_loss", "--plot", str(target))
+    assert code == 0
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"Plot written to {target}." in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        pytest.param(
+            ["show", "big-lr1"],
+            "No run 'big-lr1' in .*Did you mean 'big-lr01'",
+            id="show-unknown-run",
+        ),
+        pytest.param(
+            ["diff", "big-lr01", "smal-lr1"], "Did you mean 'small-lr1'", id="diff-unknown-run"
+        ),
+        pytest.param(["diff", "big-lr01"], "needs two or more run names", id="diff-one-name"),
+        pytest.param(
+            ["compare", "bigg-lr01", "--metric", "acc"],
+            "Did you mean 'big-lr01'",
+            id="compare-unknown-run",
+        ),
+        pytest.param(
+            ["compare", "--metric", "val_los"],
+            "No run logged metric 'val_los'. Did you mean 'val_loss'",
+            id="compare-unknown-metric",
+        ),
+        pytest.param(
+            ["compare", "--metric", "acc", "--mode", "best"],
+            "invalid choice: 'best'",
+            id="compare-bad-mode",
+        ),
+        pytest.param(
+            ["compare"],
+            "(?i)the following arguments are required: --metric",
+            id="compare-no-metric",
+        ),
+        pytest.param(
+            ["show", "../etc"], "Run name '../etc' is not allowed", id="show-escaping-name"
+        ),
+        pytest.param(
+            ["board", "--port", "70000"], "Port 70000 is not a TCP port", id="board-bad-port"
+        ),
+        pytest.param(
+            ["compare", "--metric", "acc", "--plot", "no/such/dir/x.png"],
+            "folder 'no/such/dir' does not exist",
+            id="plot-missing-folder",
+        ),
+    ],
+)
+def test_bad_command_lines_print_one_error_line_and_exit_2(
+    two_runs: Path, capsys: pytest.CaptureFixture[str], argv: list[str], match: str
+) -> None:
+    if "--plot" in argv:
+        pytest.importorskip("matplotlib")
+    before = sorted(p.name for p in two_runs.iterdir())
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith("hypertuner: error: ")
+    import re
+
+    assert re.search(match, err), err
+    assert sorted(p.name for p in two_runs.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["runs"], id="runs"),
+        pytest.param(["show", "x"], id="show"),
+        pytest.param(["diff", "x", "y"], id="diff"),
+        pytest.param(["compare", "--metric", "loss"], id="compare"),
+        pytest.param(["board"], id="board"),
+    ],
+)
+def test_empty_or_missing_storage_says_so_and_how_to_create_a_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    for folder, state in ((tmp_path / "missing", "does not exist"), (tmp_path, "has no runs")):
+        code, _, err = run_cli(capsys, *argv, "--storage", str(folder))
+        assert code == 2
+        assert state in err or "has no runs yet" in err
+        assert "hypertuner.parse()" in err
+        assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "missing").exists()
+
+
+def test_runs_json_of_an_empty_storage_is_an_empty_list(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run_cli(capsys, "runs", "--json", "--storage", str(tmp_path / "none"))
+    assert (code, json.loads(out)) == (0, [])
+
+
+def test_storage_comes_from_the_environment(
+    two_runs: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HYPERTUNER_STORAGE", str(two_runs))
+    code, out, _ = run_cli(capsys, "runs")
+    assert code == 0
+    assert "big-lr01" in out
+
+
+def test_console_script_lists_runs(two_runs: Path) -> None:
+    script = Path(sys.executable).with_name("hypertuner")
+    if not script.exists():
+        pytest.skip(f"the hypertuner console script is not installed beside {sys.executable}")
+    done = subprocess.run(
+        [str(script), "runs"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={**os.environ, "HYPERTUNER_STORAGE": str(two_runs), "COLUMNS": "80"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert [line.split()[0] for line in done.stdout.splitlines()] == [
+        "name",
+        "big-lr01",
+        "small-lr1",
+    ]
+    missing = subprocess.run(
+        [str(script), "show", "nope", "--storage", str(two_runs)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("hypertuner: error: No run 'nope'")
+    assert "Traceback" not in missing.stderr
