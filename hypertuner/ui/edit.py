@@ -111,9 +111,7 @@ def _element_kind(value: Any) -> str | None:
     return None
 
 
-def check_config(
-    saved: Mapping[str, Any], edited: Any, *, prefix: str = ""
-) -> dict[str, Any]:
+def check_config(saved: Mapping[str, Any], edited: Any, *, prefix: str = "") -> dict[str, Any]:
     """Check ``edited`` against a run's ``saved`` config and return it with the saved types.
 
     Every key of ``saved`` must be present, no key may be added, and each value must have the
@@ -136,10 +134,10 @@ def check_config(
     Example:
         >>> check_config({"lr": 0.1, "model": {"layers": 2}}, {"lr": 1, "model": {"layers": 4}})
         {'lr': 1.0, 'model': {'layers': 4}}
-        >>> check_config({"lr": 0.1}, {"lr": "fast"})
+        >>> check_config({"lr": 0.1}, {"lr": "fast"})  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        hypertuner.errors.ConfigError: Key 'lr' must be a number, as in the run's config (0.1), not a string ('fast'). Enter a number for 'lr'.
+        hypertuner.errors.ConfigError: Key 'lr' must be a number, as in the run's config (0.1), ...
     """
     if not isinstance(edited, Mapping):
         where = f"Section {prefix[:-1]!r}" if prefix else "The edited config"
@@ -149,7 +147,10 @@ def check_config(
     for key, old in saved.items():
         dotted = f"{prefix}{key}"
         if key not in edited:
-            msg = f"Key {dotted!r} is missing from the edited config: every key of the run's config must be given."
+            msg = (
+                f"Key {dotted!r} is missing from the edited config: every key of the run's "
+                "config must be given."
+            )
             raise ConfigError(msg, key=dotted)
         out[key] = _check_value(dotted, old, edited[key])
     for key in edited:
@@ -283,7 +284,9 @@ class Launcher:
         ('.hypertuner/configs/a-fast.json', ['{', '"lr":', '0.2', '}'])
     """
 
-    def __init__(self, storage: str | os.PathLike[str] | None = None, *, enabled: bool = True) -> None:
+    def __init__(
+        self, storage: str | os.PathLike[str] | None = None, *, enabled: bool = True
+    ) -> None:
         self.storage = storage_root(storage)
         self.enabled = enabled
         self.launches: dict[str, Launch] = {}
@@ -385,7 +388,9 @@ class Launcher:
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            msg = f"Run {source!r} has no readable meta.json ({exc}), so it cannot be launched again."
+            msg = (
+                f"Run {source!r} has no readable meta.json ({exc}), so it cannot be launched again."
+            )
             raise LaunchError(msg, name=source, path=str(meta_path)) from exc
         meta = {**meta, "name": source} if isinstance(meta, dict) else {"name": source}
         config_path = self.configs_folder / f"{name}.json"

@@ -18,7 +18,8 @@ API (JSON; errors are ``{"error": message, "key": dotted key or null}`` with a 4
 - ``GET /api/runs``: ``{"storage", "launch", "runs": [runs_table rows + "launch"]}``;
 - ``GET /api/runs/<name>``: the run's config, meta, metrics, files, and whether it can be launched;
 - ``GET /api/compare?run=a&run=b&metric=loss``: differing keys and each run's curve of ``metric``;
-- ``POST /api/runs/<name>/save`` ``{"config", "filename"}``: write ``.hypertuner/configs/<filename>.json``;
+- ``POST /api/runs/<name>/save`` ``{"config", "filename"}``: write
+  ``.hypertuner/configs/<filename>.json``;
 - ``POST /api/runs/<name>/launch`` ``{"config", "name"}``: start run ``name`` from run ``<name>``;
 - ``GET /api/configs/<file>.json``: download a saved config.
 """
@@ -180,7 +181,9 @@ class UIServer:
         server_class = type(
             "_Server", (http.server.ThreadingHTTPServer,), {"address_family": family}
         )
-        self.httpd = server_class((host.strip("[]"), port), _make_handler(self), bind_and_activate=True)
+        self.httpd = server_class(
+            (host.strip("[]"), port), _make_handler(self), bind_and_activate=True
+        )
         self.httpd.daemon_threads = True
         self.host = host
         self.port: int = self.httpd.server_address[1]
@@ -199,7 +202,10 @@ class UIServer:
     def start(self) -> None:
         """Serve in a background thread (for tests and notebooks); :meth:`close` stops it."""
         self._thread = threading.Thread(
-            target=self.httpd.serve_forever, name="hypertuner-ui", daemon=True
+            target=self.httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},  # close() waits at most this long
+            name="hypertuner-ui",
+            daemon=True,
         )
         self._thread.start()
 
@@ -298,7 +304,9 @@ class UIServer:
                 tags[tag] = tags.get(tag, 0) + 1
         metrics = sorted(tags, key=lambda t: (-tags[t], t))
         if metric is None and metrics:
-            metric = next((t for t in metrics if "loss" in t.lower() and tags[t] == len(rows)), metrics[0])
+            metric = next(
+                (t for t in metrics if "loss" in t.lower() and tags[t] == len(rows)), metrics[0]
+            )
         series: dict[str, Any] = {}
         problems: list[str] = []
         if metric is not None:
@@ -337,7 +345,9 @@ def _types(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
             if kinds == {"int", "float"}:
                 kinds = {"float"}
             element = kinds.pop() if len(kinds) == 1 else None
-            out[dotted] = f"list[{element}]" if element in ("bool", "int", "float", "str") else "list"
+            out[dotted] = (
+                f"list[{element}]" if element in ("bool", "int", "float", "str") else "list"
+            )
         else:
             out[dotted] = _kind(value)
     return out
@@ -372,7 +382,7 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
         sys_version = ""
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # the page's errors come back as JSON; no access log on the terminal
 
         def _send(self, status: int, body: bytes, content_type: str, **headers: str) -> None:
@@ -398,7 +408,10 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
                 raise _HTTPError(403, msg)
             origin = self.headers.get("Origin")
             if origin is not None and origin.lower() not in ui.allowed_origins:
-                msg = f"Requests from origin {origin!r} are refused: only the page itself may call the API."
+                msg = (
+                    f"Requests from origin {origin!r} are refused: only the page itself may "
+                    "call the API."
+                )
                 raise _HTTPError(403, msg)
 
         def _check_token(self, query: dict[str, list[str]]) -> None:
@@ -462,7 +475,7 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
                     self._send_json(200, ui.run(parts[1]))
                 elif parts == ["compare"]:
                     names = [n for value in query.get("run", []) for n in value.split(",") if n]
-                    metric = (query.get("metric") or [None])[0]
+                    metric = query["metric"][0] if query.get("metric") else None
                     self._send_json(200, ui.compare(names, metric))
                 elif len(parts) == 2 and parts[0] == "configs":
                     self._download(parts[1])
@@ -488,7 +501,9 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
                     return
                 if action == "launch":
                     name = body.get("name")
-                    started: Launch = ui.launcher.launch(source, body.get("config"), name)  # type: ignore[arg-type]
+                    if not isinstance(name, str) or not name:
+                        raise _HTTPError(400, "Give the new run a name ('name').", key="name")
+                    started: Launch = ui.launcher.launch(source, body.get("config"), name)
                     self._send_json(
                         200,
                         {
@@ -500,8 +515,10 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
                         },
                     )
                     return
-            raise _HTTPError(405 if method not in ("GET", "HEAD", "POST") else 404,
-                             f"No API endpoint {method} /api/{'/'.join(parts)}.")
+            raise _HTTPError(
+                405 if method not in ("GET", "HEAD", "POST") else 404,
+                f"No API endpoint {method} /api/{'/'.join(parts)}.",
+            )
 
         def _download(self, filename: str) -> None:
             stem = filename[:-5] if filename.endswith(".json") else filename
@@ -513,7 +530,9 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
             try:
                 body = path.read_bytes()
             except FileNotFoundError as err:
-                raise _HTTPError(404, f"No saved config {path.name!r} in {str(path.parent)!r}.") from err
+                raise _HTTPError(
+                    404, f"No saved config {path.name!r} in {str(path.parent)!r}."
+                ) from err
             self._send(
                 200,
                 body,
@@ -521,19 +540,19 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
                 Content_Disposition=f'attachment; filename="{path.name}"',
             )
 
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_GET(self) -> None:
             self._handle("GET")
 
-        def do_HEAD(self) -> None:  # noqa: N802
+        def do_HEAD(self) -> None:
             self._handle("HEAD")
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             self._handle("POST")
 
-        def do_PUT(self) -> None:  # noqa: N802
+        def do_PUT(self) -> None:
             self._handle("PUT")
 
-        def do_DELETE(self) -> None:  # noqa: N802
+        def do_DELETE(self) -> None:
             self._handle("DELETE")
 
     return Handler
@@ -570,7 +589,8 @@ def add_commands(sub: Any) -> None:
     ui.add_argument(
         "--allow-remote",
         action="store_true",
-        help="allow a --host other than loopback (anyone reaching it with the token can launch runs)",
+        help="allow a --host other than loopback (anyone reaching it with the token can "
+        "launch runs)",
     )
     ui.add_argument(
         "--allow-host",
@@ -579,7 +599,9 @@ def add_commands(sub: Any) -> None:
         metavar="NAME",
         help="another host name the page may be opened under (repeatable)",
     )
-    ui.add_argument("--no-launch", action="store_true", help="turn off launching runs from the page")
+    ui.add_argument(
+        "--no-launch", action="store_true", help="turn off launching runs from the page"
+    )
     ui.add_argument("--open", action="store_true", help="open the page in the default browser")
     ui.set_defaults(handler=_serve)
 
@@ -605,7 +627,10 @@ def _serve(options: argparse.Namespace) -> int:
         server = UIServer(options.storage, port=DEFAULT_PORT if port is None else port, **kwargs)
     except OSError as exc:
         if port is not None:
-            msg = f"Cannot serve on {options.host}:{port} ({exc.strerror}). Pass another --port, or --port 0 for a free one."
+            msg = (
+                f"Cannot serve on {options.host}:{port} ({exc.strerror}). Pass another --port, "
+                "or --port 0 for a free one."
+            )
             raise LaunchError(msg, value=port) from exc
         server = UIServer(options.storage, port=0, **kwargs)
     root = server.storage
@@ -630,4 +655,3 @@ def _serve(options: argparse.Namespace) -> int:
     finally:
         server.close()
     return 0
-
