@@ -1,0 +1,301 @@
+"""HypertunerCallback with a real Lightning Trainer: runs, checkpoints, statuses, SIGTERM, DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pl = pytest.importorskip("pytorch_lightning")
+torch = pytest.importorskip("torch")
+
+import hypertuner  # noqa: E402
+from hypertuner.integrations.lightning import HypertunerCallback  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [
+    # Lightning's own advice about a tiny CPU setup, not about the code under test.
+    pytest.mark.filterwarnings("ignore:.*does not have many workers:UserWarning"),
+    pytest.mark.filterwarnings("ignore:.*smaller than the logging interval:UserWarning"),
+    # pytorch_lightning 2.6 on torch 2.13 calls a pytree helper torch deprecated.
+    pytest.mark.filterwarnings("ignore:.*isinstance\\(treespec, LeafSpec\\).*is deprecated"),
+]
+
+
+class Tiny(pl.LightningModule):
+    def __init__(self, width: int = 4, lr: float = 0.05, fail_at: int = -1) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.layer = torch.nn.Linear(2, width)
+        self.head = torch.nn.Linear(width, 1)
+
+    def forward(self, x: Any) -> Any:
+        return self.head(torch.relu(self.layer(x)))
+
+    def training_step(self, batch: Any, index: int) -> Any:
+        if self.global_step == self.hparams.fail_at:
+            msg = "loss exploded"
+            raise ValueError(msg)
+        x, y = batch
+        loss = torch.nn.functional.mse_loss(self(x), y)
+        self.log("train_loss", loss)
+        return loss
+
+    def validation_step(self, batch: Any, index: int) -> None:
+        x, y = batch
+        self.log("val_loss", torch.nn.functional.mse_loss(self(x), y))
+
+    def configure_optimizers(self) -> Any:
+        return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+
+def _data(samples: int = 16) -> Any:
+    from torch.utils.data import DataLoader, TensorDataset
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(samples, 2, generator=generator)
+    return DataLoader(TensorDataset(x, x.sum(1, keepdim=True)), batch_size=4)
+
+
+def _trainer(callback: HypertunerCallback, *others: Any, **options: Any) -> Any:
+    settings: dict[str, Any] = {
+        "max_epochs": 2,
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "num_sanity_val_steps": 0,
+        "accelerator": "cpu",
+        "devices": 1,
+    }
+    settings.update(options)
+    return pl.Trainer(callbacks=[callback, *others], **settings)
+
+
+def _checkpoints(directory: Path) -> list[str]:
+    return sorted(p.name for p in (directory / "checkpoints").iterdir())
+
+
+def test_callback_starts_a_run_from_hparams_and_records_trainer_setup(storage: Path) -> None:
+    callback = HypertunerCallback()
+    _trainer(callback, max_epochs=1).fit(Tiny(width=3), _data(), _data(8))
+    run = callback.run
+    assert run is not None
+    assert hypertuner.current_run() is run
+    config = json.loads((run.directory / "config.json").read_text())
+    assert config["width"] == 3
+    assert config["lr"] == 0.05
+    assert config["trainer"]["max_epochs"] == 1
+    assert config["trainer"]["strategy"] == "SingleDeviceStrategy"
+    run.finish()
+    assert json.loads((run.directory / "meta.json").read_text())["status"] == "finished"
+
+
+def test_callback_saves_at_each_validation_end_and_model_pt_is_the_best(storage: Path) -> None:
+    run = hypertuner.start_run({"note": "parsed"}, name="best", storage=storage)
+    callback = HypertunerCallback(monitor="val_loss", mode="min", keep=1)
+    module = Tiny()
+    _trainer(callback, max_epochs=3).fit(module, _data(), _data(8))
+    ledger = json.loads((run.directory / "saves.json").read_text())
+    losses = {e["epoch"]: e["metrics"]["val_loss"] for e in ledger["checkpoints"]}
+    record = hypertuner.load(run, Tiny())
+    assert record["metrics"]["val_loss"] == min(losses.values())
+    assert record["config"] == {"note": "parsed"}
+    assert len(_checkpoints(run.directory)) <= 2  # the best one, plus the latest
+    assert run.meta["lightning"]["hparams"]["width"] == 4
+
+
+@pytest.mark.filterwarnings("ignore:You defined a `validation_step` but have no `val_dataloader`")
+def test_without_validation_callback_saves_at_each_train_epoch_end(storage: Path) -> None:
+    run = hypertuner.start_run({}, name="noval", storage=storage)
+    _trainer(HypertunerCallback(keep=5), max_epochs=2).fit(Tiny(), _data())
+    assert _checkpoints(run.directory) == ["epoch-0000-step-00000004.pt", "epoch-0001-step-00000008.pt"]
+
+
+@pytest.mark.filterwarnings("ignore:You defined a `validation_step` but have no `val_dataloader`")
+def test_callback_saves_when_model_checkpoint_saves(storage: Path, tmp_path: Path) -> None:
+    run = hypertuner.start_run({}, name="withckpt", storage=storage)
+    checkpoint = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "lightning", every_n_train_steps=3)
+    callback = HypertunerCallback(keep=10)
+    trainer = _trainer(callback, checkpoint, max_steps=6, max_epochs=None, enable_checkpointing=True)
+    trainer.fit(Tiny(), _data())
+    assert checkpoint.best_model_path.endswith("step=6.ckpt")
+    assert _checkpoints(run.directory) == ["epoch-0000-step-00000003.pt", "epoch-0001-step-00000006.pt"]
+
+
+@pytest.mark.filterwarnings("ignore:You defined a `validation_step` but have no `val_dataloader`")
+def test_exception_marks_run_failed_with_the_error(storage: Path) -> None:
+    run = hypertuner.start_run({}, name="fails", storage=storage)
+    with pytest.raises(ValueError, match="loss exploded"):
+        _trainer(HypertunerCallback()).fit(Tiny(fail_at=2), _data())
+    run.finish()
+    meta = json.loads((run.directory / "meta.json").read_text())
+    assert meta["status"] == "failed"
+    assert meta["error"] == "ValueError: loss exploded"
+
+
+@pytest.mark.filterwarnings("ignore:You defined a `validation_step` but have no `val_dataloader`")
+def test_recalled_run_resumes_weights_and_loop_progress(storage: Path) -> None:
+    run = hypertuner.start_run({}, name="resumed", storage=storage)
+    first = Tiny()
+    _trainer(HypertunerCallback(keep=5), max_epochs=1).fit(first, _data())
+    run.finish()
+    run = hypertuner.start_run({}, name="resumed", storage=storage)
+    callback = HypertunerCallback(keep=5)
+    trainer = _trainer(callback, max_epochs=2)
+    trainer.fit(Tiny(width=4, lr=0.05), _data())
+    assert callback._resumed is not None
+    assert trainer.global_step == 8  # 4 steps restored, 4 more
+    assert _checkpoints(run.directory) == ["epoch-0000-step-00000004.pt", "epoch-0001-step-00000008.pt"]
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "match"),
+    [
+        pytest.param({"mode": "lowest"}, ValueError, "'min' or 'max'", id="mode"),
+        pytest.param({"keep": 0}, ValueError, "keep", id="keep"),
+    ],
+)
+def test_bad_callback_options_are_refused(options: dict[str, Any], error: type[Exception], match: str) -> None:
+    with pytest.raises(error, match=match):
+        HypertunerCallback(**options)
+    assert not Path("storage").exists()
+
+
+def test_unknown_monitor_names_the_logged_metrics(storage: Path) -> None:
+    run = hypertuner.start_run({}, name="typo", storage=storage)
+    with pytest.raises(KeyError, match="Did you mean 'val_loss'"):
+        _trainer(HypertunerCallback(monitor="val_los"), max_epochs=1).fit(Tiny(), _data(), _data(8))
+    assert not (run.directory / "model.pt").exists()
+
+
+_SCRIPT_HEAD = textwrap.dedent(
+    """
+    import os, sys, time
+    import pytorch_lightning as pl
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+    import hypertuner
+    from hypertuner.integrations.lightning import HypertunerCallback
+
+    class Tiny(pl.LightningModule):
+        def __init__(self, width=4, pause=0.0):
+            super().__init__()
+            self.save_hyperparameters()
+            self.layer = torch.nn.Linear(2, width)
+
+        def training_step(self, batch, index):
+            time.sleep(self.hparams.pause)
+            loss = self.layer(batch[0]).pow(2).mean()
+            self.log("train_loss", loss)
+            return loss
+
+        def on_train_epoch_end(self):
+            if self.current_epoch == 1:
+                print("training", flush=True)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.01)
+
+    data = DataLoader(TensorDataset(torch.rand(16, 2)), batch_size=4)
+    options = dict(logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                   enable_model_summary=False, accelerator="cpu")
+    """
+)
+
+
+def _run_script(tmp_path: Path, body: str, storage: Path, **popen: Any) -> subprocess.Popen[str]:
+    script = tmp_path / "train_script.py"
+    script.write_text(_SCRIPT_HEAD + textwrap.dedent(body))
+    env = {**os.environ, "HYPERTUNER_STORAGE": str(storage), "PYTHONWARNINGS": "ignore"}
+    return subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        **popen,
+    )
+
+
+def test_sigterm_finishes_the_batch_saves_a_last_checkpoint_and_exits_143(
+    storage: Path, tmp_path: Path
+) -> None:
+    body = """
+        trainer = pl.Trainer(max_epochs=1000, callbacks=[HypertunerCallback(keep=1)], **options)
+        trainer.fit(Tiny(pause=0.02), data)
+    """
+    process = _run_script(tmp_path, body, storage)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "training"
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+    (directory,) = storage.iterdir()
+    meta = json.loads((directory / "meta.json").read_text())
+    assert meta["status"] == "interrupted"
+    assert meta["error"] == "SIGTERM"
+    ledger = json.loads((directory / "saves.json").read_text())
+    record = hypertuner.load(directory / "model.pt")
+    assert record["step"] == ledger["model"]["step"] >= 8  # beyond the two epoch-end saves
+    assert record["step"] > 8 or record["epoch"] >= 2
+
+
+@pytest.mark.parametrize(
+    "parse_first",
+    [pytest.param(False, id="run-from-hparams"), pytest.param(True, id="run-from-parse")],
+)
+def test_ddp_two_processes_share_one_run_written_by_rank_zero(
+    storage: Path, tmp_path: Path, parse_first: bool
+) -> None:
+    body = f"""
+        if {parse_first}:
+            hypertuner.parse(["--name=ddp-parsed", "+extra=1"])
+        trainer = pl.Trainer(max_steps=2, strategy="ddp", devices=2,
+                             callbacks=[HypertunerCallback(keep=5)], **options)
+        trainer.fit(Tiny(), data)
+        run = hypertuner.current_run()
+        print("rank", trainer.global_rank, run.name, run.rank, flush=True)
+    """
+    process = _run_script(tmp_path, body, storage)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr[-3000:]
+    runs = [p for p in storage.iterdir() if not p.name.startswith(".")]
+    assert len(runs) == 1, runs
+    directory = runs[0]
+    lines = sorted(line for line in stdout.splitlines() if line.startswith("rank"))
+    assert lines == [f"rank 0 {directory.name} 0", f"rank 1 {directory.name} 1"]
+    assert _checkpoints(directory) == ["epoch-0000-step-00000002.pt"]
+    config = json.loads((directory / "config.json").read_text())
+    assert ("extra" in config) is parse_first
+    meta = json.loads((directory / "meta.json").read_text())
+    assert meta["status"] == "finished"
+    hypertuner.load(directory / "model.pt")
+
+
+def test_lightning_example_trains_and_keeps_the_best_two(storage: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples/lightning/train.py"), "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "HYPERTUNER_STORAGE": str(storage)},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "best val_loss" in done.stdout
+    (directory,) = storage.iterdir()
+    assert len(list((directory / "checkpoints").iterdir())) == 2
+    assert json.loads((directory / "meta.json").read_text())["status"] == "finished"
