@@ -120,7 +120,8 @@ def moto_server() -> Iterator[str]:
                 break
             except OSError:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("moto_server did not start") from None
+                    msg = "moto_server did not start"
+                    raise RuntimeError(msg) from None
                 time.sleep(0.1)
         s3fs.S3FileSystem(endpoint_url=endpoint, key="testing", secret="testing").mkdir("bucket")
         yield endpoint
@@ -139,7 +140,8 @@ def train(storage: str, name: str, backup: str | None, steps: int) -> tuple[floa
     run = hypertuner.start_run({"lr": 0.01}, name=name, storage=storage)
     if backup:
         mirror = mirror_run(run, backup)
-        assert mirror is not None and mirror.wait(60)
+        assert mirror is not None
+        assert mirror.wait(60)
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 1))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
@@ -175,7 +177,9 @@ def bench_training(repeat: int) -> list[Row]:
         return []
     torch.set_num_threads(1)  # the moto server needs the other core; one thread keeps it fair
     root = tempfile.mkdtemp(prefix="bench-cfgfile-")
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
+    )
     import fsspec
 
     plain: list[float] = []

@@ -8,11 +8,11 @@ are comments, and an indented line continues the value above it.
 Each value is a Python expression, evaluated here by walking its syntax tree, never by ``eval``:
 literals (numbers, strings, booleans, ``None``, lists, tuples, dicts, sets), arithmetic, bitwise,
 boolean and comparison operators, ``a if c else b``, and calls of ``abs``, ``bool``, ``float``,
-``int``, ``len``, ``max``, ``min``, ``pow``, ``round``, ``str`` and ``sum``. A value that is one bare
-word (``activation = relu``) is that word as a string. Everything else (names inside expressions,
-attribute access, subscripts, other calls, lambdas, comprehensions, f-strings, ``:=``, dunder
-names) is refused before anything runs, and so is every result larger than the limits below,
-checked *before* it is computed (``9 ** 9 ** 9``, ``[0] * 10**12``).
+``int``, ``len``, ``max``, ``min``, ``pow``, ``round``, ``str`` and ``sum``. A value that is one
+bare word (``activation = relu``) is that word as a string. Everything else (names inside
+expressions, attribute access, subscripts, other calls, lambdas, comprehensions, f-strings,
+``:=``, dunder names) is refused before anything runs, and so is every result larger than the
+limits below, checked *before* it is computed (``9 ** 9 ** 9``, ``[0] * 10**12``).
 
 The values are stored as JSON data, as ``config.json`` keeps them: tuples and sets become lists
 (a set sorted), dict keys must be strings, and ``inf``/``nan`` are refused. Every value of the
@@ -32,7 +32,7 @@ import typing
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from . import _files
 from .config import RUN_KEYS, Args, flatten
@@ -69,7 +69,9 @@ _ALLOWED = (
 )
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*")
 _INT = re.compile(r"[-+]?[0-9]{1,300}")
-_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?|[-+]?[0-9]+[eE][-+]?[0-9]{1,3}")
+_FLOAT = re.compile(
+    r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?|[-+]?[0-9]+[eE][-+]?[0-9]{1,3}"
+)
 _SEQUENCES = (str, list, tuple)
 
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
@@ -157,13 +159,19 @@ def _size(value: Any, budget: int = MAX_SIZE) -> int:
 
 def _check_size(size: int, what: str) -> None:
     if size > MAX_SIZE:
-        msg = f"{what} would hold about {size:,} elements and characters, more than the limit of {MAX_SIZE:,}"
+        msg = (
+            f"{what} would hold about {size:,} elements and characters, more than the limit "
+            f"of {MAX_SIZE:,}"
+        )
         raise _Refused(msg, "make the value smaller")
 
 
 def _check_bits(bits: int, what: str) -> None:
     if bits > MAX_INT_BITS:
-        msg = f"{what} would be an integer of about {bits:,} bits, more than the limit of {MAX_INT_BITS:,}"
+        msg = (
+            f"{what} would be an integer of about {bits:,} bits, more than the limit "
+            f"of {MAX_INT_BITS:,}"
+        )
         raise _Refused(msg, "make the value smaller")
 
 
@@ -212,7 +220,9 @@ def _call(name: str, args: list[Any]) -> Any:
         return _binary(ast.Pow, args[0], args[1], "**")
     if name == "sum":
         items = args[0] if args else ()
-        numbers = [*items, *args[1:]] if isinstance(items, (list, tuple, set, frozenset, dict)) else []
+        numbers = (
+            [*items, *args[1:]] if isinstance(items, (list, tuple, set, frozenset, dict)) else []
+        )
         if not args or not all(isinstance(v, (int, float)) for v in numbers):
             msg = "sum() adds numbers only"
             raise _Refused(msg, "give sum() a list of numbers")
@@ -249,7 +259,7 @@ def _eval(node: ast.AST, depth: int) -> Any:
             raise _Refused(msg, "use a list instead") from None
     if kind is ast.Dict:
         out: dict[Any, Any] = {}
-        for key_node, value_node in zip(node.keys, node.values):  # type: ignore[attr-defined]
+        for key_node, value_node in zip(node.keys, node.values, strict=True):  # type: ignore[attr-defined]
             if key_node is None:
                 msg = "unpacking with '**' is not allowed"
                 raise _Refused(msg)
@@ -285,7 +295,7 @@ def _eval(node: ast.AST, depth: int) -> Any:
     if kind is ast.Compare:
         left = _eval(node.left, depth)  # type: ignore[attr-defined]
         verdict = True
-        for op_node, right_node in zip(node.ops, node.comparators):  # type: ignore[attr-defined]
+        for op_node, right_node in zip(node.ops, node.comparators, strict=True):  # type: ignore[attr-defined]
             compare = _COMPARE.get(type(op_node))
             if compare is None:
                 msg = "'is' and 'is not' are not allowed"
@@ -306,7 +316,9 @@ def _eval(node: ast.AST, depth: int) -> Any:
     if kind is ast.Call:
         func = node.func  # type: ignore[attr-defined]
         if not isinstance(func, ast.Name):
-            what = "attribute access" if isinstance(func, ast.Attribute) else "calling an expression"
+            what = (
+                "attribute access" if isinstance(func, ast.Attribute) else "calling an expression"
+            )
             msg = f"{what} ({_snippet(func)}) is not allowed"
             raise _Refused(msg)
         if func.id not in _CALLS:
@@ -333,7 +345,10 @@ def _name_reason(name: str, *, called: bool) -> str:
         return f"the dunder name {name!r} is not allowed"
     if called:
         return f"calling {name}() is not allowed"
-    return f"the name {name!r} is not allowed inside an expression (only a whole value may be a bare word)"
+    return (
+        f"the name {name!r} is not allowed inside an expression "
+        "(only a whole value may be a bare word)"
+    )
 
 
 _SYMBOLS: dict[type[ast.operator], str] = {
@@ -453,7 +468,9 @@ def _raw_string(text: str) -> str:
 # The INI reader
 
 
-def read_cfg(path: str, text: str, *, display: str | None = None) -> tuple[dict[str, Any], dict[str, int]]:
+def read_cfg(
+    path: str, text: str, *, display: str | None = None
+) -> tuple[dict[str, Any], dict[str, int]]:
     """Read the ``.cfg`` text of ``path`` into nested data and the line of each dotted key.
 
     Args:
@@ -554,13 +571,16 @@ def _section(
     shown: str,
 ) -> str:
     if not stripped.endswith("]"):
-        msg = f"Section header {stripped!r} in config file {shown!r} (line {number}) has no closing ']'."
+        msg = (
+            f"Section header {stripped!r} in config file {shown!r} (line {number}) has no "
+            "closing ']'."
+        )
         raise ConfigError(msg, path=shown, line=number, value=stripped)
     name = stripped[1:-1].strip()
     if not _KEY.fullmatch(name):
         msg = (
-            f"Section [{name}] in config file {shown!r} (line {number}) is not a name: use letters, "
-            "digits, '_' and '-' (dotted names such as [model.encoder] nest)."
+            f"Section [{name}] in config file {shown!r} (line {number}) is not a name: use "
+            "letters, digits, '_' and '-' (dotted names such as [model.encoder] nest)."
         )
         raise ConfigError(msg, path=shown, key=name, line=number)
     if name in headers:
@@ -620,7 +640,10 @@ def _store(
             f"(line {number}): rename one of them."
         )
     else:
-        msg = f"Config file {shown!r} repeats the key {key!r} (lines {first} and {number}): keep one of them."
+        msg = (
+            f"Config file {shown!r} repeats the key {key!r} (lines {first} and {number}): keep "
+            "one of them."
+        )
     raise ConfigError(msg, path=shown, key=key, line=number, lines=(first, number))
 
 
@@ -790,8 +813,15 @@ class HParams(Args):
             check_url(url)
         config = {key: value for key, value in data.items() if key != "run"}
         run = current_run()
-        if not (run is not None and run.name == run_name and run.storage == root and run.status == "running"):
-            run = start_run(config, name=run_name, storage=root, resume=resume, explicit=flatten(config))
+        if not (
+            run is not None
+            and run.name == run_name
+            and run.storage == root
+            and run.status == "running"
+        ):
+            run = start_run(
+                config, name=run_name, storage=root, resume=resume, explicit=flatten(config)
+            )
             run.meta.setdefault("_run_settings", dict(settings))
             if run.is_writer and not (run.directory / "hparams.cfg").is_file():
                 _files.write_bytes(run.directory / "hparams.cfg", text.encode("utf-8"))
@@ -851,7 +881,9 @@ class HParams(Args):
         raise UnknownKeyError(msg, key=name, suggestions=close)
 
     def __repr__(self) -> str:
-        return f"HParams(name={self._name!r}, file={os.fspath(self._file)!r}, values={self._data!r})"
+        return (
+            f"HParams(name={self._name!r}, file={os.fspath(self._file)!r}, values={self._data!r})"
+        )
 
 
 def _already_loaded(name: str, loaded: HParams) -> ConfigError:

@@ -4,8 +4,9 @@ The local run folder is the truth and the remote a replica. :func:`mirror_run` w
 each time hypertuner writes files of the run (config, meta, saved models, flushed event files:
 every writer calls :meth:`Run.wrote <hypertuner.Run.wrote>`), a background thread copies the
 folder's new and changed files to ``<url>/<run>/``. The training thread only sets a flag. A
-failed copy is retried with backoff and reported with a :class:`~hypertuner.errors.HypertunerWarning`;
-when the run ends, the end waits a bounded time for the copies still pending.
+failed copy is retried with backoff and reported with a
+:class:`~hypertuner.errors.HypertunerWarning`; when the run ends, the end waits a bounded time
+for the copies still pending.
 
 URLs are any fsspec URL: ``s3://`` (``pip install 'hypertuner[s3]'``, s3fs), ``gs://``
 (``pip install 'hypertuner[gcs]'``, gcsfs), ``file://`` and ``memory://``. Credentials and
@@ -41,7 +42,17 @@ from .errors import (
 if TYPE_CHECKING:
     from .run import Run
 
-__all__ = ["EXIT_WAIT", "MAX_BACKOFF", "MIN_INTERVAL", "Mirror", "add_commands", "check_url", "mirror_run", "pull", "push"]
+__all__ = [
+    "EXIT_WAIT",
+    "MAX_BACKOFF",
+    "MIN_INTERVAL",
+    "Mirror",
+    "add_commands",
+    "check_url",
+    "mirror_run",
+    "pull",
+    "push",
+]
 
 #: Seconds the end of a run waits for pending uploads before it warns and gives up.
 EXIT_WAIT = 30.0
@@ -96,8 +107,8 @@ def check_url(url: object) -> str:
         fsspec.get_filesystem_class(protocol)
     except ValueError:
         msg = (
-            f"Backup URL {url!r} has the scheme {protocol + '://'!r}, which no installed filesystem "
-            "provides: use s3:// (pip install 'hypertuner[s3]'), gs:// (pip install "
+            f"Backup URL {url!r} has the scheme {protocol + '://'!r}, which no installed "
+            "filesystem provides: use s3:// (pip install 'hypertuner[s3]'), gs:// (pip install "
             "'hypertuner[gcs]'), file:// or memory://, or install the fsspec filesystem for it."
         )
         raise ConfigError(msg, key="run.backup", value=url) from None
@@ -110,7 +121,10 @@ def check_url(url: object) -> str:
             )
             raise MissingDependencyError(msg, module=package, extra=extra, url=url) from None
         detail = str(exc).strip().rstrip(".")
-        msg = f"Backing up to {protocol}:// URLs ({url!r}) needs a package that is not installed: {detail}."
+        msg = (
+            f"Backing up to {protocol}:// URLs ({url!r}) needs a package that is not installed: "
+            f"{detail}."
+        )
         raise MissingDependencyError(msg, module=protocol, extra=None, url=url) from None
     return url
 
@@ -153,7 +167,7 @@ def _error_text(exc: BaseException) -> str:
 
 
 class _Copier:
-    """Copies a local folder's new and changed files to a remote folder, remembering what it sent."""
+    """Copies a folder's new and changed files to a remote folder, remembering what it sent."""
 
     def __init__(self, directory: Path, fs: Any, remote: str) -> None:
         self.directory = directory
@@ -177,7 +191,7 @@ class _Copier:
                     continue  # removed locally since the scan (a rotated checkpoint)
                 failed[rel] = _error_text(exc)  # the remote's folder or bucket is missing
                 continue
-            except Exception as exc:  # noqa: BLE001 - any failure of the remote is retried and reported
+            except Exception as exc:
                 failed[rel] = _error_text(exc)
                 continue
             self.sent[rel] = signature
@@ -186,7 +200,7 @@ class _Copier:
                 self.fs.rm_file(f"{self.remote}/{rel}")
             except FileNotFoundError:
                 pass
-            except Exception as exc:  # noqa: BLE001 - as above
+            except Exception as exc:
                 failed[rel] = _error_text(exc)
                 continue
             del self.sent[rel]
@@ -290,7 +304,9 @@ class Mirror:
             self._stop = True
             self._cond.notify_all()
         if not done:
-            pending = self.copier.failed or {"(copies in progress)": "still running at the deadline"}
+            pending = self.copier.failed or {
+                "(copies in progress)": "still running at the deadline"
+            }
             names = ", ".join(sorted(pending))
             reason = next(iter(pending.values()))
             msg = (
@@ -345,12 +361,10 @@ class Mirror:
             f"retrying in the background (next in {delay:g} s). Training goes on: the local run "
             "folder is complete."
         )
-        try:
+        # Warnings turned into errors cannot stop this thread; the end of the run warns again,
+        # from the thread that ends it, about every file still not copied.
+        with contextlib.suppress(Warning):
             warnings.warn(msg, HypertunerWarning, stacklevel=1)
-        except Warning:
-            # Warnings turned into errors cannot stop this thread; the end of the run warns
-            # again, from the thread that ends it, about every file still not copied.
-            pass
 
 
 def mirror_run(
@@ -425,7 +439,8 @@ def push(
     if not copier.sync():
         names = ", ".join(sorted(copier.failed))
         reason = next(iter(copier.failed.values()))
-        msg = f"Copying run {name!r} to {url.rstrip('/') + '/' + name!r} failed for {names} ({reason})."
+        where = url.rstrip("/") + "/" + name
+        msg = f"Copying run {name!r} to {where!r} failed for {names} ({reason})."
         raise RemoteStorageError(msg, url=url, failed=dict(copier.failed))
     return len(copier.sent)
 
@@ -435,7 +450,7 @@ def _remote_files(fs: Any, remote: str, url: str) -> dict[str, str]:
         listing = fs.find(remote)
     except FileNotFoundError:
         return {}
-    except Exception as exc:  # noqa: BLE001 - the remote's own errors become one clear error
+    except Exception as exc:
         msg = f"Cannot list {url!r}: {_error_text(exc)}."
         raise RemoteStorageError(msg, url=url) from exc
     prefix = remote.rstrip("/") + "/"
@@ -485,7 +500,8 @@ def pull(
         >>> hypertuner.start_run({"lr": 0.1}, name="round-trip", storage=root).finish()
         >>> push("round-trip", "memory://doc-pull", root)
         2
-        >>> sorted(p.name for p in pull("memory://doc-pull/round-trip", tempfile.mkdtemp()).iterdir())
+        >>> target = pull("memory://doc-pull/round-trip", tempfile.mkdtemp())
+        >>> sorted(p.name for p in target.iterdir())
         ['config.json', 'meta.json']
     """
     from .run import check_run_name, storage_root
@@ -496,7 +512,10 @@ def pull(
     try:
         check_run_name(name)
     except RunNameError as exc:
-        msg = f"URL {url!r} does not end in a run name ({exc.message[:-1]}): write <backup url>/<run>."
+        msg = (
+            f"URL {url!r} does not end in a run name ({exc.message[:-1]}): write "
+            "<backup url>/<run>."
+        )
         raise RunNameError(msg, name=name) from None
     fs, remote = _open_fs(clean, storage_options)
     files = _remote_files(fs, remote, clean)
@@ -529,7 +548,7 @@ def pull(
                     raise
                 msg = f"Cannot copy {clean + '/' + rel!r} to {str(local)!r}: {_error_text(exc)}."
                 raise RemoteStorageError(msg, url=clean, file=rel) from exc
-            except Exception as exc:  # noqa: BLE001 - the remote's own errors become one clear error
+            except Exception as exc:
                 msg = f"Cannot copy {clean + '/' + rel!r}: {_error_text(exc)}."
                 raise RemoteStorageError(msg, url=clean, file=rel) from exc
         if not exists:
@@ -574,7 +593,9 @@ def add_commands(sub: Any) -> None:
         "storage/<run>/.",
     )
     pull_parser.add_argument("url", metavar="URL")
-    pull_parser.add_argument("--force", action="store_true", help="overwrite a local run of that name")
+    pull_parser.add_argument(
+        "--force", action="store_true", help="overwrite a local run of that name"
+    )
     add_storage_option(pull_parser)
     pull_parser.set_defaults(handler=_pull_command)
 
@@ -598,5 +619,8 @@ def _pull_command(options: argparse.Namespace) -> int:
 
 def _push_command(options: argparse.Namespace) -> int:
     count = push(options.run, options.url, options.storage)
-    print(f"Pushed run {options.run!r} ({count} files) to {options.url.rstrip('/') + '/' + options.run!r}.")
+    print(
+        f"Pushed run {options.run!r} ({count} files) to "
+        f"{options.url.rstrip('/') + '/' + options.run!r}."
+    )
     return 0

@@ -21,7 +21,6 @@ from hypertuner import cfgfile as cfgfile_module
 from hypertuner import cli
 from hypertuner.errors import (
     ConfigError,
-    HypertunerWarning,
     MissingDependencyError,
     RemoteStorageError,
     RunInUseError,
@@ -71,7 +70,9 @@ class MotoServer:
     def start(self) -> None:
         pytest.importorskip("moto.server", reason="the S3 tests need moto[server]")
         executable = Path(sys.executable).with_name("moto_server")
-        command = [str(executable)] if executable.exists() else [sys.executable, "-m", "moto.server"]
+        command = (
+            [str(executable)] if executable.exists() else [sys.executable, "-m", "moto.server"]
+        )
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [*command, "-H", "127.0.0.1", "-p", str(self.port)], stdout=log, stderr=log
@@ -101,7 +102,11 @@ class MotoServer:
             "endpoint_url": self.endpoint,
             "key": "testing",
             "secret": "testing",
-            "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 2, "read_timeout": 10},
+            "config_kwargs": {
+                "retries": {"max_attempts": 1},
+                "connect_timeout": 2,
+                "read_timeout": 10,
+            },
         }
 
     def filesystem(self) -> Any:
@@ -110,7 +115,12 @@ class MotoServer:
 
     def env(self) -> dict[str, str]:
         """The environment a script needs to reach this server (fsspec reads FSSPEC_S3_*)."""
-        return {**os.environ, **CREDENTIALS, "FSSPEC_S3_ENDPOINT_URL": self.endpoint, "PYTHONPATH": str(ROOT)}
+        return {
+            **os.environ,
+            **CREDENTIALS,
+            "FSSPEC_S3_ENDPOINT_URL": self.endpoint,
+            "PYTHONPATH": str(ROOT),
+        }
 
 
 def _server(tmp: Path) -> Iterator[MotoServer]:
@@ -156,7 +166,11 @@ def test_example_run_arrives_in_s3_and_pull_restores_it(
 ) -> None:
     done = subprocess.run(
         [sys.executable, str(EXAMPLE / "train.py"), "--backup", "s3://bucket/runs"],
-        capture_output=True, text=True, check=False, timeout=180, env=s3.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=180,
+        env=s3.env(),
     )
     assert done.returncode == 0, done.stderr
     fs = s3.filesystem()
@@ -166,7 +180,9 @@ def test_example_run_arrives_in_s3_and_pull_restores_it(
     assert json.loads(fs.cat("bucket/runs/cfg-baseline/meta.json"))["status"] == "finished"
 
     local = storage / "cfg-baseline"
-    original = {p.relative_to(local).as_posix(): p.read_bytes() for p in local.rglob("*") if p.is_file()}
+    original = {
+        p.relative_to(local).as_posix(): p.read_bytes() for p in local.rglob("*") if p.is_file()
+    }
     original.pop(".lock")
     for path in sorted(local.rglob("*"), reverse=True):
         path.unlink() if path.is_file() else path.rmdir()
@@ -174,13 +190,17 @@ def test_example_run_arrives_in_s3_and_pull_restores_it(
     capsys.readouterr()
     assert cli.main(["pull", "s3://bucket/runs/cfg-baseline"]) == 0
     assert "Pulled run 'cfg-baseline'" in capsys.readouterr().out
-    restored = {p.relative_to(local).as_posix(): p.read_bytes() for p in local.rglob("*") if p.is_file()}
+    restored = {
+        p.relative_to(local).as_posix(): p.read_bytes() for p in local.rglob("*") if p.is_file()
+    }
     assert restored == original
     assert hypertuner.load(local / "model.pt")["step"] == 32
 
     assert cli.main(["pull", "s3://bucket/runs/cfg-baseline"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "exists already" in err and "--force" in err
+    assert err.count("\n") == 1
+    assert "exists already" in err
+    assert "--force" in err
 
 
 def test_parse_run_backup_mirrors_files_written_later(s3: MotoServer, storage: Path) -> None:
@@ -208,7 +228,8 @@ def test_server_outage_is_retried_warned_and_never_stops_the_run(
         monkeypatch.setitem(fsspec.config.conf, "s3", server.options())
         run = hypertuner.start_run({"lr": 0.1}, name="outage")
         mirror = mirror_run(run, "s3://bucket/runs", exit_wait=3.0)
-        assert mirror is not None and mirror.wait(60)
+        assert mirror is not None
+        assert mirror.wait(60)
 
         server.stop()
         during = run.directory / "during-outage.txt"
@@ -237,7 +258,8 @@ def test_server_outage_is_retried_warned_and_never_stops_the_run(
         assert run.status == "finished"
         final = [str(w.message) for w in seen if "ended but" in str(w.message)]
         assert len(final) == 1
-        assert "late.txt" in final[0] and "meta.json" in final[0]
+        assert "late.txt" in final[0]
+        assert "meta.json" in final[0]
         assert "hypertuner push outage s3://bucket/runs" in final[0]
 
 
@@ -255,7 +277,7 @@ def test_hparams_backup_to_a_local_folder_url(tmp_path: Path, storage: Path) -> 
     assert copied == ["config.json", "hparams.cfg", "meta.json"]
 
 
-def HParams_with_backup(url: str) -> hypertuner.HParams:  # noqa: N802 - reads like the call it makes
+def HParams_with_backup(url: str) -> hypertuner.HParams:
     return hypertuner.HParams(".", name="backed-up", backup=url)
 
 
@@ -279,12 +301,36 @@ def _remote(files: dict[str, bytes]) -> None:
 
 
 PULL_ERRORS = [
-    pytest.param("memory://pull-tests/runs/bsae", RunNotFoundError, "No run at .* Did you mean 'base'", id="missing-run"),
-    pytest.param("memory://pull-tests/runs/.hidden", RunNameError, "does not end in a run name", id="bad-name"),
-    pytest.param("memory://pull-tests/runs/loose", RunNotFoundError, "no config.json", id="not-a-run"),
-    pytest.param("memory://pull-tests/runs/evil", RemoteStorageError, "would leave the run folder", id="dot-dot"),
-    pytest.param("memory://pull-tests/runs/evil2", RemoteStorageError, "would leave the run folder", id="backslash"),
-    pytest.param("memory://pull-tests/runs/base", RunInUseError, "exists already", id="exists-locally"),
+    pytest.param(
+        "memory://pull-tests/runs/bsae",
+        RunNotFoundError,
+        "No run at .* Did you mean 'base'",
+        id="missing-run",
+    ),
+    pytest.param(
+        "memory://pull-tests/runs/.hidden",
+        RunNameError,
+        "does not end in a run name",
+        id="bad-name",
+    ),
+    pytest.param(
+        "memory://pull-tests/runs/loose", RunNotFoundError, "no config.json", id="not-a-run"
+    ),
+    pytest.param(
+        "memory://pull-tests/runs/evil",
+        RemoteStorageError,
+        "would leave the run folder",
+        id="dot-dot",
+    ),
+    pytest.param(
+        "memory://pull-tests/runs/evil2",
+        RemoteStorageError,
+        "would leave the run folder",
+        id="backslash",
+    ),
+    pytest.param(
+        "memory://pull-tests/runs/base", RunInUseError, "exists already", id="exists-locally"
+    ),
     pytest.param("nope://bucket/runs/base", ConfigError, "scheme 'nope://'", id="unknown-scheme"),
 ]
 
@@ -313,14 +359,19 @@ def test_pull_refuses_bad_input_and_writes_nothing(
     assert not (storage.parent / "escape.txt").exists()
     assert cli.main(["pull", url]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("hypertuner: error: ") and err.count("\n") == 1
+    assert err.startswith("hypertuner: error: ")
+    assert err.count("\n") == 1
 
 
 @pytest.mark.parametrize(
     ("url", "error", "match"),
     [
-        pytest.param("gs://bucket/runs", MissingDependencyError, r"needs gcsfs.*'hypertuner\[gcs\]'", id="gs"),
-        pytest.param("nope://bucket/runs", ConfigError, r"scheme 'nope://'.*'hypertuner\[s3\]'", id="unknown"),
+        pytest.param(
+            "gs://bucket/runs", MissingDependencyError, r"needs gcsfs.*'hypertuner\[gcs\]'", id="gs"
+        ),
+        pytest.param(
+            "nope://bucket/runs", ConfigError, r"scheme 'nope://'.*'hypertuner\[s3\]'", id="unknown"
+        ),
     ],
 )
 def test_parse_refuses_a_backup_url_no_installed_filesystem_serves(

@@ -55,7 +55,9 @@ def train() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--project", default=str(Path(__file__).parent), help="folder of hparams.cfg")
+    parser.add_argument(
+        "--project", default=str(Path(__file__).parent), help="folder of hparams.cfg"
+    )
     parser.add_argument("--backup", default=None, help="URL to mirror the run folder to")
     options = parser.parse_args()
     HParams(options.project, name="train", backup=options.backup)
