@@ -22,6 +22,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from timeit import Timer
 from types import SimpleNamespace
 from typing import Any
 
@@ -507,29 +508,80 @@ def _functions() -> tuple[Callable[..., Any], Callable[..., Any]]:
 NESTED = "with S(**kw):\n    f(1)"
 
 
+class _Case:
+    """One statement timed by :func:`interleaved_stmts`, inside the context ``enter()`` gives."""
+
+    def __init__(
+        self,
+        stmt: str,
+        namespace: dict[str, Any],
+        enter: Callable[[], contextlib.AbstractContextManager[Any]],
+    ) -> None:
+        self.timer = Timer("\n".join([stmt] * UNROLL), globals=namespace)
+        self.empty = Timer("pass", globals=namespace)
+        self.enter = enter
+        with enter():
+            number, _ = self.timer.autorange()
+        self.number = max(1, number // 4)  # samples of ~50 ms
+        self.best = float("inf")
+        self.best_empty = float("inf")
+
+
+UNROLL = 10
+
+
+def interleaved_stmts(cases: Sequence[_Case], rounds: int) -> list[float]:
+    """Return the seconds per execution of each case, sampled in turn for ``rounds`` rounds.
+
+    Taking the samples of all cases in rotation, rather than one case after another, puts each
+    through the same moments of a shared machine's load, so their differences and ratios hold
+    even when the absolute times drift. The empty loop's time is subtracted.
+    """
+    for _ in range(rounds):
+        for case in cases:
+            with case.enter():
+                case.best = min(case.best, case.timer.timeit(case.number))
+                case.best_empty = min(case.best_empty, case.empty.timeit(case.number))
+    return [max(c.best - c.best_empty, 0.0) / (c.number * UNROLL) for c in cases]
+
+
 def bench_auto_param(sizes: Sequence[int], repeat: int) -> list[Row]:
-    """A call of an ``@auto_param`` function minus a plain call, in scopes of growing size."""
+    """A call of an ``@auto_param`` function minus a plain call, in scopes of growing size.
+
+    The calls at every size, and the plain calls, are sampled in rotation (see
+    :func:`interleaved_stmts`), so the flatness figure compares like moments.
+    """
     from hypertuner import auto_param, param_scope
 
     have_hp = _available("hyperparameter")
     rows: list[Row] = []
-    overheads: dict[int, float] = {}
+    cases: list[_Case] = []
     for size in sizes:
         values = _scope_values(size)
         net, plain = _functions()
         ours_fn = auto_param(net)
         with param_scope(**values):
             assert ours_fn(1) == (1, 4, "gelu"), ours_fn(1)
-            space = {"f": ours_fn, "g": plain}
-            ours_call = timeit_stmt("f(1)", space, repeat=repeat, unroll=10)
-            plain_call = timeit_stmt("g(1)", space, repeat=repeat, unroll=10)
+
+        def enter(values: dict[str, Any] = values) -> contextlib.AbstractContextManager[Any]:
+            return param_scope(**values)
+
+        space = {"f": ours_fn, "g": plain}
+        cases += [_Case("f(1)", space, enter), _Case("g(1)", space, enter)]
+    timed = interleaved_stmts(cases, rounds=2 * repeat)
+    calls = {size: (timed[2 * k], timed[2 * k + 1]) for k, size in enumerate(sizes)}
+    overheads = {size: max(ours - plain, 1e-10) for size, (ours, plain) in calls.items()}
+
+    for size in sizes:
+        values = _scope_values(size)
+        net, _ = _functions()
+        ours_fn = auto_param(net)
+        with param_scope(**values):
             nested = {"S": param_scope, "f": ours_fn, "kw": {"net.layers": 5}}
             with param_scope(net={"layers": 5}):
                 assert ours_fn(1) == (1, 5, "gelu"), ours_fn(1)
             ours_nested = timeit_stmt(NESTED, nested, repeat=max(3, repeat // 2), unroll=2)
-        ours = max(ours_call - plain_call, 1e-10)
-        overheads[size] = ours
-        reference = None
+        reference = hp_nested = None
         if have_hp:
             hp_scope, hp_decorator = _hp_api()
             hp_net, hp_plain = _functions()
@@ -542,11 +594,13 @@ def bench_auto_param(sizes: Sequence[int], repeat: int) -> list[Row]:
                 nested = {"S": hp_scope, "f": hp_fn, "kw": {"net.layers": 5}}
                 hp_nested = timeit_stmt(NESTED, nested, repeat=max(3, repeat // 2), unroll=2)
             reference = max(hp_call - hp_plain_call, 1e-10)
+        ours_call, plain_call = calls[size]
         print(
             f"auto_param, scope of {size} keys: plain call {plain_call * 1e9:.0f} ns, "
             f"@auto_param call {ours_call * 1e9:.0f} ns"
             + (f", @hp.param call {hp_call * 1e9:.0f} ns" if have_hp else "")
         )
+        ours = overheads[size]
         rows.append(
             row(f"@auto_param call - plain call, scope of {size} keys", ours, reference, "<= 1 us")
         )
@@ -562,7 +616,7 @@ def bench_auto_param(sizes: Sequence[int], repeat: int) -> list[Row]:
             row(
                 f"  context: nested 1-key scope + 1 call, in {size} keys",
                 ours_nested,
-                hp_nested if have_hp else None,
+                hp_nested,
                 "",
             )
         )
