@@ -314,6 +314,10 @@ def _last_line(path: str) -> str:
             lines = handle.read().decode("utf-8", "replace").strip().splitlines()
     except OSError:
         return ""
+    # The error is usually the last line; skip the warnings printed at exit (and their source line).
+    for line in reversed(lines):
+        if line.strip() and not line.startswith((" ", "\t")) and "Warning: " not in line:
+            return line.strip()[:300]
     return lines[-1].strip()[:300] if lines else ""
 
 
@@ -615,11 +619,21 @@ def _run_pool(
                     worker.job = job
                     dispatch(job)
                     worker.conn.send(job)
-            waitables: list[Any] = [w.conn for w in workers] + [w.process.sentinel for w in workers]
-            for ready in wait(waitables, timeout=1.0):
-                worker = next(w for w in workers if ready in (w.conn, w.process.sentinel))
-                if ready is worker.conn or worker.conn.poll():
-                    _pool_message(worker, record)
+            owners: dict[Any, _Worker] = {}
+            for w in workers:
+                owners[w.conn] = owners[w.process.sentinel] = w
+            for ready in wait(list(owners), timeout=1.0):
+                worker = owners[ready]
+                if worker not in workers:
+                    continue  # already replaced in this round
+                if worker.conn.poll():
+                    try:
+                        message = worker.conn.recv()
+                    except (EOFError, OSError):  # the worker is gone
+                        worker.process.join(5.0)
+                        _pool_death(worker, workers, record, threads)
+                        continue
+                    _pool_message(worker, message, record)
                 elif not worker.process.is_alive():
                     _pool_death(worker, workers, record, threads)
     except KeyboardInterrupt:
@@ -630,11 +644,8 @@ def _run_pool(
             worker.stop(timeout=_STOP_GRACE_S)
 
 
-def _pool_message(worker: _Worker, record: Record) -> None:
-    try:
-        kind, payload = worker.conn.recv()
-    except (EOFError, OSError):
-        return  # the sentinel will report the death
+def _pool_message(worker: _Worker, message: tuple[str, Any], record: Record) -> None:
+    kind, payload = message
     if kind == "ready":
         worker.ready = True
     elif kind == "load-error":

@@ -1,0 +1,391 @@
+"""hypertuner.sweep and `hypertuner sweep`: trials as runs, the journal, resume, workers, GPUs, Ctrl-C."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import hypertuner
+from hypertuner import auto_param, choice, cli, irange, loguniform
+from hypertuner.errors import MissingDependencyError, SearchSpecError
+from hypertuner.launch import JOURNAL, SWEEP_FILE, Trial, _Progress, trial_id
+from hypertuner.run import list_runs
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _journal(directory: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (directory / JOURNAL).read_text().splitlines()]
+
+
+def _script(folder: Path, name: str, body: str) -> Path:
+    path = folder / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def _python(*argv: str | Path, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("HYPERTUNER_STORAGE", None)
+    return subprocess.run(
+        [sys.executable, *map(str, argv)], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+        check=False,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The function form, serial
+
+
+@auto_param
+def _width(size: int = 1) -> int:
+    return size
+
+
+def _train(args: hypertuner.Args) -> dict[str, float]:
+    run = hypertuner.current_run()
+    assert run is not None
+    hypertuner.log({"loss": args.lr * _width()}, step=0)
+    return {"loss": args.lr * _width(), "run": run.name}  # type: ignore[dict-item]
+
+
+def test_each_trial_is_an_ordinary_run_named_after_the_sweep(storage: Path) -> None:
+    results = hypertuner.sweep(
+        _train, {"lr": choice(0.1, 0.2), "_width.size": choice(1, 3)}, name="grid", metric="loss", progress=False
+    )
+    assert [t.name for t in results] == ["grid-0", "grid-1", "grid-2", "grid-3"]
+    assert list_runs(storage) == ["grid-0", "grid-1", "grid-2", "grid-3"]  # the sweep folder is no run
+    config = json.loads((storage / "grid-1" / "config.json").read_text())
+    assert config == {"lr": 0.1, "_width": {"size": 3}}
+    meta = json.loads((storage / "grid-1" / "meta.json").read_text())
+    assert (meta["status"], meta["sweep"], meta["trial"], meta["result"]["loss"]) == ("finished", "grid", 1, 0.30000000000000004)
+    assert results.best is not None and results.best.name == "grid-0"
+
+
+def test_the_trial_function_runs_inside_its_run_with_its_config_as_the_scope(storage: Path) -> None:
+    results = hypertuner.sweep(_train, {"lr": [0.5], "_width.size": [4]}, name="scoped", progress=False)
+    trial = results[0]
+    assert trial.result == {"loss": 2.0, "run": "scoped-0"}  # current_run() and @auto_param saw the trial
+    summary = json.loads((storage / "scoped-0" / "summary.json").read_text())
+    assert summary["metrics"]["loss"]["last"] == 2.0  # hypertuner.log wrote into the trial's folder
+    assert hypertuner.current_run() is None
+
+
+def test_base_config_is_merged_under_the_trial_values(storage: Path) -> None:
+    def read_all(args: hypertuner.Args) -> int:
+        return args.model.layers + args.model.width + args.steps
+
+    results = hypertuner.sweep(
+        read_all, {"model.layers": irange(1, 3)}, config={"steps": 10, "model": {"width": 100, "layers": 0}},
+        progress=False,
+    )
+    assert [t.result for t in results] == [111, 112]
+    assert results[1].config == {"steps": 10, "model": {"width": 100, "layers": 2}}
+
+
+def _fails_on_two(args: hypertuner.Args) -> float:
+    if args.x == 2 and not Path("fixed").exists():
+        msg = "x=2 is not allowed"
+        raise ValueError(msg)
+    return float(args.x)
+
+
+def test_a_failing_trial_is_recorded_with_its_error_and_the_sweep_goes_on(storage: Path) -> None:
+    results = hypertuner.sweep(_fails_on_two, {"x": [1, 2, 3]}, name="flaky", progress=False)
+    assert [t.status for t in results] == ["finished", "failed", "finished"]
+    assert results[1].error is not None and results[1].error.startswith("ValueError: x=2 is not allowed")
+    assert json.loads((storage / "flaky-1" / "meta.json").read_text())["status"] == "failed"
+    assert json.loads((storage / "flaky" / SWEEP_FILE).read_text())["counts"] == {"finished": 2, "failed": 1}
+
+
+def test_running_the_same_sweep_again_skips_finished_trials_and_reruns_failed_ones(storage: Path) -> None:
+    hypertuner.sweep(_fails_on_two, {"x": [1, 2, 3]}, progress=False)
+    Path("fixed").touch()
+    again = hypertuner.sweep(_fails_on_two, {"x": [1, 2, 3]}, progress=False)
+    assert [(t.status, t.resumed) for t in again] == [("finished", True), ("finished", False), ("finished", True)]
+    sweeps = [p for p in storage.iterdir() if (p / SWEEP_FILE).exists()]
+    assert len(sweeps) == 1  # the default name is stable for the same definition
+    statuses = [(r["index"], r["status"]) for r in _journal(sweeps[0])]
+    assert statuses.count((1, "running")) == 2 and statuses.count((0, "running")) == 1
+    meta = json.loads((storage / f"{sweeps[0].name}-1" / "meta.json").read_text())
+    assert meta["status"] == "finished" and len(meta["starts"]) == 2  # the same run folder again
+
+
+def test_random_search_resumes_with_the_same_draws_when_no_seed_was_given(storage: Path) -> None:
+    space = {"lr": loguniform(1e-4, 1e-1), "layers": choice(2, 4, 8)}
+
+    def objective(args: hypertuner.Args) -> float:
+        return args.lr * args.layers
+
+    first = hypertuner.sweep(objective, space, strategy="random", n_trials=3, name="rs", progress=False)
+    longer = hypertuner.sweep(objective, space, strategy="random", n_trials=5, name="rs", progress=False)
+    assert [t.config for t in longer[:3]] == [t.config for t in first]
+    assert [t.resumed for t in longer] == [True, True, True, False, False]
+
+
+def test_the_sweep_folder_holds_plain_json_with_space_strategy_and_a_journal(storage: Path) -> None:
+    hypertuner.sweep(_train, {"lr": [0.1], "_width.size": irange(1, 3)}, name="layout", metric="loss", progress=False)
+    folder = storage / "layout"
+    record = json.loads((folder / SWEEP_FILE).read_text())
+    assert record["space"] == {
+        "lr": {"type": "choice", "options": [0.1]},
+        "_width.size": {"type": "irange", "start": 1, "stop": 3, "step": 1},
+    }
+    assert (record["strategy"], record["status"], record["best"]["run"]) == ("grid", "finished", "layout-0")
+    lines = _journal(folder)
+    assert [line["status"] for line in lines] == ["running", "finished", "running", "finished"]
+    config = {"lr": 0.1, "_width": {"size": 2}}
+    assert lines[2]["trial"] == trial_id(config) and lines[2]["config"] == config
+    assert lines[3]["run"] == "layout-1" and lines[3]["value"] == 0.2
+
+
+def test_a_sweep_name_reused_with_another_space_is_refused(storage: Path) -> None:
+    hypertuner.sweep(_fails_on_two, {"x": [1]}, name="fixed-name", progress=False)
+    with pytest.raises(SearchSpecError, match="Sweep 'fixed-name' exists .* with another definition"):
+        hypertuner.sweep(_fails_on_two, {"x": [3]}, name="fixed-name", progress=False)
+
+
+def test_progress_prints_plain_lines_with_count_best_and_eta_when_not_a_terminal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    hypertuner.sweep(_fails_on_two, {"x": [3, 1]}, name="plain", mode="min")
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].startswith("sweep plain: 1/2 trial 0 finished, value 3 | best 3 (trial 0) | eta ")
+    assert lines[1] == "sweep plain: 2/2 trial 1 finished, value 1 | best 1 (trial 1) | eta 0s"
+
+
+def test_progress_draws_a_bar_on_a_terminal() -> None:
+    pytest.importorskip("tqdm")
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Terminal()
+    progress = _Progress("bar", 2, 0, "min", None, stream=stream)
+    progress.update(Trial(0, "id", "bar-0", {}, "finished", value=0.5))
+    progress.close()
+    text = stream.getvalue()
+    assert "sweep bar" in text and "1/2" in text and "best 0.5" in text
+
+
+def test_the_ray_backend_without_ray_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'hypertuner\[ray\]'"):
+        hypertuner.sweep(_fails_on_two, {"x": [1]}, backend="ray", progress=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker processes (spawned): real scripts, run as a user runs them
+
+
+USER_SCRIPT = """
+import os, sys, time
+import hypertuner
+
+def train(args):
+    time.sleep(args.sleep)
+    return {"value": args.x * 10, "pid": os.getpid(), "threads": os.environ.get("OMP_NUM_THREADS")}
+
+if __name__ == "__main__":
+    results = hypertuner.sweep(train, {"x": [1, 2, 3, 4]}, config={"sleep": float(sys.argv[1])},
+                               workers=2, name="pool", metric="value", mode="max", progress=False)
+    print("PARENT", os.getpid())
+    for t in results:
+        print("TRIAL", t.index, t.status, t.result["value"], t.result["pid"], t.result["threads"])
+"""
+
+
+def test_a_train_function_defined_in_the_users_script_runs_in_reused_worker_processes(tmp_path: Path) -> None:
+    script = _script(tmp_path, "user_sweep.py", USER_SCRIPT)
+    done = _python(script, "0.2", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    parent = int(next(line for line in done.stdout.splitlines() if line.startswith("PARENT")).split()[1])
+    trials = [line.split() for line in done.stdout.splitlines() if line.startswith("TRIAL")]
+    assert [(t[2], t[3]) for t in trials] == [("finished", "10"), ("finished", "20"), ("finished", "30"), ("finished", "40")]
+    pids = {int(t[4]) for t in trials}
+    assert parent not in pids and len(pids) == 2  # two workers, each reused across trials
+    assert {t[5] for t in trials} == {"1"}  # one torch/OpenMP thread per worker by default
+    assert list_runs(tmp_path / "storage") == ["pool-0", "pool-1", "pool-2", "pool-3"]
+
+
+def test_a_script_that_starts_the_sweep_without_a_main_guard_gets_a_clear_error(tmp_path: Path) -> None:
+    script = _script(tmp_path, "unguarded.py", """
+        import hypertuner
+
+        def train(args):
+            return args.x
+
+        hypertuner.sweep(train, {"x": [1, 2]}, workers=2, progress=False)
+    """)
+    done = _python(script, cwd=tmp_path)
+    assert done.returncode != 0
+    assert "if __name__ == '__main__':" in done.stderr.strip().splitlines()[-1]
+
+
+GPU_SCRIPT = """
+import json, os, sys, time
+from hypertuner import HyperOptArgumentParser
+
+AT_IMPORT = os.environ.get("CUDA_VISIBLE_DEVICES")
+
+def train_main(trial_params, gpu_ids):
+    start = time.time()
+    time.sleep(0.3)
+    return {"gpu_ids": gpu_ids, "env": os.environ.get("CUDA_VISIBLE_DEVICES"), "at_import": AT_IMPORT,
+            "torch_loaded": "torch" in sys.modules, "start": start, "end": time.time()}
+
+if __name__ == "__main__":
+    parser = HyperOptArgumentParser(strategy="grid_search")
+    parser.add_argument("--learning_rate", default=0.002, type=float)
+    parser.opt_list("--nb_layers", default=2, type=int, tunable=True, options=[2, 4, 8, 16, 32, 64])
+    hparams = parser.parse_args()
+    results = hparams.optimize_parallel_gpu(train_main, gpu_ids=["1", "0, 2"], progress=False)
+    print(json.dumps([[vars(params), result] for params, result in results]))
+"""
+
+
+def test_gpu_trials_see_one_gpu_ids_entry_set_before_import_and_never_shared(tmp_path: Path) -> None:
+    script = _script(tmp_path, "gpu_sweep.py", GPU_SCRIPT)
+    done = _python(script, cwd=tmp_path, env={"CUDA_VISIBLE_DEVICES": "7"})
+    assert done.returncode == 0, done.stderr
+    pairs = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [params["nb_layers"] for params, _ in pairs] == [2, 4, 8, 16, 32, 64]
+    assert all(params["learning_rate"] == 0.002 for params, _ in pairs)
+    for _, result in pairs:
+        assert result["gpu_ids"] in ("1", "0, 2")
+        assert result["env"] == result["at_import"] == result["gpu_ids"]  # set before the script ran
+        assert not result["torch_loaded"]
+    for entry in ("1", "0, 2"):
+        spans = sorted((r["start"], r["end"]) for _, r in pairs if r["gpu_ids"] == entry)
+        assert spans and all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # never two at once
+    journal = _journal(next(p for p in (tmp_path / "storage").iterdir() if (p / SWEEP_FILE).exists()))
+    assert {line["gpu"] for line in journal if line["status"] == "running"} == {"1", "0, 2"}
+
+
+CTRL_C_SCRIPT = """
+import os, sys, time
+import hypertuner
+
+def train(args):
+    time.sleep(0.05 if args.x <= 2 else float(os.environ["SLEEP"]))
+    return args.x
+
+if __name__ == "__main__":
+    try:
+        hypertuner.sweep(train, {"x": [1, 2, 3, 4, 5, 6]}, workers=2, name="stop", progress=False)
+    except KeyboardInterrupt:
+        print("INTERRUPTED")
+        sys.exit(130)
+    print("DONE")
+"""
+
+
+def test_ctrl_c_stops_the_sweep_marks_unfinished_trials_and_a_rerun_resumes(tmp_path: Path) -> None:
+    script = _script(tmp_path, "stop_sweep.py", CTRL_C_SCRIPT)
+    env = {**os.environ, "SLEEP": "60"}
+    env.pop("HYPERTUNER_STORAGE", None)
+    process = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    folder = tmp_path / "storage" / "stop"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        lines = _journal(folder) if (folder / JOURNAL).exists() else []
+        finished = {line["index"] for line in lines if line["status"] == "finished"}
+        started = all((folder.parent / f"stop-{i}" / "meta.json").exists() for i in (2, 3))
+        if finished == {0, 1} and started:
+            time.sleep(0.3)  # the trials are inside train() now
+            break
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "INTERRUPTED" in out, err
+    latest: dict[int, str] = {}
+    for line in _journal(folder):
+        latest[line["index"]] = line["status"]
+    assert "interrupted" in latest.values() and "running" not in latest.values()
+    assert json.loads((folder / SWEEP_FILE).read_text())["status"] == "interrupted"
+    interrupted = [i for i, s in latest.items() if s == "interrupted"]
+    assert json.loads((tmp_path / "storage" / f"stop-{interrupted[0]}" / "meta.json").read_text())["status"] == "interrupted"
+
+    rerun = _python(script, cwd=tmp_path, env={"SLEEP": "0"})
+    assert rerun.returncode == 0 and "DONE" in rerun.stdout, rerun.stderr
+    statuses = {line["index"]: line["status"] for line in _journal(folder)}
+    assert set(statuses) == set(range(6)) and set(statuses.values()) == {"finished"}
+    finished_before = [i for i, s in latest.items() if s == "finished"]
+    reruns = [line["index"] for line in _journal(folder) if line["status"] == "running"]
+    assert all(reruns.count(i) == 1 for i in finished_before)  # finished trials were not run again
+
+
+# ---------------------------------------------------------------------------------------------
+# The command form: `hypertuner sweep SCRIPT ...`
+
+
+TRAIN_SCRIPT = """
+import sys
+import hypertuner
+
+args = hypertuner.parse()
+if args.lr == 0.1 and args.model.layers == 6:
+    print("diverged: loss is nan", file=sys.stderr)
+    sys.exit(3)
+hypertuner.log({"loss": args.lr * args.model.layers + args.bias}, step=0)
+print("trained", hypertuner.current_run().name)
+"""
+
+
+def test_the_sweep_command_runs_the_script_once_per_trial_with_its_overrides(
+    tmp_path: Path, storage: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = _script(tmp_path, "train.py", TRAIN_SCRIPT)
+    (Path.cwd() / "cfg.json").write_text('{"lr": 1.0, "bias": 0.0, "model": {"layers": 1}}')
+    argv = ["sweep", str(script), "--config=cfg.json", "lr=choice(0.1,0.01)", "model.layers=range(2,8,2)",
+            "bias=0.5", "--workers", "2", "--metric", "loss", "--name", "cmd", "--no-progress"]
+    code = cli.main(argv)
+    out = capsys.readouterr().out
+    assert code == 1  # one trial failed
+    assert list_runs(storage) == [f"cmd-{i}" for i in range(6)]
+    config = json.loads((storage / "cmd-4" / "config.json").read_text())
+    assert config == {"lr": 0.01, "bias": 0.5, "model": {"layers": 4}}
+    lines = {line["index"]: line for line in _journal(storage / "cmd") if line["status"] != "running"}
+    assert lines[2]["status"] == "failed" and "exit code 3: diverged: loss is nan" in lines[2]["error"]
+    assert lines[3]["value"] == pytest.approx(0.52)  # the last logged loss of the trial
+    assert "trained cmd-4" in (storage / "cmd" / "logs" / "4.log").read_text()
+    assert "sweep cmd: 5/6 finished; best 0.52 (cmd-3)" in out
+
+    assert cli.main(argv) == 1  # the trial still fails: same script, same values
+    reran = [line["index"] for line in _journal(storage / "cmd") if line["status"] == "running"]
+    assert reran.count(2) == 2 and reran.count(0) == 1  # only the failed trial ran again
+
+
+# ---------------------------------------------------------------------------------------------
+# The examples, as a new user runs them (tiny data)
+
+
+def test_the_testtube_style_example_runs_on_two_workers(tmp_path: Path) -> None:
+    done = _python(REPO / "examples" / "search" / "testtube_style.py", "--nb_trials", "4", "--steps", "3",
+                   cwd=tmp_path, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert "learning_rate=0.01" in done.stdout  # from example.json
+    assert "best loss" in done.stdout
+    assert len(list_runs(tmp_path / "storage")) == 4
+
+
+def test_the_native_sweep_example_runs_and_resumes(tmp_path: Path) -> None:
+    example = REPO / "examples" / "search" / "native_sweep.py"
+    done = _python(example, "--trials", "3", "--steps", "3", cwd=tmp_path, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert "3/3 trials finished; best loss" in done.stdout
+    again = _python(example, "--trials", "3", "--steps", "3", "--backend", "serial", "--workers", "1",
+                    cwd=tmp_path, timeout=240)
+    assert again.returncode == 0 and "resuming, 3 of 3 trials already finished" in again.stderr
