@@ -404,7 +404,7 @@ def bench_parse(work: Workspace, repeat: int) -> tuple[list[Row], Any]:
     storage = tempfile.mkdtemp(dir=work.root, prefix="storage-inproc-")
     rows.append(
         row(
-            "  context: parse() in-process, run folder written",
+            "  context: parse() in-process, run folder written (ends the last run)",
             timeit(
                 lambda: hypertuner.parse(argv, storage=storage),
                 repeat=max(3, repeat // 2),
