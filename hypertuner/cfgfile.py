@@ -727,7 +727,9 @@ class HParams(Args):
     ``<project_path>/<hparams_filename>.cfg`` (see the module docstring for the format), starts
     the run named by its required ``run.name`` (:func:`hypertuner.start_run`), saves the file's
     text as ``storage/<run.name>/hparams.cfg`` and the values in ``config.json``, and makes the
-    values the base of ``param_scope`` and ``auto_param``, as :func:`hypertuner.parse` does.
+    values the base of ``param_scope`` and ``auto_param``, as :func:`hypertuner.parse` does. The
+    run becomes the current run, ending the one before (an instance whose file names the current
+    run shares it).
 
     When ``storage/<run.name>/hparams.cfg`` exists already, that saved copy is read instead of
     the (possibly edited) file, and one line on stderr says so: the run is recalled as it was.
@@ -813,12 +815,13 @@ class HParams(Args):
             check_url(url)
         config = {key: value for key, value in data.items() if key != "run"}
         run = current_run()
-        if not (
+        shared = (
             run is not None
             and run.name == run_name
             and run.storage == root
             and run.status == "running"
-        ):
+        )
+        if run is None or not shared:
             run = start_run(
                 config, name=run_name, storage=root, resume=resume, explicit=flatten(config)
             )
@@ -826,13 +829,17 @@ class HParams(Args):
             if run.is_writer and not (run.directory / "hparams.cfg").is_file():
                 _files.write_bytes(run.directory / "hparams.cfg", text.encode("utf-8"))
                 run.wrote(run.directory / "hparams.cfg")
-        base = scope.install(run)
+        reads: set[str] | None
+        if shared and scope._Base.frame.tree is run.config:
+            reads = scope._usage.reads  # another HParams of this run installed its values already
+        else:
+            reads = scope.install(run)._reads
         if url:
             from .storage import mirror_run
 
             mirror_run(run, url)
         values = {"run": {**settings, "name": run.name}, **run.config}
-        self = typing.cast(HParams, cls.from_dict(values, _reads=base._reads))
+        self = typing.cast(HParams, cls.from_dict(values, _reads=reads))
         object.__setattr__(self, "_file", path)
         object.__setattr__(self, "_name", name)
         object.__setattr__(self, "_run", run)
