@@ -3,7 +3,8 @@
 Each benchmark runs in its own process with this interpreter (so one benchmark's imports and
 caches never colour another's figures), its output streamed as it comes. The arguments given
 here are passed on to every benchmark (``--quick``, ``--repeat N``), except ``--only NAME``
-(repeatable: run just ``bench_NAME.py``) and ``--list``, which this runner reads itself.
+(repeatable: run just ``bench_NAME.py``), ``--list`` and ``--timeout SECONDS`` (stop a
+benchmark that runs longer; 1800 by default), which this runner reads itself.
 
 The exit status is 0 even when figures miss their targets: this is a report, not a test. It is 1
 only when a benchmark itself fails (crashes or exits non-zero), so ``make bench`` still shows a
@@ -19,9 +20,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -44,7 +48,7 @@ def discover(only: list[str]) -> list[Path]:
     return chosen
 
 
-def run_one(script: Path, extra: list[str]) -> tuple[int, list[str], float]:
+def run_one(script: Path, extra: list[str], timeout: float) -> tuple[int, list[str], float]:
     """Run ``script`` with ``extra`` arguments, echoing its output.
 
     Returns:
@@ -59,7 +63,15 @@ def run_one(script: Path, extra: list[str]) -> tuple[int, list[str], float]:
         bufsize=1,
         cwd=str(HERE.parent),
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        start_new_session=True,  # on --timeout, stop the benchmark and what it started
     )
+
+    def stop() -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+    watchdog = threading.Timer(timeout, stop)
+    watchdog.start()
     misses: list[str] = []
     assert process.stdout is not None
     for line in process.stdout:
@@ -68,7 +80,11 @@ def run_one(script: Path, extra: list[str]) -> tuple[int, list[str], float]:
         if line.startswith(MISS_MARK):
             misses.append(line[len(MISS_MARK) :].strip())
     status = process.wait()
-    return status, misses, time.perf_counter() - started
+    watchdog.cancel()
+    seconds = time.perf_counter() - started
+    if status != 0 and seconds >= timeout:
+        print(f"run_all.py: {script.name} ran past --timeout {timeout:.0f} s and was stopped.")
+    return status, misses, seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,6 +96,13 @@ def main(argv: list[str] | None = None) -> int:
         "--only", action="append", default=[], metavar="NAME", help="run bench_NAME.py only"
     )
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=1800.0,
+        metavar="SECONDS",
+        help="stop a benchmark that runs longer (default 1800)",
+    )
     options, extra = parser.parse_known_args(argv)
     scripts = discover(options.only)
     if options.list:
@@ -95,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[tuple[str, int, list[str], float]] = []
     for script in scripts:
         print(f"\n=== {script.name} ===", flush=True)
-        status, misses, seconds = run_one(script, extra)
+        status, misses, seconds = run_one(script, extra, options.timeout)
         results.append((script.name, status, misses, seconds))
 
     print("\n=== summary ===")
