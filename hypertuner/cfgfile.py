@@ -519,6 +519,8 @@ def read_cfg(
                 raise ConfigError(msg, path=shown, key=key, line=number, value=raw) from None
         _store(data, lines, key, value, number, shown)
 
+    if text.startswith("\ufeff"):  # a byte-order mark that some editors write
+        text = text[1:]
     for number, line in enumerate(text.splitlines(), 1):
         stripped = line.strip()
         if not stripped or stripped[0] in "#;":

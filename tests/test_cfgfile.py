@@ -97,6 +97,12 @@ name = 'enc dec'
     assert lines["model"] == 9
 
 
+def test_byte_order_mark_crlf_and_trailing_comments_are_understood() -> None:
+    text = "\ufeff[run]\r\nname = x\r\n[m]\r\nlr = 0.1  # c\r\nact = relu # c\r\ns = 'a # b'\r\n"
+    data, _ = read_cfg("a.cfg", text)
+    assert data == {"run": {"name": "x"}, "m": {"lr": 0.1, "act": "relu", "s": "a # b"}}
+
+
 def test_values_are_stored_as_json_data() -> None:
     data, _ = read_cfg(
         "a.cfg", "t = (1, 2)\ns = {3, 1, 2}\nd = {'a': (1,)}\nn = None\nb = not False\n"
