@@ -290,6 +290,7 @@ def test_missing_file_names_the_path_and_the_folder_searched(tmp_path: Path, sto
 def test_backup_url_that_cannot_work_is_refused_before_the_run(
     url: str, error: type[Exception], match: str, storage: Path
 ) -> None:
+    pytest.importorskip("fsspec", reason="backup URLs need fsspec")
     if url.startswith("gs:"):
         try:
             import gcsfs  # noqa: F401
@@ -429,6 +430,7 @@ def test_parse_of_a_bad_cfg_prints_one_line_and_exits_2(tmp_path: Path) -> None:
 
 def test_example_trains_from_hparams_cfg_and_recalls_it(tmp_path: Path, storage: Path) -> None:
     """The example as a new user runs it: the run folder, then the recall on a second run."""
+    pytest.importorskip("torch", reason="the example trains a torch model")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     command = [sys.executable, str(EXAMPLE / "train.py")]
     first = subprocess.run(
