@@ -178,6 +178,17 @@ class Workspace:
         return True
 
 
+def _merge(base: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``other`` into a copy of ``base``: dicts key by key, anything else replaced."""
+    out = dict(base)
+    for key, value in other.items():
+        old = out.get(key)
+        out[key] = (
+            _merge(old, value) if isinstance(value, dict) and isinstance(old, dict) else value
+        )
+    return out
+
+
 def _count_leaves(tree: Any) -> int:
     if isinstance(tree, dict):
         return sum(_count_leaves(v) for v in tree.values())
@@ -383,8 +394,6 @@ def bench_parse(work: Workspace, repeat: int) -> tuple[list[Row], Any]:
         rows.append(_missing("parse() w/o run folder vs Hydra compose", "hydra-core"))
 
     # Context: what the plain-dict floor is, and what the run folder adds.
-    from hypertuner.config import _merge
-
     loaded = [json.loads(p.read_text()) for p in paths]
 
     def plain_merge() -> dict[str, Any]:
