@@ -31,6 +31,7 @@ import contextlib
 import dataclasses
 import datetime as _dt
 import hashlib
+import importlib
 import json
 import math
 import os
@@ -134,7 +135,11 @@ def _value(result: Any, metric: str | None) -> float | None:
     if isinstance(result, (int, float)) and not isinstance(result, bool):
         number = float(result)
         return number if math.isfinite(number) else None
-    if "torch" in sys.modules and type(result).__name__ == "Tensor" and getattr(result, "numel", None):
+    if (
+        "torch" in sys.modules
+        and type(result).__name__ == "Tensor"
+        and getattr(result, "numel", None)
+    ):
         with contextlib.suppress(Exception):
             if result.numel() == 1:
                 return float(result.item())
@@ -225,11 +230,19 @@ def _execute_function(job: _Job) -> _Outcome:
         finally:
             scope._Base.frame, scope._usage = saved_frame, saved_usage
     except KeyboardInterrupt:
-        return _Outcome(job.index, "interrupted", error="KeyboardInterrupt",
-                        duration_s=time.perf_counter() - started)
+        return _Outcome(
+            job.index,
+            "interrupted",
+            error="KeyboardInterrupt",
+            duration_s=time.perf_counter() - started,
+        )
     except Exception as exc:  # a failing trial is recorded; the sweep goes on
-        return _Outcome(job.index, "failed", error=_describe_error(exc),
-                        duration_s=time.perf_counter() - started)
+        return _Outcome(
+            job.index,
+            "failed",
+            error=_describe_error(exc),
+            duration_s=time.perf_counter() - started,
+        )
     return _Outcome(job.index, "finished", result=result, duration_s=time.perf_counter() - started)
 
 
@@ -271,7 +284,8 @@ def _execute_command(job: _Job) -> _Outcome:
     import subprocess
 
     started = time.perf_counter()
-    assert job.command is not None and job.log_path is not None
+    assert job.command is not None
+    assert job.log_path is not None
     env = dict(os.environ)
     env.update(job.env)
     try:
@@ -288,8 +302,12 @@ def _execute_command(job: _Job) -> _Outcome:
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
-                return _Outcome(job.index, "interrupted", error="KeyboardInterrupt",
-                                duration_s=time.perf_counter() - started)
+                return _Outcome(
+                    job.index,
+                    "interrupted",
+                    error="KeyboardInterrupt",
+                    duration_s=time.perf_counter() - started,
+                )
             finally:
                 with _children_lock:
                     _children.pop(job.index, None)
@@ -298,8 +316,9 @@ def _execute_command(job: _Job) -> _Outcome:
     elapsed = time.perf_counter() - started
     directory = Path(job.storage) / job.run_name
     if code == 0:
-        return _Outcome(job.index, "finished", result=_command_result(directory, job.metric),
-                        duration_s=elapsed)
+        return _Outcome(
+            job.index, "finished", result=_command_result(directory, job.metric), duration_s=elapsed
+        )
     status = "interrupted" if code in (-signal.SIGINT, 130, -signal.SIGTERM, 143) else "failed"
     last = _last_line(job.log_path)
     error = f"exit code {code}" + (f": {last}" if last else "") + f" (log: {job.log_path})"
@@ -403,8 +422,15 @@ def _lock(directory: Path, name: str) -> int:
 class _Progress:
     """A tqdm bar on a terminal (when tqdm is installed), else one plain line per trial."""
 
-    def __init__(self, name: str, total: int, done: int, mode: str, enabled: bool | None,
-                 stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        total: int,
+        done: int,
+        mode: str,
+        enabled: bool | None,
+        stream: TextIO | None = None,
+    ) -> None:
         self.name = name
         self.total = total
         self.done = done
@@ -417,26 +443,31 @@ class _Progress:
         self.enabled = enabled is not False
         if self.enabled and _isatty(self.stream):
             try:
-                from tqdm import tqdm
+                tqdm: Any = importlib.import_module("tqdm").tqdm
             except ImportError:
                 tqdm = None
             if tqdm is not None:
-                self.bar = tqdm(total=total, initial=done, desc=f"sweep {name}", file=self.stream,
-                                unit="trial", dynamic_ncols=True)
+                self.bar = tqdm(
+                    total=total,
+                    initial=done,
+                    desc=f"sweep {name}",
+                    file=self.stream,
+                    unit="trial",
+                    dynamic_ncols=True,
+                )
 
     def update(self, trial: Trial) -> None:
         self.done += 1
         self.ran += 1
-        if trial.status == "finished" and trial.value is not None and (
-            self.best is None
-            or (trial.value < self.best.value if self.mode == "min" else trial.value > self.best.value)  # type: ignore[operator]
-        ):
-            self.best = trial
+        if trial.status == "finished" and trial.value is not None:
+            best = self.best.value if self.best is not None else None
+            if best is None or (trial.value < best if self.mode == "min" else trial.value > best):
+                self.best = trial
         if not self.enabled:
             return
-        best = f"{self.best.value:.6g} (trial {self.best.index})" if self.best else "-"
+        shown = f"{self.best.value:.6g} (trial {self.best.index})" if self.best else "-"
         if self.bar is not None:
-            self.bar.set_postfix_str(f"best {best}", refresh=False)
+            self.bar.set_postfix_str(f"best {shown}", refresh=False)
             self.bar.update(1)
             return
         elapsed = time.monotonic() - self.started
@@ -449,7 +480,7 @@ class _Progress:
             what += f": {trial.error}"
         print(
             f"sweep {self.name}: {self.done}/{self.total} trial {trial.index} {what} | "
-            f"best {best} | eta {eta}",
+            f"best {shown} | eta {eta}",
             file=self.stream,
             flush=True,
         )
@@ -475,7 +506,7 @@ def _isatty(stream: TextIO) -> bool:
 
 
 def _fmt_duration(seconds: float) -> str:
-    seconds = int(round(seconds))
+    seconds = round(seconds)
     if seconds < 60:
         return f"{seconds}s"
     minutes, seconds = divmod(seconds, 60)
@@ -664,7 +695,9 @@ def _pool_message(worker: _Worker, message: tuple[str, Any], record: Record) -> 
             raise KeyboardInterrupt
 
 
-def _pool_death(worker: _Worker, workers: list[_Worker], record: Record, threads: int | None) -> None:
+def _pool_death(
+    worker: _Worker, workers: list[_Worker], record: Record, threads: int | None
+) -> None:
     code = worker.process.exitcode
     if not worker.ready:
         msg = (
@@ -710,7 +743,9 @@ def _stop_pool(workers: list[_Worker], record: Record) -> None:
 # Commands in parallel (each trial is already its own process) ----------------------------------
 
 
-def _run_commands(jobs: list[_Job], dispatch: Dispatch, record: Record, envs: list[dict[str, str]]) -> None:
+def _run_commands(
+    jobs: list[_Job], dispatch: Dispatch, record: Record, envs: list[dict[str, str]]
+) -> None:
     import queue
 
     pending: queue.Queue[_Job | None] = queue.Queue()
@@ -818,7 +853,9 @@ def _run_ray(
                 try:
                     outcome = ray.get(ref)
                 except Exception as exc:  # a task Ray could not run (worker crash, lost node)
-                    outcome = _Outcome(job.index, "failed", error=f"Ray: {type(exc).__name__}: {exc}"[:2000])
+                    outcome = _Outcome(
+                        job.index, "failed", error=f"Ray: {type(exc).__name__}: {exc}"[:2000]
+                    )
                 record(outcome)
     except KeyboardInterrupt:
         for ref in in_flight:
@@ -843,7 +880,9 @@ def _run_ray(
 def _check_options(
     backend: str | None, workers: int | None, gpus: Sequence[str] | None, mode: str
 ) -> tuple[str, int, list[str] | None]:
-    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
+    if workers is not None and (
+        not isinstance(workers, int) or isinstance(workers, bool) or workers < 1
+    ):
         msg = f"workers must be a positive integer (trials run at once), not {workers!r}."
         raise SearchSpecError(msg, key="workers", value=workers)
     gpu_list: list[str] | None = None
@@ -854,7 +893,10 @@ def _check_options(
             raise SearchSpecError(msg, key="gpu_ids")
         for entry in gpu_list:
             if not isinstance(entry, str) or not entry.strip():
-                msg = f"gpu_ids entry {entry!r} is not a CUDA_VISIBLE_DEVICES string such as '0' or '0,2'."
+                msg = (
+                    f"gpu_ids entry {entry!r} is not a CUDA_VISIBLE_DEVICES string "
+                    "such as '0' or '0,2'."
+                )
                 raise SearchSpecError(msg, key="gpu_ids", value=entry)
         if workers is not None and workers != len(gpu_list):
             msg = (
@@ -874,7 +916,10 @@ def _check_options(
         msg = f"Unknown backend {backend!r}: use one of {', '.join(map(repr, BACKENDS))}.{hint}"
         raise SearchSpecError(msg, key="backend", value=backend, suggestions=close)
     if chosen == "serial" and count > 1:
-        msg = f"backend='serial' runs one trial at a time; workers={count} needs backend='process' or 'ray'."
+        msg = (
+            f"backend='serial' runs one trial at a time; workers={count} needs "
+            "backend='process' or 'ray'."
+        )
         raise SearchSpecError(msg, key="workers", value=count)
     if chosen == "serial" and gpu_list is not None:
         msg = "gpu_ids needs backend='process' (one worker process per entry)."
@@ -940,7 +985,9 @@ def _trial_config(base: Mapping[str, Any], values: Mapping[str, Any]) -> dict[st
 
 def _target_text(target: Any) -> str:
     if callable(target):
-        return f"{getattr(target, '__module__', '?')}:{getattr(target, '__qualname__', repr(target))}"
+        return (
+            f"{getattr(target, '__module__', '?')}:{getattr(target, '__qualname__', repr(target))}"
+        )
     return str(target)
 
 
@@ -1059,16 +1106,31 @@ def sweep(
         >>> def train(args):
         ...     return (args.lr - 0.01) ** 2 + args.model.layers
         >>> results = hypertuner.sweep(
-        ...     train, {"lr": hypertuner.loguniform(1e-4, 1e-1), "model.layers": hypertuner.choice(2, 4)},
+        ...     train,
+        ...     {"lr": hypertuner.loguniform(1e-4, 1e-1), "model.layers": hypertuner.choice(2, 4)},
         ...     strategy="random", n_trials=3, seed=0, storage=tempfile.mkdtemp(), progress=False)
         >>> [t.name[-2:] for t in results], all(t.status == "finished" for t in results)
         (['-0', '-1', '-2'], True)
     """
     plan = _plan(
-        target, space, strategy=strategy, n_trials=n_trials, seed=seed, config=config, name=name,
-        storage=storage, workers=workers, backend=backend, gpus=gpus, metric=metric, mode=mode,
-        script_args=script_args, threads=threads_per_worker, progress=progress,
-        ray_address=ray_address, ray_options=ray_options,
+        target,
+        space,
+        strategy=strategy,
+        n_trials=n_trials,
+        seed=seed,
+        config=config,
+        name=name,
+        storage=storage,
+        workers=workers,
+        backend=backend,
+        gpus=gpus,
+        metric=metric,
+        mode=mode,
+        script_args=script_args,
+        threads=threads_per_worker,
+        progress=progress,
+        ray_address=ray_address,
+        ray_options=ray_options,
     )
     return _run(plan)
 
@@ -1126,11 +1188,27 @@ def _plan(
             else:
                 overrides[key] = ""
     return _Plan(
-        target=target, call=call, space=dims, strategy=kind, n_trials=n_trials, seed=seed,
-        config=dict(config or {}), name=name, storage=storage_root(storage), backend=chosen,
-        workers=count, gpus=gpu_list, metric=metric, mode=mode, threads=threads,
-        progress=progress, ray_address=ray_address, ray_options=ray_options, command=command,
-        overrides=overrides, search=search,
+        target=target,
+        call=call,
+        space=dims,
+        strategy=kind,
+        n_trials=n_trials,
+        seed=seed,
+        config=dict(config or {}),
+        name=name,
+        storage=storage_root(storage),
+        backend=chosen,
+        workers=count,
+        gpus=gpu_list,
+        metric=metric,
+        mode=mode,
+        threads=threads,
+        progress=progress,
+        ray_address=ray_address,
+        ray_options=ray_options,
+        command=command,
+        overrides=overrides,
+        search=search,
     )
 
 
@@ -1197,7 +1275,10 @@ def _read_sweep_file(directory: Path) -> dict[str, Any]:
     except FileNotFoundError:
         return {}
     except ValueError as exc:
-        msg = f"Sweep file {str(path)!r} is not valid JSON ({exc}); delete the sweep's folder to start over."
+        msg = (
+            f"Sweep file {str(path)!r} is not valid JSON ({exc}); delete the sweep's folder "
+            "to start over."
+        )
         raise SearchSpecError(msg, path=str(path)) from None
     return value if isinstance(value, dict) else {}
 
@@ -1222,22 +1303,41 @@ def _execute_plan(
         config = _trial_config(plan.config, values)
         tid = trial_id(config)
         run_name = f"{name}-{index}"
-        record = previous.get(tid)
-        if record and record.get("status") == "finished":
+        earlier = previous.get(tid)
+        if earlier and earlier.get("status") == "finished":
             trials[index] = Trial(
-                index, tid, record.get("run", run_name), config, "finished",
-                result=record.get("result"), value=record.get("value"),
-                directory=plan.storage / record.get("run", run_name), resumed=True,
+                index,
+                tid,
+                earlier.get("run", run_name),
+                config,
+                "finished",
+                result=earlier.get("result"),
+                value=earlier.get("value"),
+                directory=plan.storage / earlier.get("run", run_name),
+                resumed=True,
             )
             continue
-        job = _Job(index, tid, run_name, storage, config, name, plan.call, fn=None, metric=plan.metric,
-                   search=plan.search)
+        job = _Job(
+            index,
+            tid,
+            run_name,
+            storage,
+            config,
+            name,
+            plan.call,
+            fn=None,
+            metric=plan.metric,
+            search=plan.search,
+        )
         if plan.command is not None:
             tokens = [_format_override(k, v, plan.overrides.get(k, "")) for k, v in values.items()]
             job.command = [*plan.command, *tokens, f"--name={run_name}", f"--storage={storage}"]
             job.log_path = str(directory / "logs" / f"{index}.log")
             if plan.threads:
-                job.env = {"OMP_NUM_THREADS": str(plan.threads), "MKL_NUM_THREADS": str(plan.threads)}
+                job.env = {
+                    "OMP_NUM_THREADS": str(plan.threads),
+                    "MKL_NUM_THREADS": str(plan.threads),
+                }
         else:
             job.fn = plan.target
         jobs.append(job)
@@ -1246,52 +1346,88 @@ def _execute_plan(
     def write_sweep_file(status: str) -> None:
         finished = [t for t in trials.values()]
         best = _best(finished, plan.mode)
-        _files.write_json(directory / SWEEP_FILE, {
-            "kind": "hypertuner-sweep",
-            "version": 1,
-            "name": name,
-            "status": status,
-            "strategy": plan.strategy,
-            "seed": seed,
-            "n_trials": len(points),
-            "space": describe(plan.space),
-            "config": plan.config,
-            "target": _target_text(plan.target),
-            "command": plan.command,
-            "backend": plan.backend,
-            "workers": plan.workers,
-            "gpus": plan.gpus,
-            "metric": plan.metric,
-            "mode": plan.mode,
-            "fingerprint": fingerprint,
-            "created": saved.get("created") or _now(),
-            "updated": _now(),
-            "counts": dict(collections.Counter(t.status for t in trials.values())),
-            "best": None if best is None else {"index": best.index, "run": best.name,
-                                               "value": best.value, "config": best.config},
-        })
+        _files.write_json(
+            directory / SWEEP_FILE,
+            {
+                "kind": "hypertuner-sweep",
+                "version": 1,
+                "name": name,
+                "status": status,
+                "strategy": plan.strategy,
+                "seed": seed,
+                "n_trials": len(points),
+                "space": describe(plan.space),
+                "config": plan.config,
+                "target": _target_text(plan.target),
+                "command": plan.command,
+                "backend": plan.backend,
+                "workers": plan.workers,
+                "gpus": plan.gpus,
+                "metric": plan.metric,
+                "mode": plan.mode,
+                "fingerprint": fingerprint,
+                "created": saved.get("created") or _now(),
+                "updated": _now(),
+                "counts": dict(collections.Counter(t.status for t in trials.values())),
+                "best": None
+                if best is None
+                else {
+                    "index": best.index,
+                    "run": best.name,
+                    "value": best.value,
+                    "config": best.config,
+                },
+            },
+        )
 
     write_sweep_file("running")
     progress = _Progress(name, len(points), len(trials), plan.mode, plan.progress)
     by_index = {job.index: job for job in jobs}
     if counts.get("finished"):
-        progress.note(f"sweep {name}: resuming, {counts['finished']} of {len(points)} trials already finished.")
+        progress.note(
+            f"sweep {name}: resuming, {counts['finished']} of {len(points)} trials "
+            "already finished."
+        )
 
     def dispatch(job: _Job) -> None:
-        journal.append({"trial": job.trial_id, "index": job.index, "run": job.run_name,
-                        "status": "running", "config": job.config, "gpu": job.gpu})
+        journal.append(
+            {
+                "trial": job.trial_id,
+                "index": job.index,
+                "run": job.run_name,
+                "status": "running",
+                "config": job.config,
+                "gpu": job.gpu,
+            }
+        )
 
     def record(outcome: _Outcome) -> None:
         job = by_index[outcome.index]
         value = _value(outcome.result, plan.metric) if outcome.status == "finished" else None
-        trial = Trial(job.index, job.trial_id, job.run_name, job.config, outcome.status,
-                      result=outcome.result, value=value, error=outcome.error,
-                      directory=plan.storage / job.run_name)
+        trial = Trial(
+            job.index,
+            job.trial_id,
+            job.run_name,
+            job.config,
+            outcome.status,
+            result=outcome.result,
+            value=value,
+            error=outcome.error,
+            directory=plan.storage / job.run_name,
+        )
         trials[job.index] = trial
-        journal.append({"trial": job.trial_id, "index": job.index, "run": job.run_name,
-                        "status": outcome.status, "result": _jsonable(outcome.result),
-                        "value": value, "error": outcome.error,
-                        "duration_s": round(outcome.duration_s, 3)})
+        journal.append(
+            {
+                "trial": job.trial_id,
+                "index": job.index,
+                "run": job.run_name,
+                "status": outcome.status,
+                "result": _jsonable(outcome.result),
+                "value": value,
+                "error": outcome.error,
+                "duration_s": round(outcome.duration_s, 3),
+            }
+        )
         progress.update(trial)
 
     try:
@@ -1300,13 +1436,25 @@ def _execute_plan(
         elif plan.backend == "serial":
             _run_serial(jobs, dispatch, record)
         elif plan.backend == "ray":
-            _run_ray(jobs, dispatch, record, plan.workers, plan.ray_address, plan.ray_options,
-                     progress.note)
+            _run_ray(
+                jobs,
+                dispatch,
+                record,
+                plan.workers,
+                plan.ray_address,
+                plan.ray_options,
+                progress.note,
+            )
         elif plan.call == "command":
             _run_commands(jobs, dispatch, record, _worker_envs(plan.workers, plan.gpus, None))
         else:
-            _run_pool(jobs, dispatch, record, _worker_envs(plan.workers, plan.gpus, plan.threads),
-                      plan.threads)
+            _run_pool(
+                jobs,
+                dispatch,
+                record,
+                _worker_envs(plan.workers, plan.gpus, plan.threads),
+                plan.threads,
+            )
     except KeyboardInterrupt:
         progress.close()
         write_sweep_file("interrupted")
@@ -1334,13 +1482,24 @@ def _parser_sweep(
     from .search import _search_of
 
     search = _search_of(namespace)
-    allowed = {"name", "storage", "metric", "mode", "progress", "backend", "threads_per_worker",
-               "ray_address", "ray_options", "seed"}
+    allowed = {
+        "name",
+        "storage",
+        "metric",
+        "mode",
+        "progress",
+        "backend",
+        "threads_per_worker",
+        "ray_address",
+        "ray_options",
+        "seed",
+    }
     unknown = sorted(set(options) - allowed)
     if unknown:
         close = suggest(unknown[0], sorted(allowed))
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        msg = f"Unknown option {unknown[0]!r} for the parser's sweep: use {', '.join(sorted(allowed))}.{hint}"
+        valid = ", ".join(sorted(allowed))
+        msg = f"Unknown option {unknown[0]!r} for the parser's sweep: use {valid}.{hint}"
         raise SearchSpecError(msg, key=unknown[0])
     if not search.space:
         msg = (
@@ -1352,13 +1511,26 @@ def _parser_sweep(
     threads = options.pop("threads_per_worker", 1)
     seed = options.pop("seed", search.seed)
     plan = _plan(
-        fn, search.space, strategy=search.strategy, n_trials=nb_trials, seed=seed,
-        config=values, name=options.pop("name", None), storage=options.pop("storage", None),
-        workers=workers, backend=options.pop("backend", None), gpus=gpu_ids,
-        metric=options.pop("metric", None), mode=options.pop("mode", "min"), script_args=(),
-        threads=threads, progress=options.pop("progress", None),
-        ray_address=options.pop("ray_address", None), ray_options=options.pop("ray_options", None),
-        call="gpu-namespace" if gpu_ids is not None else "namespace", search=search,
+        fn,
+        search.space,
+        strategy=search.strategy,
+        n_trials=nb_trials,
+        seed=seed,
+        config=values,
+        name=options.pop("name", None),
+        storage=options.pop("storage", None),
+        workers=workers,
+        backend=options.pop("backend", None),
+        gpus=gpu_ids,
+        metric=options.pop("metric", None),
+        mode=options.pop("mode", "min"),
+        script_args=(),
+        threads=threads,
+        progress=options.pop("progress", None),
+        ray_address=options.pop("ray_address", None),
+        ray_options=options.pop("ray_options", None),
+        call="gpu-namespace" if gpu_ids is not None else "namespace",
+        search=search,
     )
     return _run(plan)
 
@@ -1367,9 +1539,17 @@ def _parser_sweep(
 # The `hypertuner sweep` command
 
 _VALUE_OPTIONS = {
-    "--workers": "workers", "--strategy": "strategy", "--trials": "trials", "--seed": "seed",
-    "--name": "name", "--storage": "storage", "--backend": "backend", "--metric": "metric",
-    "--mode": "mode", "--gpu": "gpu", "--ray-address": "ray_address",
+    "--workers": "workers",
+    "--strategy": "strategy",
+    "--trials": "trials",
+    "--seed": "seed",
+    "--name": "name",
+    "--storage": "storage",
+    "--backend": "backend",
+    "--metric": "metric",
+    "--mode": "mode",
+    "--gpu": "gpu",
+    "--ray-address": "ray_address",
 }
 _FLAG_OPTIONS = {"--no-progress": "no_progress"}
 
@@ -1390,8 +1570,11 @@ def add_commands(sub: Any) -> None:
         ),
     )
     parser.add_argument("script", help="the training script (it calls hypertuner.parse())")
-    parser.add_argument("args", nargs=argparse.REMAINDER,
-                        help="--config files, key=value overrides and key=choice(...) dimensions")
+    parser.add_argument(
+        "args",
+        nargs=argparse.REMAINDER,
+        help="--config files, key=value overrides and key=choice(...) dimensions",
+    )
     parser.add_argument("--workers", type=int, default=None, help="trials at once (default 1)")
     parser.add_argument("--strategy", default="grid", help="grid (default) or random")
     parser.add_argument("--trials", type=int, default=None, help="number of trials")
@@ -1401,9 +1584,16 @@ def add_commands(sub: Any) -> None:
     parser.add_argument("--backend", default=None, help="serial, process or ray")
     parser.add_argument("--metric", default=None, help="the logged metric that ranks the trials")
     parser.add_argument("--mode", default="min", help="min (default) or max")
-    parser.add_argument("--gpu", action="append", default=None, metavar="IDS",
-                        help="a CUDA_VISIBLE_DEVICES entry; repeat for one worker per entry")
-    parser.add_argument("--ray-address", default=None, help="the Ray cluster (default $RAY_ADDRESS)")
+    parser.add_argument(
+        "--gpu",
+        action="append",
+        default=None,
+        metavar="IDS",
+        help="a CUDA_VISIBLE_DEVICES entry; repeat for one worker per entry",
+    )
+    parser.add_argument(
+        "--ray-address", default=None, help="the Ray cluster (default $RAY_ADDRESS)"
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress output")
     parser.set_defaults(handler=_sweep_command)
 
@@ -1491,7 +1681,10 @@ def _sweep_command(options: argparse.Namespace) -> int:
             ray_address=merged.get("ray_address"),
         )
     except KeyboardInterrupt:
-        print("hypertuner: sweep interrupted; run the same command again to resume it.", file=sys.stderr)
+        print(
+            "hypertuner: sweep interrupted; run the same command again to resume it.",
+            file=sys.stderr,
+        )
         return 130
     _print_summary(results)
     return 0 if all(t.status == "finished" for t in results) else 1
@@ -1501,11 +1694,18 @@ def _print_summary(results: SweepResults) -> None:
     rows = [("trial", "status", "value", "run", "values")]
     for trial in results:
         value = "-" if trial.value is None else f"{trial.value:.6g}"
-        rows.append((str(trial.index), trial.status, value, trial.name,
-                     json.dumps(trial.config, separators=(",", ":"))[:60]))
+        rows.append(
+            (
+                str(trial.index),
+                trial.status,
+                value,
+                trial.name,
+                json.dumps(trial.config, separators=(",", ":"))[:60],
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row[:4], widths)) + "  " + row[4])
+        print("  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=False)) + "  " + row[4])
     best = results.best
     failed = sum(t.status != "finished" for t in results)
     line = f"sweep {results.name}: {len(results) - failed}/{len(results)} finished"

@@ -17,8 +17,12 @@ command line (``hypertuner sweep``) a dimension is written as an expression:
 
 Example:
     >>> from hypertuner.search import choice, generate, irange
-    >>> generate({"lr": choice(0.1, 0.01), "layers": irange(2, 6, 2)}, "grid")
-    [{'lr': 0.1, 'layers': 2}, {'lr': 0.1, 'layers': 4}, {'lr': 0.01, 'layers': 2}, {'lr': 0.01, 'layers': 4}]
+    >>> for trial in generate({"lr": choice(0.1, 0.01), "layers": irange(2, 6, 2)}, "grid"):
+    ...     print(trial)
+    {'lr': 0.1, 'layers': 2}
+    {'lr': 0.1, 'layers': 4}
+    {'lr': 0.01, 'layers': 2}
+    {'lr': 0.01, 'layers': 4}
 """
 
 from __future__ import annotations
@@ -59,7 +63,12 @@ __all__ = [
 ]
 
 STRATEGIES = ("grid", "random")
-_STRATEGY_ALIASES = {"grid": "grid", "grid_search": "grid", "random": "random", "random_search": "random"}
+_STRATEGY_ALIASES = {
+    "grid": "grid",
+    "grid_search": "grid",
+    "random": "random",
+    "random_search": "random",
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,10 +100,12 @@ class Dimension:
         """Raise :class:`SearchSpecError` naming ``key`` when the dimension cannot be searched.
 
         Example:
-            >>> uniform(1.0, 0.0).check("lr")
-            Traceback (most recent call last):
-            ...
-            hypertuner.errors.SearchSpecError: Parameter 'lr': uniform(1.0, 0.0) has low 1.0 greater than high 0.0; swap them.
+            >>> try:
+            ...     uniform(1.0, 0.0).check("lr")
+            ... except SearchSpecError as err:
+            ...     print(err.key, "|", err)  # doctest: +NORMALIZE_WHITESPACE
+            lr | Parameter 'lr': uniform(1.0, 0.0) has low 1.0 greater than high 0.0;
+            swap them.
         """
         trouble = self.problem()
         if trouble is not None:
@@ -216,7 +227,10 @@ class IntRange(Dimension):
         self.step = step
 
     def problem(self) -> str | None:
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (self.start, self.stop, self.step)):
+        if not all(
+            isinstance(v, int) and not isinstance(v, bool)
+            for v in (self.start, self.stop, self.step)
+        ):
             return "needs integers for start, stop and step."
         if self.step == 0:
             return "has step 0; use a non-zero step."
@@ -240,7 +254,7 @@ class IntRange(Dimension):
 
 
 def choice(*options: Any) -> Choice:
-    """One of ``options``; ``choice([2, 4, 8])`` (a single list) means the same as ``choice(2, 4, 8)``.
+    """One of ``options``; ``choice([2, 4, 8])`` (one list) is the same as ``choice(2, 4, 8)``.
 
     Example:
         >>> choice(2, 4, 8).values(), choice(["relu", "tanh"]).values()
@@ -340,7 +354,9 @@ def strategy_name(strategy: str) -> str:
         valid = list(_STRATEGY_ALIASES)
         close = suggest(str(strategy), valid)
         hint = f" Did you mean {close[0]!r}?" if close else ""
-        msg = f"Unknown search strategy {strategy!r}: use one of {', '.join(map(repr, valid))}.{hint}"
+        msg = (
+            f"Unknown search strategy {strategy!r}: use one of {', '.join(map(repr, valid))}.{hint}"
+        )
         raise SearchSpecError(msg, key="strategy", value=strategy, suggestions=close)
     return found
 
@@ -379,9 +395,9 @@ def generate(
             dimension, random search has no ``n_trials``, or ``n_trials`` is below 1.
 
     Example:
-        >>> trials = generate({"lr": loguniform(1e-4, 1e-1), "bs": choice(32, 64)}, "random", 3, seed=0)
-        >>> len(trials), trials == generate({"lr": loguniform(1e-4, 1e-1), "bs": choice(32, 64)},
-        ...                                 "random", 3, seed=0)
+        >>> space = {"lr": loguniform(1e-4, 1e-1), "bs": choice(32, 64)}
+        >>> trials = generate(space, "random", 3, seed=0)
+        >>> len(trials), trials == generate(space, "random", 3, seed=0)
         (3, True)
     """
     kind = strategy_name(strategy)
@@ -418,14 +434,16 @@ def _grid(dims: Mapping[str, Dimension], n_trials: int | None) -> list[dict[str,
     for index in range(count):
         trial = {}
         # Mixed-radix decoding: the last key varies fastest, as itertools.product does.
-        for key, column in zip(reversed(keys), reversed(columns)):
+        for key, column in zip(reversed(keys), reversed(columns), strict=False):
             index, digit = divmod(index, len(column))
             trial[key] = column[digit]
         out.append({k: trial[k] for k in keys})
     return out
 
 
-def _random(dims: Mapping[str, Dimension], n_trials: int, rng: random.Random) -> list[dict[str, Any]]:
+def _random(
+    dims: Mapping[str, Dimension], n_trials: int, rng: random.Random
+) -> list[dict[str, Any]]:
     keys = list(dims)
     total = size(dims)
     if total is not None:
@@ -441,7 +459,7 @@ def _random(dims: Mapping[str, Dimension], n_trials: int, rng: random.Random) ->
             swapped[j] = swapped.get(i, i)
             trial = {}
             index = pick
-            for key, column in zip(reversed(keys), reversed(columns)):
+            for key, column in zip(reversed(keys), reversed(columns), strict=False):
                 index, digit = divmod(index, len(column))
                 trial[key] = column[digit]
             out.append({k: trial[k] for k in keys})
@@ -450,7 +468,7 @@ def _random(dims: Mapping[str, Dimension], n_trials: int, rng: random.Random) ->
     draw = rng.random
     for key in keys:
         samplers.append(dims[key].sampler(draw))
-    pairs = list(zip(keys, samplers))
+    pairs = list(zip(keys, samplers, strict=False))
     return [{key: sample() for key, sample in pairs} for _ in range(n_trials)]
 
 
@@ -674,7 +692,7 @@ class HyperOptNamespace(argparse.Namespace):
         max_nb_trials: int | None = None,
         **options: Any,
     ) -> list[list[Any]]:
-        """Run ``train_function(trial_params, gpu_ids_entry)`` with one process per ``gpu_ids`` entry.
+        """Run ``train_function(trial_params, gpu_ids_entry)``, one process per ``gpu_ids`` entry.
 
         Each entry of ``gpu_ids`` (a string such as ``"1"`` or ``"0, 2"``) belongs to one worker
         process, spawned with ``CUDA_VISIBLE_DEVICES`` set to it before anything imports torch, so
@@ -690,10 +708,11 @@ class HyperOptNamespace(argparse.Namespace):
         Example:
             >>> parser = HyperOptArgumentParser()
             >>> _ = parser.opt_list("--x", default=1, type=int, tunable=True, options=[1, 2])
-            >>> parser.parse_args([]).optimize_parallel_gpu(print, gpu_ids=[])
-            Traceback (most recent call last):
-            ...
-            hypertuner.errors.SearchSpecError: gpu_ids is empty: give one entry per GPU set, e.g. gpu_ids=['0', '1'].
+            >>> try:
+            ...     parser.parse_args([]).optimize_parallel_gpu(print, gpu_ids=[])
+            ... except SearchSpecError as err:
+            ...     print(err)
+            gpu_ids is empty: give one entry per GPU set, e.g. gpu_ids=['0', '1'].
         """
         from .launch import _parser_sweep
 
@@ -710,9 +729,10 @@ class HyperOptNamespace(argparse.Namespace):
 
 def _search_of(namespace: HyperOptNamespace) -> _Search:
     try:
-        return namespace._search
+        search: _Search = namespace._search
     except AttributeError:
         return _Search("grid", {}, None)
+    return search
 
 
 def _namespace(values: Mapping[str, Any], search: _Search) -> HyperOptNamespace:
@@ -747,7 +767,9 @@ class HyperOptArgumentParser(argparse.ArgumentParser):
         (2, [2, 4, 8])
     """
 
-    def __init__(self, strategy: str = "grid_search", *args: Any, seed: int | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, strategy: str = "grid_search", *args: Any, seed: int | None = None, **kwargs: Any
+    ) -> None:
         if strategy not in ("grid_search", "random_search"):
             strategy_name(strategy)  # raises with the list of names
         super().__init__(*args, **kwargs)
@@ -793,7 +815,7 @@ class HyperOptArgumentParser(argparse.ArgumentParser):
         log_base: float | None = None,
         **kwargs: Any,
     ) -> argparse.Action:
-        """Add an argument whose trials take one of ``nb_samples`` values drawn from ``[low, high]``.
+        """Add an argument whose trials take one of ``nb_samples`` values drawn in ``[low, high]``.
 
         The values are drawn once, when the argument is added and only when ``tunable``: uniformly
         (distinct integers for ``type=int``), or on a log scale of base ``log_base`` when it is
@@ -868,7 +890,7 @@ class HyperOptArgumentParser(argparse.ArgumentParser):
         return action
 
     def _read_json_config(self, path: str) -> dict[str, Any]:
-        from .config import load_file
+        from ._formats import load_file
         from .errors import ConfigError
 
         try:
@@ -910,7 +932,7 @@ class HyperOptArgumentParser(argparse.ArgumentParser):
                         setattr(parsed, key, value)
         if not isinstance(parsed, HyperOptNamespace):
             parsed = HyperOptNamespace(**vars(parsed))
-        space = {
+        space: dict[str, Dimension] = {
             dest: Choice(opt.values) for dest, opt in self._opt_args.items() if opt.tunable
         }
         parsed._search = _Search(strategy_name(self.strategy), space, self.seed)

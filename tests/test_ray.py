@@ -19,12 +19,29 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_trials_run_as_ray_tasks_and_land_in_the_storage_as_ordinary_runs(tmp_path: Path) -> None:
-    """The native example with backend='ray': a __main__ function, an @auto_param model, hypertuner.log."""
+    """The native example on Ray: a __main__ function, an @auto_param model, hypertuner.log."""
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "HYPERTUNER_STORAGE")}
     done = subprocess.run(
-        [sys.executable, str(REPO / "examples" / "search" / "native_sweep.py"), "--backend", "ray",
-         "--trials", "4", "--workers", "2", "--steps", "3", "--name", "on-ray"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240, check=False,
+        [
+            sys.executable,
+            str(REPO / "examples" / "search" / "native_sweep.py"),
+            "--backend",
+            "ray",
+            "--trials",
+            "4",
+            "--workers",
+            "2",
+            "--steps",
+            "3",
+            "--name",
+            "on-ray",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Ray: started a local instance." in done.stderr
@@ -33,10 +50,15 @@ def test_trials_run_as_ray_tasks_and_land_in_the_storage_as_ordinary_runs(tmp_pa
     assert list_runs(storage) == ["on-ray-0", "on-ray-1", "on-ray-2", "on-ray-3"]
     for index in range(4):
         meta = json.loads((storage / f"on-ray-{index}" / "meta.json").read_text())
-        assert meta["status"] == "finished" and meta["sweep"] == "on-ray"
+        assert meta["status"] == "finished"
+        assert meta["sweep"] == "on-ray"
         summary = json.loads((storage / f"on-ray-{index}" / "summary.json").read_text())
         assert summary["metrics"]["loss"]["last"] == pytest.approx(meta["result"])
     sweep = json.loads((storage / "on-ray" / SWEEP_FILE).read_text())
-    assert (sweep["backend"], sweep["status"], sweep["counts"]) == ("ray", "finished", {"finished": 4})
+    assert (sweep["backend"], sweep["status"], sweep["counts"]) == (
+        "ray",
+        "finished",
+        {"finished": 4},
+    )
     lines = (storage / "on-ray" / JOURNAL).read_text().splitlines()
     assert len(lines) == 8

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import re
 import math
 import pickle
+import re
 import statistics
 from collections.abc import Callable
 from pathlib import Path
@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 
 import hypertuner
-from hypertuner import HyperOptArgumentParser, choice, irange, loguniform, uniform
-from hypertuner import cli
+from hypertuner import HyperOptArgumentParser, choice, cli, irange, loguniform, uniform
 from hypertuner.errors import HypertunerWarning, SearchSpecError
 from hypertuner.search import generate, parse_dimension
 
@@ -56,7 +55,10 @@ def test_random_search_on_a_finite_space_never_repeats_and_stops_at_its_size() -
 
 def test_loguniform_draws_evenly_in_the_exponent_whatever_the_base() -> None:
     for base in (10, 2, math.e):
-        values = [t["lr"] for t in generate({"lr": loguniform(1e-6, 1.0, log_base=base)}, "random", 4000, seed=0)]
+        values = [
+            t["lr"]
+            for t in generate({"lr": loguniform(1e-6, 1.0, log_base=base)}, "random", 4000, seed=0)
+        ]
         assert all(1e-6 <= v <= 1.0 for v in values)
         # The median of a log-uniform draw is the geometric mean of the bounds (1e-3 here).
         assert 10**-3.3 < statistics.median(values) < 10**-2.7
@@ -64,7 +66,8 @@ def test_loguniform_draws_evenly_in_the_exponent_whatever_the_base() -> None:
 
 def test_uniform_draws_inside_its_bounds() -> None:
     values = [t["x"] for t in generate({"x": uniform(-2.0, 3.0)}, "random", 1000, seed=0)]
-    assert min(values) >= -2.0 and max(values) <= 3.0
+    assert min(values) >= -2.0
+    assert max(values) <= 3.0
     assert 0.0 < statistics.mean(values) < 1.0
 
 
@@ -78,7 +81,9 @@ def test_irange_follows_pythons_range() -> None:
     ("text", "values"),
     [
         pytest.param("choice(0.1,0.01)", [0.1, 0.01], id="choice-numbers"),
-        pytest.param("choice(relu, 'tanh', true, null)", ["relu", "tanh", True, None], id="choice-words"),
+        pytest.param(
+            "choice(relu, 'tanh', true, null)", ["relu", "tanh", True, None], id="choice-words"
+        ),
         pytest.param("range(2,8,2)", [2, 4, 6], id="range"),
         pytest.param("irange(1, 3)", [1, 2], id="irange"),
         pytest.param("choice([1, 2], [3])", [[1, 2], [3]], id="choice-lists"),
@@ -104,18 +109,23 @@ def test_hundred_thousand_random_trials_of_six_parameters_are_generated() -> Non
         "dropout": uniform(0.0, 0.5),
     }
     trials = generate(space, "random", 100_000, seed=0)
-    assert len(trials) == 100_000 and set(trials[-1]) == set(space)
+    assert len(trials) == 100_000
+    assert set(trials[-1]) == set(space)
 
 
 # ---------------------------------------------------------------------------------------------
 # HyperOptArgumentParser (test-tube's documented behaviour)
 
 
-def _documented_parser(strategy: str = "random_search", seed: int | None = 0) -> HyperOptArgumentParser:
+def _documented_parser(
+    strategy: str = "random_search", seed: int | None = 0
+) -> HyperOptArgumentParser:
     parser = HyperOptArgumentParser(strategy=strategy, seed=seed)
     parser.add_argument("--learning_rate", default=0.002, type=float, help="the learning rate")
     parser.opt_list("--nb_layers", default=2, type=int, tunable=True, options=[2, 4, 8])
-    parser.opt_range("--neurons", default=50, type=int, tunable=True, low=100, high=800, nb_samples=10)
+    parser.opt_range(
+        "--neurons", default=50, type=int, tunable=True, low=100, high=800, nb_samples=10
+    )
     return parser
 
 
@@ -137,17 +147,34 @@ def test_grid_search_yields_the_product_of_the_tunable_values() -> None:
     parser.opt_list("--fixed", default=1, type=int, tunable=False, options=[5, 6])
     hparams = parser.parse_args([])
     pairs = [(t.nb_layers, t.act, t.fixed) for t in hparams.generate_trials()]
-    assert pairs == [(2, "relu", 1), (2, "tanh", 1), (4, "relu", 1), (4, "tanh", 1), (8, "relu", 1), (8, "tanh", 1)]
+    assert pairs == [
+        (2, "relu", 1),
+        (2, "tanh", 1),
+        (4, "relu", 1),
+        (4, "tanh", 1),
+        (8, "relu", 1),
+        (8, "tanh", 1),
+    ]
     assert len(hparams.generate_trials(4)) == 4
 
 
 def test_opt_range_draws_values_only_when_tunable_and_on_a_log_scale_with_log_base() -> None:
     parser = HyperOptArgumentParser(seed=0)
-    parser.opt_range("--lr", default=0.1, type=float, tunable=True, low=1e-6, high=1.0, nb_samples=400, log_base=10)
+    parser.opt_range(
+        "--lr",
+        default=0.1,
+        type=float,
+        tunable=True,
+        low=1e-6,
+        high=1.0,
+        nb_samples=400,
+        log_base=10,
+    )
     parser.opt_range("--units", default=5, type=int, tunable=False, low=1, high=9, nb_samples=3)
     parser.opt_range("--few", default=1, type=int, tunable=True, low=1, high=3, nb_samples=10)
     values = parser._opt_args["lr"].values
-    assert len(values) == 400 and all(1e-6 <= v <= 1.0 for v in values)
+    assert len(values) == 400
+    assert all(1e-6 <= v <= 1.0 for v in values)
     assert 10**-3.5 < statistics.median(values) < 10**-2.5
     assert parser._opt_args["units"].values == []
     assert parser._opt_args["few"].values == [1, 2, 3]  # at most the integers there are
@@ -164,7 +191,9 @@ def test_json_config_replaces_defaults_and_the_command_line_still_wins(tmp_path:
     assert (given.learning_rate, given.nb_layers) == (0.5, 4)
 
 
-def test_json_config_key_that_no_argument_declares_warns_with_the_nearest_name(tmp_path: Path) -> None:
+def test_json_config_key_that_no_argument_declares_warns_with_the_nearest_name(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "c.json").write_text('{"learning_rat": 1}')
     parser = _documented_parser()
     parser.json_config("--config")
@@ -219,56 +248,164 @@ def _parser_case(build: Callable[[HyperOptArgumentParser], Any]) -> Callable[[],
 
 BAD_INPUTS = [
     pytest.param(_sweep({}), SearchSpecError, "search space is empty", id="empty-space"),
-    pytest.param(_sweep({"lr": choice()}), SearchSpecError, "Parameter 'lr': choice\\(\\) has no options", id="empty-choice"),
-    pytest.param(_sweep({"lr": uniform(1.0, 0.1)}, strategy="random", n_trials=2), SearchSpecError,
-                 "Parameter 'lr': uniform\\(1.0, 0.1\\) has low 1.0 greater than high 0.1", id="low-above-high"),
-    pytest.param(_sweep({"lr": loguniform(0.0, 0.1)}, strategy="random", n_trials=2), SearchSpecError,
-                 "Parameter 'lr': .*positive bounds", id="loguniform-zero-bound"),
-    pytest.param(_sweep({"lr": loguniform(-1.0, 0.1)}, strategy="random", n_trials=2), SearchSpecError,
-                 "Parameter 'lr': .*positive bounds", id="loguniform-negative-bound"),
-    pytest.param(_sweep({"lr": loguniform(1e-3, 0.1, log_base=1)}, strategy="random", n_trials=2),
-                 SearchSpecError, "Parameter 'lr': .*log_base 1", id="loguniform-base-one"),
-    pytest.param(_sweep({"layers": irange(8, 2)}), SearchSpecError, "Parameter 'layers': irange\\(8, 2\\) is empty",
-                 id="empty-range"),
-    pytest.param(_sweep({"lr": choice(0.1)}, strategy="bayes"), SearchSpecError,
-                 "Unknown search strategy 'bayes'", id="unknown-strategy"),
-    pytest.param(_sweep({"lr": choice(0.1)}, backend="dask"), SearchSpecError,
-                 "Unknown backend 'dask'.*'serial', 'process', 'ray'", id="unknown-backend"),
-    pytest.param(_sweep({"lr": choice(0.1)}, workers=0), SearchSpecError, "workers must be a positive integer",
-                 id="zero-workers"),
-    pytest.param(_sweep({"lr": choice(0.1)}, strategy="random"), SearchSpecError,
-                 "Random search needs a trial count", id="random-without-count"),
-    pytest.param(_sweep({"lr": uniform(0.0, 1.0)}), SearchSpecError,
-                 "Parameter 'lr': grid search needs a list of values", id="grid-over-continuous"),
-    pytest.param(_sweep({"lr": choice(0.1)}, n_trials=0), SearchSpecError, "n_trials must be a positive integer",
-                 id="zero-trials"),
-    pytest.param(_sweep({"lr": choice(0.1)}, mode="best"), SearchSpecError, "mode must be 'min' or 'max'",
-                 id="unknown-mode"),
-    pytest.param(_sweep({"lr": choice(0.1)}, gpus=[]), SearchSpecError, "gpu_ids is empty", id="no-gpu-ids"),
-    pytest.param(_sweep({"lr": choice(0.1)}, name="../x"), ValueError, "Run name '../x' is not allowed",
-                 id="unsafe-sweep-name"),
-    pytest.param(lambda: hypertuner.sweep(lambda a: a, {"lr": choice(1)}, workers=2, progress=False),
-                 SearchSpecError, "cannot be sent to a worker process", id="lambda-in-process-pool"),
-    pytest.param(lambda: parse_dimension("lr", "choice(0.1,"), SearchSpecError,
-                 "Override 'lr=choice\\(0.1,' for parameter 'lr' does not parse", id="unclosed-expression"),
-    pytest.param(lambda: parse_dimension("lr", "normal(0,1)"), SearchSpecError,
-                 "parameter 'lr' uses normal\\(\\), which is not a search function", id="unknown-function"),
-    pytest.param(lambda: parse_dimension("lr", "choice(__import__('os'))"), SearchSpecError,
-                 "parameter 'lr'.*is not a literal value", id="expression-is-not-evaluated"),
-    pytest.param(lambda: parse_dimension("lr", "uniform(1, 0)"), SearchSpecError,
-                 "parameter 'lr': uniform\\(1, 0\\) has low 1 greater than high 0", id="expression-low-above-high"),
-    pytest.param(lambda: HyperOptArgumentParser(strategy="bayes_search"), ValueError,
-                 "Unknown search strategy 'bayes_search'", id="parser-unknown-strategy"),
-    pytest.param(_parser_case(lambda p: p.opt_range("--neurons", default=5, type=int, tunable=True, low=800, high=100)),
-                 SearchSpecError, "Parameter '--neurons'.*greater than high", id="opt-range-low-above-high"),
-    pytest.param(_parser_case(lambda p: p.opt_range("--lr", default=0.1, type=float, tunable=True, low=0.0, high=1.0,
-                                                    log_base=10)),
-                 SearchSpecError, "Parameter '--lr'.*positive bounds", id="opt-range-log-zero"),
-    pytest.param(_parser_case(lambda p: p.opt_list("--layers", default=2, type=int, tunable=True)),
-                 SearchSpecError, "Parameter '--layers'.*no options", id="opt-list-without-options"),
-    pytest.param(_parser_case(lambda p: (p.opt_list("--x", default=1, type=int, tunable=True, options=[1, 2]),
-                                         p.parse_args([]).optimize_parallel_cpu(_noop, nb_workers=0))),
-                 SearchSpecError, "workers must be a positive integer", id="parser-zero-workers"),
+    pytest.param(
+        _sweep({"lr": choice()}),
+        SearchSpecError,
+        "Parameter 'lr': choice\\(\\) has no options",
+        id="empty-choice",
+    ),
+    pytest.param(
+        _sweep({"lr": uniform(1.0, 0.1)}, strategy="random", n_trials=2),
+        SearchSpecError,
+        "Parameter 'lr': uniform\\(1.0, 0.1\\) has low 1.0 greater than high 0.1",
+        id="low-above-high",
+    ),
+    pytest.param(
+        _sweep({"lr": loguniform(0.0, 0.1)}, strategy="random", n_trials=2),
+        SearchSpecError,
+        "Parameter 'lr': .*positive bounds",
+        id="loguniform-zero-bound",
+    ),
+    pytest.param(
+        _sweep({"lr": loguniform(-1.0, 0.1)}, strategy="random", n_trials=2),
+        SearchSpecError,
+        "Parameter 'lr': .*positive bounds",
+        id="loguniform-negative-bound",
+    ),
+    pytest.param(
+        _sweep({"lr": loguniform(1e-3, 0.1, log_base=1)}, strategy="random", n_trials=2),
+        SearchSpecError,
+        "Parameter 'lr': .*log_base 1",
+        id="loguniform-base-one",
+    ),
+    pytest.param(
+        _sweep({"layers": irange(8, 2)}),
+        SearchSpecError,
+        "Parameter 'layers': irange\\(8, 2\\) is empty",
+        id="empty-range",
+    ),
+    pytest.param(
+        _sweep({"lr": choice(0.1)}, strategy="bayes"),
+        SearchSpecError,
+        "Unknown search strategy 'bayes'",
+        id="unknown-strategy",
+    ),
+    pytest.param(
+        _sweep({"lr": choice(0.1)}, backend="dask"),
+        SearchSpecError,
+        "Unknown backend 'dask'.*'serial', 'process', 'ray'",
+        id="unknown-backend",
+    ),
+    pytest.param(
+        _sweep({"lr": choice(0.1)}, workers=0),
+        SearchSpecError,
+        "workers must be a positive integer",
+        id="zero-workers",
+    ),
+    pytest.param(
+        _sweep({"lr": choice(0.1)}, strategy="random"),
+        SearchSpecError,
+        "Random search needs a trial count",
+        id="random-without-count",
+    ),
+    pytest.param(
+        _sweep({"lr": uniform(0.0, 1.0)}),
+        SearchSpecError,
+        "Parameter 'lr': grid search needs a list of values",
+        id="grid-over-continuous",
+    ),
+    pytest.param(
+        _sweep({"lr": choice(0.1)}, n_trials=0),
+        SearchSpecError,
+        "n_trials must be a positive integer",
+        id="zero-trials",
+    ),
+    pytest.param(
+        _sweep({"lr": choice(0.1)}, mode="best"),
+        SearchSpecError,
+        "mode must be 'min' or 'max'",
+        id="unknown-mode",
+    ),
+    pytest.param(
+        _sweep({"lr": choice(0.1)}, gpus=[]), SearchSpecError, "gpu_ids is empty", id="no-gpu-ids"
+    ),
+    pytest.param(
+        _sweep({"lr": choice(0.1)}, name="../x"),
+        ValueError,
+        "Run name '../x' is not allowed",
+        id="unsafe-sweep-name",
+    ),
+    pytest.param(
+        lambda: hypertuner.sweep(lambda a: a, {"lr": choice(1)}, workers=2, progress=False),
+        SearchSpecError,
+        "cannot be sent to a worker process",
+        id="lambda-in-process-pool",
+    ),
+    pytest.param(
+        lambda: parse_dimension("lr", "choice(0.1,"),
+        SearchSpecError,
+        "Override 'lr=choice\\(0.1,' for parameter 'lr' does not parse",
+        id="unclosed-expression",
+    ),
+    pytest.param(
+        lambda: parse_dimension("lr", "normal(0,1)"),
+        SearchSpecError,
+        "parameter 'lr' uses normal\\(\\), which is not a search function",
+        id="unknown-function",
+    ),
+    pytest.param(
+        lambda: parse_dimension("lr", "choice(__import__('os'))"),
+        SearchSpecError,
+        "parameter 'lr'.*is not a literal value",
+        id="expression-is-not-evaluated",
+    ),
+    pytest.param(
+        lambda: parse_dimension("lr", "uniform(1, 0)"),
+        SearchSpecError,
+        "parameter 'lr': uniform\\(1, 0\\) has low 1 greater than high 0",
+        id="expression-low-above-high",
+    ),
+    pytest.param(
+        lambda: HyperOptArgumentParser(strategy="bayes_search"),
+        ValueError,
+        "Unknown search strategy 'bayes_search'",
+        id="parser-unknown-strategy",
+    ),
+    pytest.param(
+        _parser_case(
+            lambda p: p.opt_range("--neurons", default=5, type=int, tunable=True, low=800, high=100)
+        ),
+        SearchSpecError,
+        "Parameter '--neurons'.*greater than high",
+        id="opt-range-low-above-high",
+    ),
+    pytest.param(
+        _parser_case(
+            lambda p: p.opt_range(
+                "--lr", default=0.1, type=float, tunable=True, low=0.0, high=1.0, log_base=10
+            )
+        ),
+        SearchSpecError,
+        "Parameter '--lr'.*positive bounds",
+        id="opt-range-log-zero",
+    ),
+    pytest.param(
+        _parser_case(lambda p: p.opt_list("--layers", default=2, type=int, tunable=True)),
+        SearchSpecError,
+        "Parameter '--layers'.*no options",
+        id="opt-list-without-options",
+    ),
+    pytest.param(
+        _parser_case(
+            lambda p: (
+                p.opt_list("--x", default=1, type=int, tunable=True, options=[1, 2]),
+                p.parse_args([]).optimize_parallel_cpu(_noop, nb_workers=0),
+            )
+        ),
+        SearchSpecError,
+        "workers must be a positive integer",
+        id="parser-zero-workers",
+    ),
 ]
 
 
@@ -284,12 +421,25 @@ def test_bad_search_input_is_a_clear_error_before_any_trial(
 @pytest.mark.parametrize(
     ("argv", "match"),
     [
-        pytest.param(["lr=choice(0.1,"], r"Override 'lr=choice\(0.1,' for parameter 'lr' does not parse", id="unclosed"),
-        pytest.param(["lr=choice(0.1)", "--workers", "0"], "workers must be a positive integer", id="zero-workers"),
-        pytest.param(["lr=choice(0.1)", "--strategy", "rand"], "Unknown search strategy 'rand'.*Did you mean 'random'",
-                     id="unknown-strategy"),
+        pytest.param(
+            ["lr=choice(0.1,"],
+            r"Override 'lr=choice\(0.1,' for parameter 'lr' does not parse",
+            id="unclosed",
+        ),
+        pytest.param(
+            ["lr=choice(0.1)", "--workers", "0"],
+            "workers must be a positive integer",
+            id="zero-workers",
+        ),
+        pytest.param(
+            ["lr=choice(0.1)", "--strategy", "rand"],
+            "Unknown search strategy 'rand'.*Did you mean 'random'",
+            id="unknown-strategy",
+        ),
         pytest.param(["lr=0.1"], "found no search dimension", id="no-dimension"),
-        pytest.param(["lr=choice(0.1)", "--trials", "x"], "--trials expects an integer", id="bad-trial-count"),
+        pytest.param(
+            ["lr=choice(0.1)", "--trials", "x"], "--trials expects an integer", id="bad-trial-count"
+        ),
     ],
 )
 def test_bad_sweep_command_is_one_line_on_stderr_and_exit_2(
@@ -299,6 +449,7 @@ def test_bad_sweep_command_is_one_line_on_stderr_and_exit_2(
     script.write_text("raise SystemExit('never run')\n")
     assert cli.main(["sweep", str(script), *argv]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("hypertuner: error: ")
+    assert err.count("\n") == 1
+    assert err.startswith("hypertuner: error: ")
     assert re.search(match, err)
     assert not storage.exists()

@@ -1,8 +1,9 @@
-"""hypertuner.sweep and `hypertuner sweep`: trials as runs, the journal, resume, workers, GPUs, Ctrl-C."""
+"""hypertuner.sweep and `hypertuner sweep`: runs, journal, resume, workers, GPUs, Ctrl-C."""
 
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import signal
@@ -34,11 +35,18 @@ def _script(folder: Path, name: str, body: str) -> Path:
     return path
 
 
-def _python(*argv: str | Path, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def _python(
+    *argv: str | Path, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, **(env or {})}
     full_env.pop("HYPERTUNER_STORAGE", None)
     return subprocess.run(
-        [sys.executable, *map(str, argv)], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout,
+        [sys.executable, *map(str, argv)],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         check=False,
     )
 
@@ -61,21 +69,41 @@ def _train(args: hypertuner.Args) -> dict[str, float]:
 
 def test_each_trial_is_an_ordinary_run_named_after_the_sweep(storage: Path) -> None:
     results = hypertuner.sweep(
-        _train, {"lr": choice(0.1, 0.2), "_width.size": choice(1, 3)}, name="grid", metric="loss", progress=False
+        _train,
+        {"lr": choice(0.1, 0.2), "_width.size": choice(1, 3)},
+        name="grid",
+        metric="loss",
+        progress=False,
     )
     assert [t.name for t in results] == ["grid-0", "grid-1", "grid-2", "grid-3"]
-    assert list_runs(storage) == ["grid-0", "grid-1", "grid-2", "grid-3"]  # the sweep folder is no run
+    assert list_runs(storage) == [
+        "grid-0",
+        "grid-1",
+        "grid-2",
+        "grid-3",
+    ]  # the sweep folder is no run
     config = json.loads((storage / "grid-1" / "config.json").read_text())
     assert config == {"lr": 0.1, "_width": {"size": 3}}
     meta = json.loads((storage / "grid-1" / "meta.json").read_text())
-    assert (meta["status"], meta["sweep"], meta["trial"], meta["result"]["loss"]) == ("finished", "grid", 1, 0.30000000000000004)
-    assert results.best is not None and results.best.name == "grid-0"
+    assert (meta["status"], meta["sweep"], meta["trial"], meta["result"]["loss"]) == (
+        "finished",
+        "grid",
+        1,
+        0.30000000000000004,
+    )
+    assert results.best is not None
+    assert results.best.name == "grid-0"
 
 
 def test_the_trial_function_runs_inside_its_run_with_its_config_as_the_scope(storage: Path) -> None:
-    results = hypertuner.sweep(_train, {"lr": [0.5], "_width.size": [4]}, name="scoped", progress=False)
+    results = hypertuner.sweep(
+        _train, {"lr": [0.5], "_width.size": [4]}, name="scoped", progress=False
+    )
     trial = results[0]
-    assert trial.result == {"loss": 2.0, "run": "scoped-0"}  # current_run() and @auto_param saw the trial
+    assert trial.result == {
+        "loss": 2.0,
+        "run": "scoped-0",
+    }  # current_run() and @auto_param saw the trial
     summary = json.loads((storage / "scoped-0" / "summary.json").read_text())
     assert summary["metrics"]["loss"]["last"] == 2.0  # hypertuner.log wrote into the trial's folder
     assert hypertuner.current_run() is None
@@ -86,7 +114,9 @@ def test_base_config_is_merged_under_the_trial_values(storage: Path) -> None:
         return args.model.layers + args.model.width + args.steps
 
     results = hypertuner.sweep(
-        read_all, {"model.layers": irange(1, 3)}, config={"steps": 10, "model": {"width": 100, "layers": 0}},
+        read_all,
+        {"model.layers": irange(1, 3)},
+        config={"steps": 10, "model": {"width": 100, "layers": 0}},
         progress=False,
     )
     assert [t.result for t in results] == [111, 112]
@@ -103,22 +133,34 @@ def _fails_on_two(args: hypertuner.Args) -> float:
 def test_a_failing_trial_is_recorded_with_its_error_and_the_sweep_goes_on(storage: Path) -> None:
     results = hypertuner.sweep(_fails_on_two, {"x": [1, 2, 3]}, name="flaky", progress=False)
     assert [t.status for t in results] == ["finished", "failed", "finished"]
-    assert results[1].error is not None and results[1].error.startswith("ValueError: x=2 is not allowed")
+    assert results[1].error is not None
+    assert results[1].error.startswith("ValueError: x=2 is not allowed")
     assert json.loads((storage / "flaky-1" / "meta.json").read_text())["status"] == "failed"
-    assert json.loads((storage / "flaky" / SWEEP_FILE).read_text())["counts"] == {"finished": 2, "failed": 1}
+    assert json.loads((storage / "flaky" / SWEEP_FILE).read_text())["counts"] == {
+        "finished": 2,
+        "failed": 1,
+    }
 
 
-def test_running_the_same_sweep_again_skips_finished_trials_and_reruns_failed_ones(storage: Path) -> None:
+def test_running_the_same_sweep_again_skips_finished_trials_and_reruns_failed_ones(
+    storage: Path,
+) -> None:
     hypertuner.sweep(_fails_on_two, {"x": [1, 2, 3]}, progress=False)
     Path("fixed").touch()
     again = hypertuner.sweep(_fails_on_two, {"x": [1, 2, 3]}, progress=False)
-    assert [(t.status, t.resumed) for t in again] == [("finished", True), ("finished", False), ("finished", True)]
+    assert [(t.status, t.resumed) for t in again] == [
+        ("finished", True),
+        ("finished", False),
+        ("finished", True),
+    ]
     sweeps = [p for p in storage.iterdir() if (p / SWEEP_FILE).exists()]
     assert len(sweeps) == 1  # the default name is stable for the same definition
     statuses = [(r["index"], r["status"]) for r in _journal(sweeps[0])]
-    assert statuses.count((1, "running")) == 2 and statuses.count((0, "running")) == 1
+    assert statuses.count((1, "running")) == 2
+    assert statuses.count((0, "running")) == 1
     meta = json.loads((storage / f"{sweeps[0].name}-1" / "meta.json").read_text())
-    assert meta["status"] == "finished" and len(meta["starts"]) == 2  # the same run folder again
+    assert meta["status"] == "finished"
+    assert len(meta["starts"]) == 2
 
 
 def test_random_search_resumes_with_the_same_draws_when_no_seed_was_given(storage: Path) -> None:
@@ -127,31 +169,49 @@ def test_random_search_resumes_with_the_same_draws_when_no_seed_was_given(storag
     def objective(args: hypertuner.Args) -> float:
         return args.lr * args.layers
 
-    first = hypertuner.sweep(objective, space, strategy="random", n_trials=3, name="rs", progress=False)
-    longer = hypertuner.sweep(objective, space, strategy="random", n_trials=5, name="rs", progress=False)
+    first = hypertuner.sweep(
+        objective, space, strategy="random", n_trials=3, name="rs", progress=False
+    )
+    longer = hypertuner.sweep(
+        objective, space, strategy="random", n_trials=5, name="rs", progress=False
+    )
     assert [t.config for t in longer[:3]] == [t.config for t in first]
     assert [t.resumed for t in longer] == [True, True, True, False, False]
 
 
 def test_the_sweep_folder_holds_plain_json_with_space_strategy_and_a_journal(storage: Path) -> None:
-    hypertuner.sweep(_train, {"lr": [0.1], "_width.size": irange(1, 3)}, name="layout", metric="loss", progress=False)
+    hypertuner.sweep(
+        _train,
+        {"lr": [0.1], "_width.size": irange(1, 3)},
+        name="layout",
+        metric="loss",
+        progress=False,
+    )
     folder = storage / "layout"
     record = json.loads((folder / SWEEP_FILE).read_text())
     assert record["space"] == {
         "lr": {"type": "choice", "options": [0.1]},
         "_width.size": {"type": "irange", "start": 1, "stop": 3, "step": 1},
     }
-    assert (record["strategy"], record["status"], record["best"]["run"]) == ("grid", "finished", "layout-0")
+    assert (record["strategy"], record["status"], record["best"]["run"]) == (
+        "grid",
+        "finished",
+        "layout-0",
+    )
     lines = _journal(folder)
     assert [line["status"] for line in lines] == ["running", "finished", "running", "finished"]
     config = {"lr": 0.1, "_width": {"size": 2}}
-    assert lines[2]["trial"] == trial_id(config) and lines[2]["config"] == config
-    assert lines[3]["run"] == "layout-1" and lines[3]["value"] == 0.2
+    assert lines[2]["trial"] == trial_id(config)
+    assert lines[2]["config"] == config
+    assert lines[3]["run"] == "layout-1"
+    assert lines[3]["value"] == 0.2
 
 
 def test_a_sweep_name_reused_with_another_space_is_refused(storage: Path) -> None:
     hypertuner.sweep(_fails_on_two, {"x": [1]}, name="fixed-name", progress=False)
-    with pytest.raises(SearchSpecError, match="Sweep 'fixed-name' exists .* with another definition"):
+    with pytest.raises(
+        SearchSpecError, match=r"Sweep 'fixed-name' exists .* with another definition"
+    ):
         hypertuner.sweep(_fails_on_two, {"x": [3]}, name="fixed-name", progress=False)
 
 
@@ -160,7 +220,9 @@ def test_progress_prints_plain_lines_with_count_best_and_eta_when_not_a_terminal
 ) -> None:
     hypertuner.sweep(_fails_on_two, {"x": [3, 1]}, name="plain", mode="min")
     lines = capsys.readouterr().err.strip().splitlines()
-    assert lines[0].startswith("sweep plain: 1/2 trial 0 finished, value 3 | best 3 (trial 0) | eta ")
+    assert lines[0].startswith(
+        "sweep plain: 1/2 trial 0 finished, value 3 | best 3 (trial 0) | eta "
+    )
     assert lines[1] == "sweep plain: 2/2 trial 1 finished, value 1 | best 1 (trial 1) | eta 0s"
 
 
@@ -176,10 +238,14 @@ def test_progress_draws_a_bar_on_a_terminal() -> None:
     progress.update(Trial(0, "id", "bar-0", {}, "finished", value=0.5))
     progress.close()
     text = stream.getvalue()
-    assert "sweep bar" in text and "1/2" in text and "best 0.5" in text
+    assert "sweep bar" in text
+    assert "1/2" in text
+    assert "best 0.5" in text
 
 
-def test_the_ray_backend_without_ray_names_the_extra_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_ray_backend_without_ray_names_the_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(MissingDependencyError, match=r"pip install 'hypertuner\[ray\]'"):
         hypertuner.sweep(_fails_on_two, {"x": [1]}, backend="ray", progress=False)
@@ -206,28 +272,44 @@ if __name__ == "__main__":
 """
 
 
-def test_a_train_function_defined_in_the_users_script_runs_in_reused_worker_processes(tmp_path: Path) -> None:
+def test_a_train_function_defined_in_the_users_script_runs_in_reused_worker_processes(
+    tmp_path: Path,
+) -> None:
     script = _script(tmp_path, "user_sweep.py", USER_SCRIPT)
     done = _python(script, "0.2", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    parent = int(next(line for line in done.stdout.splitlines() if line.startswith("PARENT")).split()[1])
+    parent = int(
+        next(line for line in done.stdout.splitlines() if line.startswith("PARENT")).split()[1]
+    )
     trials = [line.split() for line in done.stdout.splitlines() if line.startswith("TRIAL")]
-    assert [(t[2], t[3]) for t in trials] == [("finished", "10"), ("finished", "20"), ("finished", "30"), ("finished", "40")]
+    assert [(t[2], t[3]) for t in trials] == [
+        ("finished", "10"),
+        ("finished", "20"),
+        ("finished", "30"),
+        ("finished", "40"),
+    ]
     pids = {int(t[4]) for t in trials}
-    assert parent not in pids and len(pids) == 2  # two workers, each reused across trials
+    assert parent not in pids
+    assert len(pids) == 2
     assert {t[5] for t in trials} == {"1"}  # one torch/OpenMP thread per worker by default
     assert list_runs(tmp_path / "storage") == ["pool-0", "pool-1", "pool-2", "pool-3"]
 
 
-def test_a_script_that_starts_the_sweep_without_a_main_guard_gets_a_clear_error(tmp_path: Path) -> None:
-    script = _script(tmp_path, "unguarded.py", """
+def test_a_script_that_starts_the_sweep_without_a_main_guard_gets_a_clear_error(
+    tmp_path: Path,
+) -> None:
+    script = _script(
+        tmp_path,
+        "unguarded.py",
+        """
         import hypertuner
 
         def train(args):
             return args.x
 
         hypertuner.sweep(train, {"x": [1, 2]}, workers=2, progress=False)
-    """)
+    """,
+    )
     done = _python(script, cwd=tmp_path)
     assert done.returncode != 0
     assert "if __name__ == '__main__':" in done.stderr.strip().splitlines()[-1]
@@ -242,7 +324,8 @@ AT_IMPORT = os.environ.get("CUDA_VISIBLE_DEVICES")
 def train_main(trial_params, gpu_ids):
     start = time.time()
     time.sleep(0.3)
-    return {"gpu_ids": gpu_ids, "env": os.environ.get("CUDA_VISIBLE_DEVICES"), "at_import": AT_IMPORT,
+    return {"gpu_ids": gpu_ids, "env": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "at_import": AT_IMPORT,
             "torch_loaded": "torch" in sys.modules, "start": start, "end": time.time()}
 
 if __name__ == "__main__":
@@ -255,7 +338,9 @@ if __name__ == "__main__":
 """
 
 
-def test_gpu_trials_see_one_gpu_ids_entry_set_before_import_and_never_shared(tmp_path: Path) -> None:
+def test_gpu_trials_see_one_gpu_ids_entry_set_before_import_and_never_shared(
+    tmp_path: Path,
+) -> None:
     script = _script(tmp_path, "gpu_sweep.py", GPU_SCRIPT)
     done = _python(script, cwd=tmp_path, env={"CUDA_VISIBLE_DEVICES": "7"})
     assert done.returncode == 0, done.stderr
@@ -264,12 +349,17 @@ def test_gpu_trials_see_one_gpu_ids_entry_set_before_import_and_never_shared(tmp
     assert all(params["learning_rate"] == 0.002 for params, _ in pairs)
     for _, result in pairs:
         assert result["gpu_ids"] in ("1", "0, 2")
-        assert result["env"] == result["at_import"] == result["gpu_ids"]  # set before the script ran
+        assert (
+            result["env"] == result["at_import"] == result["gpu_ids"]
+        )  # set before the script ran
         assert not result["torch_loaded"]
     for entry in ("1", "0, 2"):
         spans = sorted((r["start"], r["end"]) for _, r in pairs if r["gpu_ids"] == entry)
-        assert spans and all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # never two at once
-    journal = _journal(next(p for p in (tmp_path / "storage").iterdir() if (p / SWEEP_FILE).exists()))
+        assert spans
+        assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
+    journal = _journal(
+        next(p for p in (tmp_path / "storage").iterdir() if (p / SWEEP_FILE).exists())
+    )
     assert {line["gpu"] for line in journal if line["status"] == "running"} == {"1", "0, 2"}
 
 
@@ -295,8 +385,14 @@ def test_ctrl_c_stops_the_sweep_marks_unfinished_trials_and_a_rerun_resumes(tmp_
     script = _script(tmp_path, "stop_sweep.py", CTRL_C_SCRIPT)
     env = {**os.environ, "SLEEP": "60"}
     env.pop("HYPERTUNER_STORAGE", None)
-    process = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     folder = tmp_path / "storage" / "stop"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -309,19 +405,28 @@ def test_ctrl_c_stops_the_sweep_marks_unfinished_trials_and_a_rerun_resumes(tmp_
         time.sleep(0.05)
     os.kill(process.pid, signal.SIGINT)
     out, err = process.communicate(timeout=60)
-    assert process.returncode == 130 and "INTERRUPTED" in out, err
+    assert process.returncode == 130, err
+    assert "INTERRUPTED" in out
     latest: dict[int, str] = {}
     for line in _journal(folder):
         latest[line["index"]] = line["status"]
-    assert "interrupted" in latest.values() and "running" not in latest.values()
+    assert "interrupted" in latest.values()
+    assert "running" not in latest.values()
     assert json.loads((folder / SWEEP_FILE).read_text())["status"] == "interrupted"
     interrupted = [i for i, s in latest.items() if s == "interrupted"]
-    assert json.loads((tmp_path / "storage" / f"stop-{interrupted[0]}" / "meta.json").read_text())["status"] == "interrupted"
+    assert (
+        json.loads((tmp_path / "storage" / f"stop-{interrupted[0]}" / "meta.json").read_text())[
+            "status"
+        ]
+        == "interrupted"
+    )
 
     rerun = _python(script, cwd=tmp_path, env={"SLEEP": "0"})
-    assert rerun.returncode == 0 and "DONE" in rerun.stdout, rerun.stderr
+    assert rerun.returncode == 0, rerun.stderr
+    assert "DONE" in rerun.stdout
     statuses = {line["index"]: line["status"] for line in _journal(folder)}
-    assert set(statuses) == set(range(6)) and set(statuses.values()) == {"finished"}
+    assert set(statuses) == set(range(6))
+    assert set(statuses.values()) == {"finished"}
     finished_before = [i for i, s in latest.items() if s == "finished"]
     reruns = [line["index"] for line in _journal(folder) if line["status"] == "running"]
     assert all(reruns.count(i) == 1 for i in finished_before)  # finished trials were not run again
@@ -349,23 +454,40 @@ def test_the_sweep_command_runs_the_script_once_per_trial_with_its_overrides(
 ) -> None:
     script = _script(tmp_path, "train.py", TRAIN_SCRIPT)
     (Path.cwd() / "cfg.json").write_text('{"lr": 1.0, "bias": 0.0, "model": {"layers": 1}}')
-    argv = ["sweep", str(script), "--config=cfg.json", "lr=choice(0.1,0.01)", "model.layers=range(2,8,2)",
-            "bias=0.5", "--workers", "2", "--metric", "loss", "--name", "cmd", "--no-progress"]
+    argv = [
+        "sweep",
+        str(script),
+        "--config=cfg.json",
+        "lr=choice(0.1,0.01)",
+        "model.layers=range(2,8,2)",
+        "bias=0.5",
+        "--workers",
+        "2",
+        "--metric",
+        "loss",
+        "--name",
+        "cmd",
+        "--no-progress",
+    ]
     code = cli.main(argv)
     out = capsys.readouterr().out
     assert code == 1  # one trial failed
     assert list_runs(storage) == [f"cmd-{i}" for i in range(6)]
     config = json.loads((storage / "cmd-4" / "config.json").read_text())
     assert config == {"lr": 0.01, "bias": 0.5, "model": {"layers": 4}}
-    lines = {line["index"]: line for line in _journal(storage / "cmd") if line["status"] != "running"}
-    assert lines[2]["status"] == "failed" and "exit code 3: diverged: loss is nan" in lines[2]["error"]
+    lines = {
+        line["index"]: line for line in _journal(storage / "cmd") if line["status"] != "running"
+    }
+    assert lines[2]["status"] == "failed"
+    assert "exit code 3: diverged: loss is nan" in lines[2]["error"]
     assert lines[3]["value"] == pytest.approx(0.52)  # the last logged loss of the trial
     assert "trained cmd-4" in (storage / "cmd" / "logs" / "4.log").read_text()
     assert "sweep cmd: 5/6 finished; best 0.52 (cmd-3)" in out
 
     assert cli.main(argv) == 1  # the trial still fails: same script, same values
     reran = [line["index"] for line in _journal(storage / "cmd") if line["status"] == "running"]
-    assert reran.count(2) == 2 and reran.count(0) == 1  # only the failed trial ran again
+    assert reran.count(2) == 2
+    assert reran.count(0) == 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -373,8 +495,15 @@ def test_the_sweep_command_runs_the_script_once_per_trial_with_its_overrides(
 
 
 def test_the_testtube_style_example_runs_on_two_workers(tmp_path: Path) -> None:
-    done = _python(REPO / "examples" / "search" / "testtube_style.py", "--nb_trials", "4", "--steps", "3",
-                   cwd=tmp_path, timeout=240)
+    done = _python(
+        REPO / "examples" / "search" / "testtube_style.py",
+        "--nb_trials",
+        "4",
+        "--steps",
+        "3",
+        cwd=tmp_path,
+        timeout=240,
+    )
     assert done.returncode == 0, done.stderr
     assert "learning_rate=0.01" in done.stdout  # from example.json
     assert "best loss" in done.stdout
@@ -386,6 +515,18 @@ def test_the_native_sweep_example_runs_and_resumes(tmp_path: Path) -> None:
     done = _python(example, "--trials", "3", "--steps", "3", cwd=tmp_path, timeout=240)
     assert done.returncode == 0, done.stderr
     assert "3/3 trials finished; best loss" in done.stdout
-    again = _python(example, "--trials", "3", "--steps", "3", "--backend", "serial", "--workers", "1",
-                    cwd=tmp_path, timeout=240)
-    assert again.returncode == 0 and "resuming, 3 of 3 trials already finished" in again.stderr
+    again = _python(
+        example,
+        "--trials",
+        "3",
+        "--steps",
+        "3",
+        "--backend",
+        "serial",
+        "--workers",
+        "1",
+        cwd=tmp_path,
+        timeout=240,
+    )
+    assert again.returncode == 0
+    assert "resuming, 3 of 3 trials already finished" in again.stderr

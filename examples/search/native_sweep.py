@@ -71,8 +71,10 @@ def main() -> None:
     )
     best = results.best
     done = sum(t.status == "finished" for t in results)
-    print(f"{done}/{len(results)} trials finished; best loss {best.value:.4f} in run {best.name} "
-          f"(lr={best.config['lr']:.2e}, layers={best.config['model']['layers']})")
+    print(
+        f"{done}/{len(results)} trials finished; best loss {best.value:.4f} in run {best.name} "
+        f"(lr={best.config['lr']:.2e}, layers={best.config['model']['layers']})"
+    )
 
 
 if __name__ == "__main__":

@@ -48,7 +48,10 @@ def train_main(trial_params, gpu_ids):  # type: ignore[no-untyped-def]
     seen = os.environ.get("CUDA_VISIBLE_DEVICES")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     loss = train_network(trial_params)
-    print(f"trial nb_layers={trial_params.nb_layers} on gpus {gpu_ids!r} ({device}, CUDA_VISIBLE_DEVICES={seen})")
+    print(
+        f"trial nb_layers={trial_params.nb_layers} on gpus {gpu_ids!r} "
+        f"({device}, CUDA_VISIBLE_DEVICES={seen})"
+    )
     return {"loss": loss, "gpus": gpu_ids, "visible": seen}
 
 
@@ -59,28 +62,44 @@ def main() -> None:
     parser.add_argument("--mode", default="cpu", choices=["loop", "cpu", "gpu"])
     parser.add_argument("--nb_trials", default=20, type=int)
     parser.add_argument("--nb_workers", default=2, type=int)
-    parser.add_argument("--gpu_ids", default="1;0, 2", help="';'-separated CUDA_VISIBLE_DEVICES entries")
+    parser.add_argument(
+        "--gpu_ids", default="1;0, 2", help="';'-separated CUDA_VISIBLE_DEVICES entries"
+    )
     parser.opt_list("--nb_layers", default=2, type=int, tunable=True, options=[2, 4, 8])
-    parser.opt_range("--neurons", default=50, type=int, tunable=True, low=100, high=800, nb_samples=10)
+    parser.opt_range(
+        "--neurons", default=50, type=int, tunable=True, low=100, high=800, nb_samples=10
+    )
     parser.json_config("--config", default="example.json")
     hparams = parser.parse_args()
-    print(f"learning_rate={hparams.learning_rate} nb_layers={hparams.nb_layers} neurons={hparams.neurons}")
+    print(
+        f"learning_rate={hparams.learning_rate} "
+        f"nb_layers={hparams.nb_layers} neurons={hparams.neurons}"
+    )
 
     if hparams.mode == "loop":
         for trial in hparams.trials(hparams.nb_trials):
-            print(f"nb_layers={trial.nb_layers} neurons={trial.neurons} loss={train_network(trial):.4f}")
+            print(
+                f"nb_layers={trial.nb_layers} neurons={trial.neurons} "
+                f"loss={train_network(trial):.4f}"
+            )
     elif hparams.mode == "cpu":
         results = hparams.optimize_parallel_cpu(
             train_network, nb_trials=hparams.nb_trials, nb_workers=hparams.nb_workers
         )
         best_params, best_loss = min(results, key=lambda pair: pair[1])
-        print(f"best loss {best_loss:.4f}: nb_layers={best_params.nb_layers} neurons={best_params.neurons}")
+        print(
+            f"best loss {best_loss:.4f}: "
+            f"nb_layers={best_params.nb_layers} neurons={best_params.neurons}"
+        )
     else:
         results = hparams.optimize_parallel_gpu(
             train_main, gpu_ids=hparams.gpu_ids.split(";"), max_nb_trials=hparams.nb_trials
         )
         for params, result in results:
-            print(f"nb_layers={params.nb_layers} gpus={result['gpus']!r} visible={result['visible']!r}")
+            print(
+                f"nb_layers={params.nb_layers} "
+                f"gpus={result['gpus']!r} visible={result['visible']!r}"
+            )
 
 
 if __name__ == "__main__":
