@@ -17,18 +17,20 @@ from __future__ import annotations
 
 import math
 import os
-import subprocess
 import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _files
 from ..errors import ConfigError, LaunchError, RunInUseError, RunNameError
 from ..run import check_run_name, resolve_run, storage_root
+
+if TYPE_CHECKING:
+    import subprocess
 
 __all__ = ["Launch", "Launcher", "check_config", "launch_command"]
 
@@ -374,6 +376,7 @@ class Launcher:
             ConfigError: ``config`` has a missing, added or wrong-typed key.
         """
         import json
+        import subprocess
 
         if not self.enabled:
             msg = (

@@ -27,22 +27,15 @@ API (JSON; errors are ``{"error": message, "key": dotted key or null}`` with a 4
 from __future__ import annotations
 
 import argparse
-import http.server
-import ipaddress
 import json
 import math
 import os
-import secrets
-import socket
 import sys
 import threading
 import time
-import traceback
 import warnings
 from collections.abc import Mapping
-from importlib import resources
-from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import TYPE_CHECKING, Any
 
 from .. import compare
 from ..errors import (
@@ -55,6 +48,9 @@ from ..errors import (
 )
 from ..run import check_run_name, resolve_run, storage_root
 from .edit import Launch, Launcher
+
+if TYPE_CHECKING:
+    import http.server
 
 __all__ = ["UIServer", "add_commands"]
 
@@ -80,11 +76,15 @@ _SECURITY_HEADERS = {
 
 
 def _static_files() -> dict[str, bytes]:
+    from importlib import resources
+
     folder = resources.files("hypertuner.ui") / "static"
     return {name: (folder / name).read_bytes() for name, _ in set(_STATIC.values())}
 
 
 def _is_loopback(host: str) -> bool:
+    import ipaddress
+
     if host == "localhost":
         return True
     try:
@@ -173,6 +173,11 @@ class UIServer:
                 "--allow-remote to do so on purpose, or leave --host at 127.0.0.1."
             )
             raise LaunchError(msg, value=host)
+        # Imported here: the `hypertuner` command imports this module for every subcommand.
+        import http.server
+        import secrets
+        import socket
+
         self.storage = storage_root(storage)
         self.launcher = Launcher(self.storage, enabled=launch)
         self.token = token or secrets.token_urlsafe(24)
@@ -377,6 +382,11 @@ def _points(found: compare.Series | None) -> dict[str, list[Any]]:
 
 
 def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
+    import http.server
+    import secrets
+    import traceback
+    from urllib.parse import parse_qs, unquote, urlsplit
+
     class Handler(http.server.BaseHTTPRequestHandler):
         server_version = "hypertuner-ui"
         sys_version = ""
