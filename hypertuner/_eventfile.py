@@ -127,7 +127,8 @@ class _BatchCrc:
 
     def masked(self, matrix: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Masked CRCs of the rows of ``matrix`` (uint8, right-aligned, ``lengths`` bytes each)."""
-        np = self.np
+        import numpy as np
+
         width = matrix.shape[1]
         starts = self.starts if len(self.starts) > width else self._start_states(width)
         crc = starts[width - lengths.astype(np.int64)]
@@ -135,7 +136,10 @@ class _BatchCrc:
         for column in range(width):
             crc = table[(crc ^ matrix[:, column]) & 0xFF] ^ (crc >> 8)
         crc ^= np.uint32(0xFFFFFFFF)
-        return (((crc >> 15) | (crc << 17)) + np.uint32(_MASK_DELTA)).astype(np.uint32)
+        masked: np.ndarray = (((crc >> 15) | (crc << 17)) + np.uint32(_MASK_DELTA)).astype(
+            np.uint32
+        )
+        return masked
 
 
 _batch_crc: _BatchCrc | None = None
@@ -164,7 +168,7 @@ def frame_records(records: list[bytes]) -> bytes:
         b'\\x03\\x00\\x00\\x00\\x00\\x00\\x00\\x00'
     """
     if len(records) < 32:
-        out = []
+        out: list[bytes] = []
         for data in records:
             out += (_header(len(data)), data, _pack_crc(masked_crc32c(data)))
         return b"".join(out)
@@ -189,12 +193,13 @@ def frame_records(records: list[bytes]) -> bytes:
     headers = headers.reshape(len(unique), 12)[inverse]
     sizes = lengths + 16
     starts = np.cumsum(sizes) - sizes
-    out = np.empty(int(sizes.sum()), dtype=np.uint8)
-    out[(starts[:, None] + np.arange(12)).ravel()] = headers.ravel()
+    joined = np.empty(int(sizes.sum()), dtype=np.uint8)
+    joined[(starts[:, None] + np.arange(12)).ravel()] = headers.ravel()
     data_starts = np.cumsum(lengths) - lengths
-    out[np.repeat(starts + 12 - data_starts, lengths) + np.arange(len(flat))] = flat
-    out[(starts[:, None] + 12 + lengths[:, None] + np.arange(4)).ravel()] = crcs.ravel()
-    return out.tobytes()
+    joined[np.repeat(starts + 12 - data_starts, lengths) + np.arange(len(flat))] = flat
+    joined[(starts[:, None] + 12 + lengths[:, None] + np.arange(4)).ravel()] = crcs.ravel()
+    framed: bytes = joined.tobytes()
+    return framed
 
 
 # --- Reading ------------------------------------------------------------------------------------
@@ -252,7 +257,8 @@ def _locate(data: bytes, buffer: np.ndarray) -> tuple[np.ndarray, np.ndarray, in
     pos = 0
     probe = 64
     while pos + 12 <= size:
-        walked_starts, walked_lengths = [], []
+        walked_starts: list[int] = []
+        walked_lengths: list[int] = []
         truncated = False
         while len(walked_lengths) < probe and pos + 12 <= size:
             length = _unpack_length(data, pos)[0]
@@ -424,9 +430,9 @@ def _decode_run(buffer: np.ndarray, run: _Run, good: np.ndarray) -> tuple[np.nda
             ok &= view[:, column] == reference[column]
     step = np.zeros(len(run.rows), dtype=np.uint64)
     for i in range(step_size):
-        column = view[:, step_at + i]
-        ok &= (column >= 0x80) if i < step_size - 1 else (column < 0x80)
-        step |= (column & 0x7F).astype(np.uint64) << np.uint64(7 * i)
+        byte = view[:, step_at + i]
+        ok &= (byte >= 0x80) if i < step_size - 1 else (byte < 0x80)
+        step |= (byte & 0x7F).astype(np.uint64) << np.uint64(7 * i)
     rows = run.rows[ok]
     steps = step[ok].view(np.int64)
     entries = [
@@ -592,8 +598,8 @@ def _decode_slow(
     lookup: dict[str, int],
     path: Path,
 ) -> tuple[list[int], list[int], list[int], list[float], list[tuple[int, int]]]:
-    from google.protobuf.message import DecodeError
-    from tensorboard.compat.proto import event_pb2
+    from google.protobuf.message import DecodeError  # type: ignore[import-untyped]
+    from tensorboard.compat.proto import event_pb2  # type: ignore[import-untyped]
 
     seq: list[int] = []
     steps: list[int] = []

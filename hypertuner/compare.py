@@ -241,7 +241,8 @@ def rank_runs(
             hint = " These runs logged no metrics yet (hypertuner.log writes them)."
         msg = f"No run logged metric {metric!r}.{hint}"
         raise HypertunerError(msg, key=metric, suggestions=close)
-    scored, missing = [], []
+    scored: list[dict[str, Any]] = []
+    missing: list[dict[str, Any]] = []
     for row in rows:
         entry = row["metrics"].get(metric)
         score = _score(entry, mode) if entry else math.nan

@@ -101,7 +101,7 @@ def _value_prefix(tag: str) -> bytes:
 
     Built from tensorboard's own message once per tag, then reused for every value of that tag.
     """
-    from tensorboard.compat.proto import summary_pb2
+    from tensorboard.compat.proto import summary_pb2  # type: ignore[import-untyped]
 
     encoded = summary_pb2.Summary.Value(tag=tag, simple_value=1.0).SerializeToString()
     prefix = encoded[:-4]
@@ -110,13 +110,14 @@ def _value_prefix(tag: str) -> bytes:
     if body != b"\x0a" + _varint(len(encoded)) + encoded or not encoded.endswith(_pack_float(1.0)):
         msg = f"tensorboard's Summary encoding changed; cannot write metric {tag!r} fast."
         raise RuntimeError(msg)
-    return b"\x0a" + _varint(len(encoded)) + prefix
+    return bytes(b"\x0a" + _varint(len(encoded)) + prefix)
 
 
 def _event_bytes(**fields: Any) -> bytes:
     from tensorboard.compat.proto import event_pb2
 
-    return event_pb2.Event(**fields).SerializeToString()
+    encoded: bytes = event_pb2.Event(**fields).SerializeToString()
+    return encoded
 
 
 def _hparam_value(value: Any) -> Any:
@@ -127,7 +128,10 @@ def _hparam_value(value: Any) -> Any:
 
 def _session_start(run: Run, wall_time: float) -> bytes:
     from tensorboard.compat.proto import summary_pb2
-    from tensorboard.plugins.hparams import metadata, plugin_data_pb2
+    from tensorboard.plugins.hparams import (  # type: ignore[import-untyped]
+        metadata,
+        plugin_data_pb2,
+    )
 
     from .config import flatten
 
@@ -153,11 +157,14 @@ def _session_start(run: Run, wall_time: float) -> bytes:
 
 def _session_end(status: str, wall_time: float) -> bytes:
     from tensorboard.compat.proto import summary_pb2
-    from tensorboard.plugins.hparams import metadata, plugin_data_pb2
+    from tensorboard.plugins.hparams import (
+        metadata,
+        plugin_data_pb2,
+    )
 
     info = plugin_data_pb2.SessionEndInfo(
         status=_STATUS_CODES.get(status, 0),
-        end_time_secs=wall_time,  # type: ignore[arg-type]
+        end_time_secs=wall_time,
     )
     return _plugin_event(
         metadata.SESSION_END_INFO_TAG,
