@@ -27,6 +27,7 @@ API (JSON; errors are ``{"error": message, "key": dotted key or null}`` with a 4
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -195,7 +196,11 @@ class UIServer:
         names = {"127.0.0.1", "localhost", "[::1]"}
         if not _is_loopback(host):
             names |= {host, socket.gethostname(), socket.getfqdn()}
+            if host.strip("[]") in ("0.0.0.0", "::"):  # every interface: the machine's addresses
+                with contextlib.suppress(OSError):
+                    names |= set(socket.gethostbyname_ex(socket.gethostname())[2])
         names |= set(allowed_hosts)
+        names = {f"[{n}]" if ":" in n and not n.startswith("[") else n for n in names}
         self.allowed_hosts = {f"{n.lower()}:{self.port}" for n in names}
         self.allowed_origins = {f"http://{h}" for h in self.allowed_hosts}
         shown = host if ":" not in host or host.startswith("[") else f"[{host}]"
@@ -248,6 +253,8 @@ class UIServer:
             row = known.get(name)
             if row is not None:
                 row["launch"] = info
+                if row["status"] == "unknown" and code is None:
+                    row["status"] = "starting"  # the run folder exists, its meta.json not yet
                 continue
             status, error = "starting", None
             if code is not None:
