@@ -22,7 +22,7 @@ __all__ = ["main"]
 _COMMAND_PROVIDERS = (
     "hypertuner.cli:_add_explain",
     "hypertuner._runs_cli:add_commands",
-    "hypertuner.launch:add_commands",
+    "hypertuner._sweep_cli:add_commands",
     "hypertuner.storage:add_commands",
     "hypertuner.ui.server:add_commands",
 )
