@@ -243,7 +243,6 @@ class Mirror:
         self._cond = threading.Condition()
         self._requested = 1  # the first pass copies what the run folder holds already
         self._completed = 0
-        self._busy = False
         self._wake = False
         self._stop = False
         self._warned: set[str] = set()
@@ -319,7 +318,7 @@ class Mirror:
 
     def _loop(self) -> None:
         delay = 0.0
-        last = -MIN_INTERVAL
+        last = float("-inf")
         while True:
             with self._cond:
                 if delay:
@@ -333,11 +332,9 @@ class Mirror:
                     return
                 self._wake = False
                 target = self._requested
-                self._busy = True
             last = time.monotonic()
             ok = self.copier.sync()
             with self._cond:
-                self._busy = False
                 if ok:
                     self._completed = max(self._completed, target)
                     self._warned.clear()
