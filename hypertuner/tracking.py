@@ -320,9 +320,17 @@ class _Tracker:
         self.run.wrote(self.path, self.run.directory / SUMMARY_FILE)
 
     def _open(self) -> None:
-        stamp = time.time()
+        from ._eventfile import event_files
+
+        # TensorBoard reads a folder's event files in name order: a resumed run's file must sort
+        # after the earlier ones even when they were created within the same second.
+        stamp = int(time.time())
+        for earlier in event_files(self.run.directory):
+            parts = earlier.name.split(".")
+            if len(parts) > 3 and parts[3].isdigit():
+                stamp = max(stamp, int(parts[3]) + 1)
         host, pid, unique = socket.gethostname(), os.getpid(), id(self) & 0xFFFF
-        name = f"events.out.tfevents.{int(stamp):010d}.{host}.{pid}.{unique}"
+        name = f"events.out.tfevents.{stamp:010d}.{host}.{pid}.{unique}"
         self.path = self.run.directory / name
         self.handle = open(self.path, "ab")  # noqa: SIM115 - kept open for the run's lifetime
 
