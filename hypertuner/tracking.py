@@ -475,8 +475,8 @@ _timer_lock = threading.Lock()
 
 def _register(tracker: _Tracker) -> None:
     global _timer
-    _live.add(tracker)
     with _timer_lock:
+        _live.add(tracker)
         if _timer is None or not _timer.is_alive():
             _timer = threading.Thread(target=_flush_loop, name="hypertuner-flush", daemon=True)
             _timer.start()
@@ -487,8 +487,13 @@ def _unregister(tracker: _Tracker) -> None:
 
 
 def _flush_loop() -> None:
+    global _timer
     while True:
         time.sleep(FLUSH_SECONDS / 2)
+        with _timer_lock:
+            if not _live:  # every run ended: stop until a writer starts again
+                _timer = None
+                return
         now = time.time()
         for tracker in list(_live):
             if tracker.pending and now - tracker.last_flush >= FLUSH_SECONDS:
