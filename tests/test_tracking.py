@@ -208,7 +208,7 @@ run = hypertuner.start_run({"lr": 0.1}, name=sys.argv[1])
 for step in range(3):
     hypertuner.log({"loss": float(step)}, step=step)
 if sys.argv[2] == "kill":
-    time.sleep(1.0)
+    time.sleep(2.0)
     os.kill(os.getpid(), signal.SIGKILL)
 raise RuntimeError("boom")
 """
