@@ -1,0 +1,437 @@
+"""Safe evaluation of one ``.cfg`` value: a Python expression walked node by node, never ``eval``.
+
+Allowed: literals (numbers, strings, booleans, ``None``, lists, tuples, dicts, sets), arithmetic,
+bitwise, boolean and comparison operators, ``a if c else b``, and calls of ``abs``, ``bool``,
+``float``, ``int``, ``len``, ``max``, ``min``, ``pow``, ``round``, ``str`` and ``sum``; a value that
+is one bare word is that word as a string. Everything else is refused before anything runs, and
+so is every result larger than the limits below, checked *before* it is computed. The result is
+returned in its JSON form (tuples and sets as lists).
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+import re
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = ["MAX_DEPTH", "MAX_INT_BITS", "MAX_SIZE", "MAX_TEXT", "evaluate"]
+
+#: The largest integer a value may hold or compute, in bits (about 1230 decimal digits).
+MAX_INT_BITS = 4096
+#: The most elements plus string characters one value may hold.
+MAX_SIZE = 1_000_000
+#: The deepest nesting of a value's expression.
+MAX_DEPTH = 100
+#: The longest value text, in characters.
+MAX_TEXT = 200_000
+
+_CALLS: dict[str, Callable[..., Any]] = {
+    "abs": abs,
+    "bool": bool,
+    "float": float,
+    "int": int,
+    "len": len,
+    "max": max,
+    "min": min,
+    "pow": pow,
+    "round": round,
+    "str": str,
+    "sum": sum,
+}
+_CALL_LIST = ", ".join(f"{name}()" for name in _CALLS)
+_ALLOWED = (
+    "a value may use literals, arithmetic and comparison operators and the calls "
+    f"{_CALL_LIST}; quote text to make it a string"
+)
+_INT = re.compile(r"[-+]?[0-9]{1,300}")
+_FLOAT = re.compile(
+    r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?|[-+]?[0-9]+[eE][-+]?[0-9]{1,3}"
+)
+_SEQUENCES = (str, list, tuple)
+
+_BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+    ast.LShift: operator.lshift,
+    ast.RShift: operator.rshift,
+    ast.BitAnd: operator.and_,
+    ast.BitOr: operator.or_,
+    ast.BitXor: operator.xor,
+}
+_UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
+    ast.UAdd: operator.pos,
+    ast.USub: operator.neg,
+    ast.Not: operator.not_,
+    ast.Invert: operator.invert,
+}
+_COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.In: lambda a, b: a in b,
+    ast.NotIn: lambda a, b: a not in b,
+}
+_REFUSED_NODES: dict[type[ast.AST], str] = {
+    ast.Attribute: "attribute access",
+    ast.Subscript: "subscripting",
+    ast.Lambda: "a lambda",
+    ast.ListComp: "a comprehension",
+    ast.SetComp: "a comprehension",
+    ast.DictComp: "a comprehension",
+    ast.GeneratorExp: "a generator expression",
+    ast.JoinedStr: "an f-string",
+    ast.FormattedValue: "an f-string",
+    ast.NamedExpr: "the walrus operator ':='",
+    ast.Starred: "unpacking with '*'",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+    ast.Slice: "slicing",
+}
+
+
+class _Refused(Exception):
+    """A value that is not allowed; ``reason`` says why, ``hint`` how to fix it."""
+
+    def __init__(self, reason: str, hint: str = _ALLOWED) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.hint = hint
+
+
+# ---------------------------------------------------------------------------------------------
+# Safe evaluation
+
+
+def _size(value: Any, budget: int = MAX_SIZE) -> int:
+    """Elements plus string characters of ``value``; stops counting once past ``budget``."""
+    if isinstance(value, str):
+        return len(value) or 1
+    if isinstance(value, (list, tuple, set, frozenset)):
+        total = 1
+        for item in value:
+            total += _size(item, budget - total)
+            if total > budget:
+                return total
+        return total
+    if isinstance(value, dict):
+        total = 1
+        for key, item in value.items():
+            total += _size(key, budget - total) + _size(item, budget - total)
+            if total > budget:
+                return total
+        return total
+    return 1
+
+
+def _check_size(size: int, what: str) -> None:
+    if size > MAX_SIZE:
+        msg = (
+            f"{what} would hold about {size:,} elements and characters, more than the limit "
+            f"of {MAX_SIZE:,}"
+        )
+        raise _Refused(msg, "make the value smaller")
+
+
+def _check_bits(bits: int, what: str) -> None:
+    if bits > MAX_INT_BITS:
+        msg = (
+            f"{what} would be an integer of about {bits:,} bits, more than the limit "
+            f"of {MAX_INT_BITS:,}"
+        )
+        raise _Refused(msg, "make the value smaller")
+
+
+def _checked(value: Any, what: str) -> Any:
+    if type(value) is int:
+        _check_bits(value.bit_length(), what)
+    elif isinstance(value, (str, list, tuple, set, frozenset, dict)):
+        _check_size(_size(value), what)
+    return value
+
+
+def _binary(op: type[ast.operator], left: Any, right: Any, symbol: str) -> Any:
+    what = f"'{symbol}'"
+    if op is ast.Mult:
+        count, seq = (right, left) if isinstance(left, _SEQUENCES) else (left, right)
+        if isinstance(seq, _SEQUENCES) and isinstance(count, int):
+            _check_size(_size(seq) * max(count, 0), f"the repetition {what}")
+        elif isinstance(left, int) and isinstance(right, int):
+            _check_bits(left.bit_length() + right.bit_length(), f"the product {what}")
+    elif op is ast.Add and isinstance(left, _SEQUENCES) and type(left) is type(right):
+        _check_size(_size(left) + _size(right), f"the concatenation {what}")
+    elif op is ast.Pow and isinstance(left, int) and isinstance(right, int):
+        if right > 0 and abs(left) > 1:
+            _check_bits(right * (abs(left).bit_length() - 1) + 1, f"the power {what}")
+    elif op is ast.LShift and isinstance(left, int) and isinstance(right, int):
+        if left and right > 0:
+            _check_bits(left.bit_length() + right, f"the shift {what}")
+    elif op is ast.Mod and isinstance(left, str):
+        msg = "string formatting with '%' is not allowed"
+        raise _Refused(msg)
+    try:
+        result = _BINARY[op](left, right)
+    except (ArithmeticError, TypeError, ValueError) as exc:
+        msg = f"{_describe(left)} {symbol} {_describe(right)} fails ({exc})"
+        raise _Refused(msg, "check the operands, or quote text to make it a string") from None
+    return _checked(result, f"the result of {what}")
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{type(value).__name__} of length {len(value)}"
+
+
+def _call(name: str, args: list[Any]) -> Any:
+    if name == "pow" and len(args) == 2:
+        return _binary(ast.Pow, args[0], args[1], "**")
+    if name == "sum":
+        items = args[0] if args else ()
+        numbers = (
+            [*items, *args[1:]] if isinstance(items, (list, tuple, set, frozenset, dict)) else []
+        )
+        if not args or not all(isinstance(v, (int, float)) for v in numbers):
+            msg = "sum() adds numbers only"
+            raise _Refused(msg, "give sum() a list of numbers")
+    try:
+        result = _CALLS[name](*args)
+    except (ArithmeticError, TypeError, ValueError) as exc:
+        msg = f"{name}() fails ({exc})"
+        raise _Refused(msg, "check its arguments") from None
+    return _checked(result, f"the result of {name}()")
+
+
+def _eval(node: ast.AST, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        msg = f"it nests deeper than {MAX_DEPTH} levels"
+        raise _Refused(msg, "write a flatter value")
+    kind = type(node)
+    depth += 1
+    if kind is ast.Constant:
+        value = node.value  # type: ignore[attr-defined]
+        if value is None or type(value) in (int, float, str, bool):
+            return _checked(value, "the literal")
+        msg = f"{type(value).__name__} literals are not allowed"
+        raise _Refused(msg)
+    if kind is ast.List:
+        return _checked([_eval(e, depth) for e in node.elts], "the list")  # type: ignore[attr-defined]
+    if kind is ast.Tuple:
+        return _checked(tuple(_eval(e, depth) for e in node.elts), "the tuple")  # type: ignore[attr-defined]
+    if kind is ast.Set:
+        items = [_eval(e, depth) for e in node.elts]  # type: ignore[attr-defined]
+        try:
+            return set(items)
+        except TypeError as exc:
+            msg = f"the set cannot hold its items ({exc})"
+            raise _Refused(msg, "use a list instead") from None
+    if kind is ast.Dict:
+        out: dict[Any, Any] = {}
+        for key_node, value_node in zip(node.keys, node.values, strict=True):  # type: ignore[attr-defined]
+            if key_node is None:
+                msg = "unpacking with '**' is not allowed"
+                raise _Refused(msg)
+            key = _eval(key_node, depth)
+            if not isinstance(key, str):
+                msg = f"the dict key {key!r} is not a string (dict keys become config keys)"
+                raise _Refused(msg, "quote the key")
+            out[key] = _eval(value_node, depth)
+        return _checked(out, "the dict")
+    if kind is ast.BinOp:
+        op = type(node.op)  # type: ignore[attr-defined]
+        if op not in _BINARY:
+            msg = "the operator '@' is not allowed"
+            raise _Refused(msg)
+        left = _eval(node.left, depth)  # type: ignore[attr-defined]
+        right = _eval(node.right, depth)  # type: ignore[attr-defined]
+        return _binary(op, left, right, _SYMBOLS[op])
+    if kind is ast.UnaryOp:
+        operand = _eval(node.operand, depth)  # type: ignore[attr-defined]
+        try:
+            return _UNARY[type(node.op)](operand)  # type: ignore[attr-defined]
+        except TypeError as exc:
+            msg = f"the operator fails on {_describe(operand)} ({exc})"
+            raise _Refused(msg, "check the operand") from None
+    if kind is ast.BoolOp:
+        is_and = isinstance(node.op, ast.And)  # type: ignore[attr-defined]
+        result: Any = None
+        for operand_node in node.values:  # type: ignore[attr-defined]
+            result = _eval(operand_node, depth)
+            if bool(result) is not is_and:
+                return result
+        return result
+    if kind is ast.Compare:
+        left = _eval(node.left, depth)  # type: ignore[attr-defined]
+        verdict = True
+        for op_node, right_node in zip(node.ops, node.comparators, strict=True):  # type: ignore[attr-defined]
+            compare = _COMPARE.get(type(op_node))
+            if compare is None:
+                msg = "'is' and 'is not' are not allowed"
+                raise _Refused(msg, "use '==' or '!='")
+            right = _eval(right_node, depth)
+            try:
+                verdict = bool(compare(left, right))
+            except TypeError as exc:
+                msg = f"the comparison fails ({exc})"
+                raise _Refused(msg, "compare values of the same kind") from None
+            if not verdict:
+                return False
+            left = right
+        return verdict
+    if kind is ast.IfExp:
+        test = _eval(node.test, depth)  # type: ignore[attr-defined]
+        return _eval(node.body if test else node.orelse, depth)  # type: ignore[attr-defined]
+    if kind is ast.Call:
+        func = node.func  # type: ignore[attr-defined]
+        if not isinstance(func, ast.Name):
+            what = (
+                "attribute access" if isinstance(func, ast.Attribute) else "calling an expression"
+            )
+            msg = f"{what} ({_snippet(func)}) is not allowed"
+            raise _Refused(msg)
+        if func.id not in _CALLS:
+            raise _Refused(_name_reason(func.id, called=True))
+        if node.keywords:  # type: ignore[attr-defined]
+            msg = f"keyword arguments are not allowed (in the call of {func.id}())"
+            raise _Refused(msg, "pass the arguments by position")
+        args = [_eval(a, depth) for a in node.args]  # type: ignore[attr-defined]
+        return _call(func.id, args)
+    if kind is ast.Name:
+        raise _Refused(_name_reason(node.id, called=False))  # type: ignore[attr-defined]
+    what = _REFUSED_NODES.get(kind, f"the expression {kind.__name__}")
+    msg = f"{what} ({_snippet(node)}) is not allowed"
+    raise _Refused(msg)
+
+
+def _snippet(node: ast.AST) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _name_reason(name: str, *, called: bool) -> str:
+    if name.startswith("__") or name.endswith("__"):
+        return f"the dunder name {name!r} is not allowed"
+    if called:
+        return f"calling {name}() is not allowed"
+    return (
+        f"the name {name!r} is not allowed inside an expression "
+        "(only a whole value may be a bare word)"
+    )
+
+
+_SYMBOLS: dict[type[ast.operator], str] = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.Pow: "**",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.BitAnd: "&",
+    ast.BitOr: "|",
+    ast.BitXor: "^",
+}
+
+
+def _plain(value: Any) -> Any:
+    """The JSON form of an evaluated value: tuples and sets as lists; inf and nan refused."""
+    kind = type(value)
+    if kind is float:
+        if not math.isfinite(value):
+            msg = f"the result {value!r} cannot be stored in config.json"
+            raise _Refused(msg, "write a finite number, or a string such as 'inf'")
+        return value
+    if kind is list or kind is tuple:
+        return [_plain(v) for v in value]
+    if kind is set:
+        items = [_plain(v) for v in value]
+        try:
+            return sorted(items)
+        except TypeError:
+            return sorted(items, key=repr)
+    if kind is dict:
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _parse_expression(text: str) -> ast.expr:
+    source = text if "\n" not in text else f"(\n{text}\n)"
+    if "\\" in text:  # an invalid escape such as "\d" warns while parsing: it stays as written
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, mode="eval")
+    else:
+        tree = ast.parse(source, mode="eval")
+    return tree.body
+
+
+def evaluate(text: str) -> Any:
+    """Evaluate one ``.cfg`` value safely and return its JSON form.
+
+    Raises:
+        ConfigError: the value is not an allowed expression, or its result is too large.
+
+    Example:
+        >>> evaluate("max(128, 3 * 64)"), evaluate("relu"), evaluate("(1, 2)")
+        (192, 'relu', [1, 2])
+    """
+    try:
+        return _evaluate(text)
+    except _Refused as exc:
+        shown = repr(text) if len(text) <= 60 else repr(text[:57] + "...")
+        msg = f"Value {shown} is refused: {exc.reason}; {exc.hint}."
+        raise ConfigError(msg, value=text) from None
+
+
+def _evaluate(text: str) -> Any:
+    # The common plain values skip the parser.
+    if _INT.fullmatch(text):
+        return int(text)
+    if _FLOAT.fullmatch(text):
+        value = float(text)
+        if math.isfinite(value):
+            return value
+    if text.isidentifier():
+        if text in ("True", "False", "None"):
+            return {"True": True, "False": False, "None": None}[text]
+        if not (text.startswith("__") or text.endswith("__")) and text.isascii():
+            return text
+    first = text[:1]
+    if first in ("'", '"') and len(text) >= 2 and text[-1] == first:
+        inner = text[1:-1]
+        if first not in inner and "\\" not in inner and "\n" not in inner:
+            return inner
+    if len(text) > MAX_TEXT:
+        msg = f"the text is {len(text):,} characters long, more than the limit of {MAX_TEXT:,}"
+        raise _Refused(msg, "make the value shorter")
+    try:
+        node = _parse_expression(text)
+    except SyntaxError as exc:
+        detail = (exc.msg or "invalid syntax").rstrip(".")
+        quoted = repr(text) if "\n" not in text and len(text) <= 60 else "the text in quotes"
+        msg = f"it is not a valid Python expression ({detail})"
+        raise _Refused(msg, f"write {quoted} to make it a string") from None
+    except (RecursionError, MemoryError):
+        msg = "it nests too deeply to parse"
+        raise _Refused(msg, "write a flatter value") from None
+    if type(node) is ast.Name:
+        name = node.id
+        if name.startswith("__") or name.endswith("__"):
+            raise _Refused(_name_reason(name, called=False))
+        return name
+    return _plain(_eval(node, 0))
