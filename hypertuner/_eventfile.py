@@ -143,6 +143,8 @@ class _BatchCrc:
 
 
 _batch_crc: _BatchCrc | None = None
+_LONG_RECORD = 512  # longer records are checksummed one by one, not in a padded matrix
+_CRC_ROWS = 8192  # rows of one padded matrix: bounds its memory
 
 
 def _batch() -> _BatchCrc:
@@ -177,18 +179,28 @@ def frame_records(records: list[bytes]) -> bytes:
     count = len(records)
     lengths = np.fromiter(map(len, records), dtype=np.int64, count=count)
     flat = np.frombuffer(b"".join(records), dtype=np.uint8)
-    width = int(lengths.max())
-    if width > 4096:  # a long record would make the padded matrix huge: frame one by one
-        return b"".join(frame_records(records[i : i + 16]) for i in range(0, count, 16))
     unique, inverse = np.unique(lengths, return_inverse=True)
-    if len(unique) == 1:
-        matrix = flat.reshape(count, width)
+    crc = np.empty(count, dtype=np.uint32)
+    long = lengths > _LONG_RECORD
+    for index in np.flatnonzero(long).tolist():  # rare (HParams summaries): one by one
+        crc[index] = masked_crc32c(records[index])
+    short = np.flatnonzero(~long)
+    if len(unique) == 1 and not long.any():
+        crc[:] = batch.masked(flat.reshape(count, int(unique[0])), lengths)
     else:
-        ends = np.cumsum(lengths)
-        matrix = np.zeros((count, width), dtype=np.uint8)
-        rows = np.repeat(np.arange(count), lengths)
-        matrix[rows, np.arange(len(flat)) - np.repeat(ends, lengths) + width] = flat
-    crcs = batch.masked(matrix, lengths).astype("<u4").view(np.uint8).reshape(count, 4)
+        for first in range(0, len(short), _CRC_ROWS):
+            rows = short[first : first + _CRC_ROWS]
+            row_lengths = lengths[rows]
+            width = int(row_lengths.max())
+            chunk = np.frombuffer(b"".join([records[i] for i in rows.tolist()]), dtype=np.uint8)
+            ends = np.cumsum(row_lengths)
+            matrix = np.zeros((len(rows), width), dtype=np.uint8)
+            matrix[
+                np.repeat(np.arange(len(rows)), row_lengths),
+                np.arange(len(chunk)) - np.repeat(ends, row_lengths) + width,
+            ] = chunk  # right-aligned rows
+            crc[rows] = batch.masked(matrix, row_lengths)
+    crcs = crc.astype("<u4").view(np.uint8).reshape(count, 4)
     headers = np.frombuffer(b"".join(_header(int(n)) for n in unique), dtype=np.uint8)
     headers = headers.reshape(len(unique), 12)[inverse]
     sizes = lengths + 16
@@ -277,18 +289,23 @@ def _locate(data: bytes, buffer: np.ndarray) -> tuple[np.ndarray, np.ndarray, in
             continue
         pattern = np.array(walked_lengths[-period:], dtype=np.int64)
         block = int(pattern.sum()) + 16 * period
-        blocks = (size - pos) // block
-        if not blocks:
-            continue
         inside = np.concatenate(([0], np.cumsum(pattern[:-1] + 16)))
-        heads = pos + np.arange(blocks, dtype=np.int64)[:, None] * block + inside
-        found = buffer[heads.reshape(-1, 1) + np.arange(8)].view("<u8").reshape(blocks, period)
-        matches = (found == pattern.astype(np.uint64)).all(axis=1)
-        good_blocks = blocks if matches.all() else int(np.argmin(matches))
-        if good_blocks:
-            starts.append((heads[:good_blocks] + 12).ravel())
-            lengths.append(np.tile(pattern, good_blocks))
-            pos += good_blocks * block
+        limit = 64  # blocks to predict; grows while the pattern holds, so a file whose
+        while True:  # pattern keeps breaking costs a little per break, not a whole-file check
+            blocks = min((size - pos) // block, limit)
+            if not blocks:
+                break
+            heads = pos + np.arange(blocks, dtype=np.int64)[:, None] * block + inside
+            found = buffer[heads.reshape(-1, 1) + np.arange(8)].view("<u8").reshape(blocks, period)
+            matches = (found == pattern.astype(np.uint64)).all(axis=1)
+            good_blocks = blocks if matches.all() else int(np.argmin(matches))
+            if good_blocks:
+                starts.append((heads[:good_blocks] + 12).ravel())
+                lengths.append(np.tile(pattern, good_blocks))
+                pos += good_blocks * block
+            if good_blocks < blocks:
+                break
+            limit *= 8
     if not starts:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, 0
@@ -682,12 +699,12 @@ def _check_crcs(
                 batch.masked(view, np.full(len(run.rows), run.length)) == stored[run.rows]
             )
             covered[run.rows] = True
-    long = (lengths > 512) & ~covered
+    long = (lengths > _LONG_RECORD) & ~covered
     for index in np.flatnonzero(long).tolist():
         start, length = int(starts[index]), int(lengths[index])
         good[index] = masked_crc32c(buffer[start : start + length].tobytes()) == int(stored[index])
     short = np.flatnonzero(~long & ~covered)
-    chunk = 1 << 16
+    chunk = _CRC_ROWS
     for first in range(0, len(short), chunk):
         rows = short[first : first + chunk]
         row_lengths = lengths[rows]
