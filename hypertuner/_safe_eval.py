@@ -356,6 +356,9 @@ def _plain(value: Any) -> Any:
             msg = f"the result {value!r} cannot be stored in config.json"
             raise _Refused(msg, "write a finite number, or a string such as 'inf'")
         return value
+    if kind is complex:
+        msg = f"the result {value!r} is a complex number, which config.json cannot store"
+        raise _Refused(msg, "check the signs of a power with a fractional exponent")
     if kind is list or kind is tuple:
         return [_plain(v) for v in value]
     if kind is set:

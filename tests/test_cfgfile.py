@@ -171,6 +171,7 @@ BAD = [
     pytest.param("-" * 50000 + "1", ConfigError, "nests", id="deep-unary"),
     pytest.param("1e308 * 10", ConfigError, "cannot be stored in config.json", id="infinity"),
     pytest.param("1 / 0", ConfigError, "division by zero", id="division-by-zero"),
+    pytest.param("(-8) ** (1 / 3)", ConfigError, "complex number", id="complex-result"),
     pytest.param("{1: 2}", ConfigError, "not a string", id="non-string-dict-key"),
     pytest.param("b'x'", ConfigError, "bytes literals", id="bytes"),
     pytest.param(
