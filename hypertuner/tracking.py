@@ -225,29 +225,48 @@ class _Tracker:
         elif type(step) is not int:
             step = _check_step(step)
         prefixes = self.prefixes
-        parts = []
-        values = []
-        for tag, value in metrics.items():  # check everything before anything changes
+        # Check every name and value before anything changes; one metric (the common case of
+        # a training loop) skips the lists.
+        tags: Any
+        values: Any
+        if len(metrics) == 1:
+            ((tag, value),) = metrics.items()
             prefix = prefixes.get(tag)
             if prefix is None:
                 prefix = self._new_tag(tag)
             if type(value) is not float:
                 value = _to_float(tag, value)
             try:
-                packed = _pack_float(value)
+                summary = prefix + _pack_float(value)
             except OverflowError:  # beyond float32: TensorBoard shows it as infinite
-                packed = _pack_float(math.copysign(math.inf, value))
-            parts.append(prefix)
-            parts.append(packed)
-            values.append(value)
-        if not parts:
-            return
+                summary = prefix + _pack_float(math.copysign(math.inf, value))
+            tags, values = (tag,), (value,)
+        else:
+            parts = []
+            values = []
+            for tag, value in metrics.items():
+                prefix = prefixes.get(tag)
+                if prefix is None:
+                    prefix = self._new_tag(tag)
+                if type(value) is not float:
+                    value = _to_float(tag, value)
+                try:
+                    packed = _pack_float(value)
+                except OverflowError:
+                    packed = _pack_float(math.copysign(math.inf, value))
+                parts.append(prefix)
+                parts.append(packed)
+                values.append(value)
+            if not parts:
+                return
+            tags = metrics
+            summary = b"".join(parts)
         if not self.header_written:
             with self.lock:
                 self._start(now, step)
         self.next_step = step + 1
         stats = self.stats
-        for tag, value in zip(metrics, values, strict=True):
+        for tag, value in zip(tags, values, strict=True):
             entry = stats.get(tag)
             if entry is None:
                 low = high = value
@@ -262,7 +281,6 @@ class _Tracker:
                     entry[1] = value
                 if value > entry[2]:
                     entry[2] = value
-        summary = b"".join(parts)
         pending = self.pending
         pending.append(
             b"%b%b\x2a%b%b"
