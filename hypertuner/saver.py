@@ -1,4 +1,4 @@
-"""Saving models beside their config: ``storage/<run>/model.pt``, numbered checkpoints, loading back.
+"""Saving models beside their config: ``storage/<run>/model.pt``, checkpoints, loading back.
 
 Every file is written crash-safely (:func:`hypertuner._files.atomic_open`): a process killed at any
 moment leaves the previous ``model.pt`` complete, and an error in the middle of a save leaves it
@@ -188,9 +188,7 @@ def _write_record(
 
 def _link_replace(source: Path, target: Path) -> None:
     """Make ``target`` a durable copy of ``source``: a hard link where the file system allows."""
-    temp = target.with_name(
-        f"{_files.TEMP_MARK}{target.name}.{os.getpid()}.{time.monotonic_ns()}"
-    )
+    temp = target.with_name(f"{_files.TEMP_MARK}{target.name}.{os.getpid()}.{time.monotonic_ns()}")
     try:
         os.link(source, temp)
     except OSError:
@@ -231,10 +229,12 @@ def _check_model(model: object, where: str) -> None:
 def _check_optimizer(optimizer: object) -> None:
     if optimizer is None:
         return
-    if not (callable(getattr(optimizer, "state_dict", None)) and hasattr(optimizer, "load_state_dict")):
+    if not (
+        callable(getattr(optimizer, "state_dict", None)) and hasattr(optimizer, "load_state_dict")
+    ):
         msg = (
-            "Saver's optimizer must be a torch optimizer (with state_dict() and load_state_dict()), "
-            f"not {type(optimizer).__name__}."
+            "Saver's optimizer must be a torch optimizer (with state_dict() and "
+            f"load_state_dict()), not {type(optimizer).__name__}."
         )
         raise TypeError(msg)
 
@@ -287,7 +287,7 @@ def _tensors(value: Any) -> Iterator[Any]:
 
 
 def _copy_to(value: Any, buffers: Iterator[Any]) -> Any:
-    """A copy of ``value`` whose tensors live in CPU memory (refilling ``buffers`` where they fit)."""
+    """A copy of ``value`` with its tensors in CPU memory (refilling ``buffers`` where they fit)."""
     torch = sys.modules["torch"]
     if isinstance(value, torch.Tensor):
         buffer = next(buffers, None)
@@ -303,7 +303,7 @@ def _copy_to(value: Any, buffers: Iterator[Any]) -> Any:
         return buffer.copy_(source)
     if isinstance(value, Mapping):
         items = [(k, _copy_to(v, buffers)) for k, v in value.items()]
-        return type(value)(items) if type(value) in (dict, OrderedDict) else dict(items)
+        return OrderedDict(items) if isinstance(value, OrderedDict) else dict(items)
     if isinstance(value, list):
         return [_copy_to(v, buffers) for v in value]
     if isinstance(value, tuple):
@@ -559,14 +559,18 @@ class Saver:
             return None  # only global rank zero writes
         plain_metrics = _plain_metrics(metrics)
         numbered = step is not None or epoch is not None
-        if numbered and self.monitor is not None and self.monitor not in plain_metrics:
-            if require_monitor:
-                raise UnknownKeyError.for_key(
-                    self.monitor,
-                    plain_metrics,
-                    where=" (the saver's monitor) in the metrics given to Saver.save()",
-                    hint="Pass it in metrics=, or change monitor=.",
-                )
+        if (
+            numbered
+            and require_monitor
+            and self.monitor is not None
+            and self.monitor not in plain_metrics
+        ):
+            raise UnknownKeyError.for_key(
+                self.monitor,
+                plain_metrics,
+                where=" (the saver's monitor) in the metrics given to Saver.save()",
+                hint="Pass it in metrics=, or change monitor=.",
+            )
         state = model.state_dict() if _is_module(model) else dict(model)
         record: dict[str, Any] = {
             "format": _FORMAT,
@@ -602,9 +606,41 @@ class Saver:
             if self._ledger is None:
                 self._ledger = _read_ledger(self.directory)
                 _remove_orphans(self.directory, self._ledger)
-            if step is None and epoch is None:
-                return self._write_model(record)
-            return self._write_checkpoint(record, step, epoch, metrics)
+                self._settle_model_entry()
+            try:
+                if step is None and epoch is None:
+                    return self._write_model(record)
+                return self._write_checkpoint(record, step, epoch, metrics)
+            except BaseException:
+                self._ledger = None  # re-read (and settle) what is on disk at the next save
+                raise
+
+    def _settle_model_entry(self) -> None:
+        """Make the ledger say which of its two hashes ``model.pt`` has, once per saver.
+
+        A process killed between writing the ledger and replacing ``model.pt`` leaves the older
+        file, which matches ``previous_sha256``; the next save moves ``sha256`` to
+        ``previous_sha256``, so it must first be the hash of the file really there.
+        """
+        assert self._ledger is not None
+        model = self._ledger.get("model") or {}
+        if not model.get("previous_sha256") or not self.path.is_file():
+            return
+        found = _file_sha256(self.path)
+        if found == model.get("sha256"):
+            settled = {**model, "previous_sha256": None, "previous_size": None}
+        elif found == model["previous_sha256"]:
+            settled = {
+                **model,
+                "sha256": found,
+                "size": model.get("previous_size"),
+                "previous_sha256": None,
+                "previous_size": None,
+                "source": None,
+            }
+        else:
+            return  # neither: load() reports the file as changed or corrupt
+        self._commit_ledger({**self._ledger, "model": settled})
 
     def _commit_ledger(self, ledger: dict[str, Any]) -> None:
         ledger["format_version"] = FORMAT_VERSION
@@ -655,6 +691,12 @@ class Saver:
         name = _checkpoint_name(step, epoch)
         target = folder / name
         relative = f"{CHECKPOINT_FOLDER}/{name}"
+        ledger = dict(self._ledger or {})
+        if any(e.get("file") == relative for e in ledger.get("checkpoints", [])):
+            # Rewriting a recorded file: forget its old hash first, or a crash between the
+            # replace and the ledger write would leave a good file that fails its check.
+            ledger["checkpoints"] = [e for e in ledger["checkpoints"] if e.get("file") != relative]
+            self._commit_ledger(ledger)
         digest, size = _write_record(target, record, lambda digest, size: None)
         entry = {
             "file": relative,
@@ -715,7 +757,7 @@ class Saver:
         return self._score(entry) is not None
 
     def _score(self, entry: dict[str, Any]) -> float | None:
-        value = (entry.get("metrics") or {}).get(self.monitor)
+        value: Any = (entry.get("metrics") or {}).get(self.monitor)
         try:
             number = float(value)
         except (TypeError, ValueError):
@@ -898,6 +940,14 @@ def _expected(path: Path) -> list[tuple[str, int | None]]:
     ]
 
 
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _verify(path: Path) -> None:
     expected = _expected(path)
     if not expected:
@@ -909,11 +959,7 @@ def _verify(path: Path) -> None:
             f"{expected[0][1]}: it is truncated or was changed after it was written."
         )
         raise CheckpointError(msg, path=str(path), reason="size")
-    with open(path, "rb") as handle:
-        digest = hashlib.sha256()
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    found = digest.hexdigest()
+    found = _file_sha256(path)
     if found not in {d for d, _ in expected}:
         msg = (
             f"Model file {str(path)!r} does not match the sha256 recorded in {LEDGER_FILE} "
@@ -961,7 +1007,11 @@ def _load_file(path: Path, model: Any, optimizer: Any, *, map_location: Any) -> 
         record = dict(data)
     elif isinstance(data, Mapping) and isinstance(data.get("state_dict"), Mapping):
         record = {"state_dict": data["state_dict"], "config": data.get("hyper_parameters", {})}
-    elif isinstance(data, Mapping) and data and all(isinstance(v, torch.Tensor) for v in data.values()):
+    elif (
+        isinstance(data, Mapping)
+        and data
+        and all(isinstance(v, torch.Tensor) for v in data.values())
+    ):
         record = {"state_dict": dict(data)}
     else:
         msg = (

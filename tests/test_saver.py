@@ -262,14 +262,29 @@ def test_saver_without_any_run_says_to_call_parse() -> None:
     ("build", "error", "match"),
     [
         pytest.param(lambda: hypertuner.Saver("net"), TypeError, "not str", id="model-str"),
-        pytest.param(lambda: hypertuner.Saver(42), TypeError, r"torch\.nn\.Module .*not int", id="model-int"),
-        pytest.param(lambda: hypertuner.Saver().save([1, 2]), TypeError, "not list", id="save-list"),
+        pytest.param(
+            lambda: hypertuner.Saver(42), TypeError, r"torch\.nn\.Module .*not int", id="model-int"
+        ),
+        pytest.param(
+            lambda: hypertuner.Saver().save([1, 2]), TypeError, "not list", id="save-list"
+        ),
         pytest.param(lambda: hypertuner.Saver().save(), TypeError, "needs a model", id="no-model"),
-        pytest.param(lambda: hypertuner.Saver(_model(), mode="low"), ValueError, "'min' or 'max'", id="mode"),
+        pytest.param(
+            lambda: hypertuner.Saver(_model(), mode="low"), ValueError, "'min' or 'max'", id="mode"
+        ),
         pytest.param(lambda: hypertuner.Saver(_model(), keep=0), ValueError, "keep", id="keep-0"),
-        pytest.param(lambda: hypertuner.Saver(_model(), optimizer="adam"), TypeError, "optimizer", id="optimizer"),
-        pytest.param(lambda: hypertuner.Saver(_model()).save(step=-1), TypeError, "step", id="step-negative"),
-        pytest.param(lambda: hypertuner.Saver(_model()).save(epoch=1.5), TypeError, "epoch", id="epoch-float"),
+        pytest.param(
+            lambda: hypertuner.Saver(_model(), optimizer="adam"),
+            TypeError,
+            "optimizer",
+            id="optimizer",
+        ),
+        pytest.param(
+            lambda: hypertuner.Saver(_model()).save(step=-1), TypeError, "step", id="step-negative"
+        ),
+        pytest.param(
+            lambda: hypertuner.Saver(_model()).save(epoch=1.5), TypeError, "epoch", id="epoch-float"
+        ),
         pytest.param(
             lambda: hypertuner.Saver(_model()).save(metrics={"loss": "low"}),
             TypeError,
@@ -277,7 +292,9 @@ def test_saver_without_any_run_says_to_call_parse() -> None:
             id="metric-text",
         ),
         pytest.param(
-            lambda: hypertuner.Saver(_model(), monitor="val_loss").save(step=1, metrics={"val_los": 1.0}),
+            lambda: hypertuner.Saver(_model(), monitor="val_loss").save(
+                step=1, metrics={"val_los": 1.0}
+            ),
             UnknownKeyError,
             "Did you mean 'val_los'",
             id="monitor-missing",

@@ -24,7 +24,9 @@ class MLP(pl.LightningModule):
     def __init__(self, width: int = 32, lr: float = 0.01) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.net = torch.nn.Sequential(torch.nn.Linear(2, width), torch.nn.ReLU(), torch.nn.Linear(width, 1))
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(2, width), torch.nn.ReLU(), torch.nn.Linear(width, 1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -67,7 +69,9 @@ def main() -> None:
     trainer.fit(MLP(width=32), *loaders())
     run = hypertuner.current_run()
     record = hypertuner.load(run, MLP())
-    print(f"[{run.name}] best val_loss {record['metrics']['val_loss']:.4f} at epoch {record['epoch']}")
+    print(
+        f"[{run.name}] best val_loss {record['metrics']['val_loss']:.4f} at epoch {record['epoch']}"
+    )
 
 
 if __name__ == "__main__":

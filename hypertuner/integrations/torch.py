@@ -77,6 +77,7 @@ class SaveHook:
         self._in_step = False
         self._sigterm_held: int | None = None
         self._previous_handler: Any = None
+        self._handler: Any = None
         self._handles = [
             optimizer.register_step_pre_hook(self._before_step),
             optimizer.register_step_post_hook(self._after_step),
@@ -195,7 +196,7 @@ class SaveHook:
         raise SystemExit(128 + signum)
 
     def _restore_signal(self) -> None:
-        handler = getattr(self, "_handler", None)
+        handler = self._handler
         if handler is None or threading.current_thread() is not threading.main_thread():
             return
         if signal.getsignal(signal.SIGTERM) is handler:
@@ -254,7 +255,11 @@ def attach(
         if value is None:
             continue
         whole = name == "every_n_steps"
-        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) or value <= 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int if whole else (int, float))
+            or value <= 0
+        ):
             kind = "a whole number" if whole else "a number"
             msg = f"attach() {name} must be {kind} > 0, not {value!r}."
             raise TypeError(msg)

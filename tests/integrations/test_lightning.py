@@ -117,7 +117,10 @@ def test_callback_saves_at_each_validation_end_and_model_pt_is_the_best(storage:
 def test_without_validation_callback_saves_at_each_train_epoch_end(storage: Path) -> None:
     run = hypertuner.start_run({}, name="noval", storage=storage)
     _trainer(HypertunerCallback(keep=5), max_epochs=2).fit(Tiny(), _data())
-    assert _checkpoints(run.directory) == ["epoch-0000-step-00000004.pt", "epoch-0001-step-00000008.pt"]
+    assert _checkpoints(run.directory) == [
+        "epoch-0000-step-00000004.pt",
+        "epoch-0001-step-00000008.pt",
+    ]
 
 
 @pytest.mark.filterwarnings("ignore:You defined a `validation_step` but have no `val_dataloader`")
@@ -125,10 +128,15 @@ def test_callback_saves_when_model_checkpoint_saves(storage: Path, tmp_path: Pat
     run = hypertuner.start_run({}, name="withckpt", storage=storage)
     checkpoint = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "lightning", every_n_train_steps=3)
     callback = HypertunerCallback(keep=10)
-    trainer = _trainer(callback, checkpoint, max_steps=6, max_epochs=None, enable_checkpointing=True)
+    trainer = _trainer(
+        callback, checkpoint, max_steps=6, max_epochs=None, enable_checkpointing=True
+    )
     trainer.fit(Tiny(), _data())
     assert checkpoint.best_model_path.endswith("step=6.ckpt")
-    assert _checkpoints(run.directory) == ["epoch-0000-step-00000003.pt", "epoch-0001-step-00000006.pt"]
+    assert _checkpoints(run.directory) == [
+        "epoch-0000-step-00000003.pt",
+        "epoch-0001-step-00000006.pt",
+    ]
 
 
 @pytest.mark.filterwarnings("ignore:You defined a `validation_step` but have no `val_dataloader`")
@@ -154,7 +162,10 @@ def test_recalled_run_resumes_weights_and_loop_progress(storage: Path) -> None:
     trainer.fit(Tiny(width=4, lr=0.05), _data())
     assert callback._resumed is not None
     assert trainer.global_step == 8  # 4 steps restored, 4 more
-    assert _checkpoints(run.directory) == ["epoch-0000-step-00000004.pt", "epoch-0001-step-00000008.pt"]
+    assert _checkpoints(run.directory) == [
+        "epoch-0000-step-00000004.pt",
+        "epoch-0001-step-00000008.pt",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -164,7 +175,9 @@ def test_recalled_run_resumes_weights_and_loop_progress(storage: Path) -> None:
         pytest.param({"keep": 0}, ValueError, "keep", id="keep"),
     ],
 )
-def test_bad_callback_options_are_refused(options: dict[str, Any], error: type[Exception], match: str) -> None:
+def test_bad_callback_options_are_refused(
+    options: dict[str, Any], error: type[Exception], match: str
+) -> None:
     with pytest.raises(error, match=match):
         HypertunerCallback(**options)
     assert not Path("storage").exists()

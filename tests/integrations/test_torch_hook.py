@@ -104,11 +104,19 @@ def test_recalled_run_resumes_weights_optimizer_and_step(storage: Path) -> None:
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        pytest.param(lambda m, o: attach("sgd", m), r"torch\.optim\.Optimizer, not str", id="optimizer"),
+        pytest.param(
+            lambda m, o: attach("sgd", m), r"torch\.optim\.Optimizer, not str", id="optimizer"
+        ),
         pytest.param(lambda m, o: attach(o), "needs the model", id="no-model"),
-        pytest.param(lambda m, o: attach(o, m, every_n_steps=0), "every_n_steps must be", id="steps-0"),
-        pytest.param(lambda m, o: attach(o, m, every_n_steps=2.5), "whole number", id="steps-float"),
-        pytest.param(lambda m, o: attach(o, m, every_n_seconds=-1), "every_n_seconds", id="seconds-neg"),
+        pytest.param(
+            lambda m, o: attach(o, m, every_n_steps=0), "every_n_steps must be", id="steps-0"
+        ),
+        pytest.param(
+            lambda m, o: attach(o, m, every_n_steps=2.5), "whole number", id="steps-float"
+        ),
+        pytest.param(
+            lambda m, o: attach(o, m, every_n_seconds=-1), "every_n_seconds", id="seconds-neg"
+        ),
         pytest.param(lambda m, o: attach(o, "net"), r"torch\.nn\.Module", id="model-str"),
     ],
 )
