@@ -131,7 +131,7 @@ def _execute_function(job: _Job) -> _Outcome:
                 if result is None and job.metric:
                     result = _summary_metric(run.directory, job.metric)
                 if result is not None:
-                    run.update_meta(result=_jsonable(result))
+                    run.meta["result"] = _jsonable(result)  # written by finish() below
         finally:
             scope._Base.frame, scope._usage = saved_frame, saved_usage
     except KeyboardInterrupt:

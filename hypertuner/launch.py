@@ -172,13 +172,18 @@ class _Journal:
                 latest[record["trial"]] = merged
         return latest
 
-    def append(self, record: Mapping[str, Any]) -> None:
+    def append(self, record: Mapping[str, Any], *, durable: bool = True) -> None:
+        """Append one line; ``durable`` lines are fsynced before this returns.
+
+        A "running" line need not be durable: lost in a crash, its trial simply runs again.
+        """
         if self._handle is None:
             self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
         line = json.dumps(dict(record, time=_now()), default=_json_default, allow_nan=False)
         self._handle.write(line + "\n")
         self._handle.flush()
-        os.fsync(self._handle.fileno())
+        if durable:
+            os.fsync(self._handle.fileno())
 
     def close(self) -> None:
         if self._handle is not None:
@@ -833,7 +838,8 @@ def _execute_plan(
                 "status": "running",
                 "config": job.config,
                 "gpu": job.gpu,
-            }
+            },
+            durable=False,
         )
 
     def record(outcome: _Outcome) -> None:
