@@ -39,7 +39,7 @@ from _common import Row, row, standard_options, table, timeit
 
 KEYS = 500
 SECTIONS = 10
-STEPS = 1000
+STEPS = 4000
 
 
 def make_cfg(keys: int = KEYS, sections: int = SECTIONS) -> str:
@@ -220,7 +220,7 @@ def main() -> int:
     options = standard_options(__doc__.splitlines()[0]).parse_args()
     repeat = options.repeat or (3 if options.quick else 7)
     rows = bench_read(repeat)
-    rows += bench_training(repeat)
+    rows += bench_training(options.repeat or (3 if options.quick else 5))  # ~10 s per sample
     table(rows, title="cfgfile and backup (issue 6)")
     return 0
 
