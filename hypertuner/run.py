@@ -130,6 +130,13 @@ def _script() -> str | None:
     return os.path.abspath(path)
 
 
+def _main_module() -> str | None:
+    """The module name when the script was started as ``python -m package.module``."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    name = getattr(spec, "name", None)
+    return name if isinstance(name, str) and name != "__main__" else None
+
+
 def _generated_stem() -> str:
     script = _script()
     stem = Path(script).stem if script else "run"
@@ -613,13 +620,16 @@ def start_run(
             meta.pop("error", None)
         else:
             meta = _new_meta(run_name, world)
-            _files.write_json(directory / "config.json", data)
         _files.remove_stale_temporaries(directory)
         meta["_start_epoch"] = time.time()
         run = Run(
             run_name, root, data, rank=0, world_size=world, recalled=exists, meta=meta, lock_fd=fd
         )
         _files.write_json(directory / "meta.json", run._public_meta())
+        if not exists:
+            # config.json is what makes a folder a run (list_runs): it is written last, so a
+            # reader never sees a run without its meta.json.
+            _files.write_json(directory / "config.json", data)
     except BaseException:
         os.close(fd)
         if not exists:
@@ -663,6 +673,7 @@ def _new_meta(name: str, world: int) -> dict[str, Any]:
         "argv": list(sys.argv),
         "executable": sys.executable,
         "script": script,
+        "module": _main_module(),
         "cwd": os.getcwd(),
         "git": _git(os.path.dirname(script) if script else os.getcwd()),
         "host": _host(),
