@@ -178,40 +178,37 @@ def frame_records(records: list[bytes]) -> bytes:
     np = batch.np
     count = len(records)
     lengths = np.fromiter(map(len, records), dtype=np.int64, count=count)
-    flat = np.frombuffer(b"".join(records), dtype=np.uint8)
-    unique, inverse = np.unique(lengths, return_inverse=True)
-    crc = np.empty(count, dtype=np.uint32)
-    long = lengths > _LONG_RECORD
-    for index in np.flatnonzero(long).tolist():  # rare (HParams summaries): one by one
-        crc[index] = masked_crc32c(records[index])
-    short = np.flatnonzero(~long)
-    if len(unique) == 1 and not long.any():
-        crc[:] = batch.masked(flat.reshape(count, int(unique[0])), lengths)
-    else:
-        for first in range(0, len(short), _CRC_ROWS):
-            rows = short[first : first + _CRC_ROWS]
-            row_lengths = lengths[rows]
-            width = int(row_lengths.max())
-            chunk = np.frombuffer(b"".join([records[i] for i in rows.tolist()]), dtype=np.uint8)
-            ends = np.cumsum(row_lengths)
-            matrix = np.zeros((len(rows), width), dtype=np.uint8)
-            matrix[
-                np.repeat(np.arange(len(rows)), row_lengths),
-                np.arange(len(chunk)) - np.repeat(ends, row_lengths) + width,
-            ] = chunk  # right-aligned rows
-            crc[rows] = batch.masked(matrix, row_lengths)
-    crcs = crc.astype("<u4").view(np.uint8).reshape(count, 4)
-    headers = np.frombuffer(b"".join(_header(int(n)) for n in unique), dtype=np.uint8)
-    headers = headers.reshape(len(unique), 12)[inverse]
+    unique = np.unique(lengths)
+    if len(unique) == 1 and unique[0] <= _LONG_RECORD:  # one size: everything is a matrix
+        size = int(unique[0])
+        data = np.frombuffer(b"".join(records), dtype=np.uint8).reshape(count, size)
+        crcs = batch.masked(data, lengths).astype("<u4").view(np.uint8).reshape(count, 4)
+        table = np.empty((count, size + 16), dtype=np.uint8)
+        table[:, :12] = np.frombuffer(_header(size), dtype=np.uint8)
+        table[:, 12 : 12 + size] = data
+        table[:, 12 + size :] = crcs
+        framed: bytes = table.tobytes()
+        return framed
+    # Several sizes: each size's records framed as one matrix (their CRCs at once, or one by
+    # one for a rare size or a long record), whose rows are then scattered to their places.
     sizes = lengths + 16
     starts = np.cumsum(sizes) - sizes
     joined = np.empty(int(sizes.sum()), dtype=np.uint8)
-    joined[(starts[:, None] + np.arange(12)).ravel()] = headers.ravel()
-    data_starts = np.cumsum(lengths) - lengths
-    joined[np.repeat(starts + 12 - data_starts, lengths) + np.arange(len(flat))] = flat
-    joined[(starts[:, None] + 12 + lengths[:, None] + np.arange(4)).ravel()] = crcs.ravel()
-    framed: bytes = joined.tobytes()
-    return framed
+    for size in unique.tolist():
+        rows = np.flatnonzero(lengths == size)
+        data = np.frombuffer(b"".join([records[i] for i in rows.tolist()]), dtype=np.uint8)
+        data = data.reshape(len(rows), size)
+        if size > _LONG_RECORD or len(rows) < 32:
+            crc = np.array([masked_crc32c(records[i]) for i in rows.tolist()], dtype=np.uint32)
+        else:
+            crc = batch.masked(data, lengths[rows])
+        table = np.empty((len(rows), size + 16), dtype=np.uint8)
+        table[:, :12] = np.frombuffer(_header(size), dtype=np.uint8)
+        table[:, 12 : 12 + size] = data
+        table[:, 12 + size :] = crc.astype("<u4").view(np.uint8).reshape(len(rows), 4)
+        joined[starts[rows][:, None] + np.arange(size + 16)] = table
+    mixed: bytes = joined.tobytes()
+    return mixed
 
 
 # --- Reading ------------------------------------------------------------------------------------
