@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import math
@@ -489,15 +490,25 @@ def read_summary(directory: str | os.PathLike[str]) -> dict[str, dict[str, Any]]
 _live: weakref.WeakSet[_Tracker] = weakref.WeakSet()
 _timer: threading.Thread | None = None
 _timer_lock = threading.Lock()
+_exit_hook = False
 
 
 def _register(tracker: _Tracker) -> None:
-    global _timer
+    global _timer, _exit_hook
     with _timer_lock:
         _live.add(tracker)
+        if not _exit_hook:  # a run that is never finished still gets its last metrics written
+            _exit_hook = True
+            atexit.register(_flush_all)
         if _timer is None or not _timer.is_alive():
             _timer = threading.Thread(target=_flush_loop, name="hypertuner-flush", daemon=True)
             _timer.start()
+
+
+def _flush_all() -> None:
+    for tracker in list(_live):
+        with contextlib.suppress(OSError, HypertunerError):
+            tracker.flush()
 
 
 def _unregister(tracker: _Tracker) -> None:

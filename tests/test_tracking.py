@@ -387,3 +387,13 @@ def test_event_file_is_named_for_tensorboard(storage: Path) -> None:
     assert len(stamp) == 10
     assert host
     assert int(pid) == os.getpid()
+
+
+def test_a_run_never_finished_is_flushed_at_interpreter_exit(storage: Path) -> None:
+    code = (
+        "import hypertuner\n"
+        "run = hypertuner.start_run({}, name='side', current=False)\n"
+        "hypertuner.log({'loss': 1.0}, step=3, run=run)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    assert read_scalars(storage / "side")["loss"].steps.tolist() == [3]
