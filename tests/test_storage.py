@@ -278,6 +278,14 @@ def test_hparams_backup_to_a_local_folder_url(tmp_path: Path, storage: Path) -> 
     assert copied == ["config.json", "hparams.cfg", "meta.json"]
 
 
+def test_run_backup_in_the_cfg_file_mirrors_the_run(tmp_path: Path, storage: Path) -> None:
+    target = tmp_path / "from-file"
+    write("hparams.cfg", f"[run]\nname = from-file\nbackup = file://{target}\n[m]\nx = 1\n")
+    assert hypertuner.HParams(".", name="from-file").m.x == 1
+    hypertuner.current_run().finish()
+    assert json.loads((target / "from-file" / "config.json").read_text()) == {"m": {"x": 1}}
+
+
 def HParams_with_backup(url: str) -> hypertuner.HParams:
     return hypertuner.HParams(".", name="backed-up", backup=url)
 
