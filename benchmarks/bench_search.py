@@ -5,7 +5,10 @@ Figures (the issue's sizes by default; ``--trials`` and ``--trial-seconds`` make
 - 16 trials of about 1 s each (a small MLP, random search over the learning rate), run serially
   in this process, then with ``workers=2`` on the process backend (spawned workers, reused across
   trials, one torch thread each), then with optuna's ``study.optimize(n_jobs=2)`` (threads) on
-  the same objective;
+  the same objective. This process also uses one torch thread (``--serial-threads``), so every
+  trial does the same work everywhere: with torch's default on a busy machine, the serial run's
+  OpenMP threads can slow the small MLP down tenfold, which would flatter the pool. The pool's
+  time includes starting its workers, each of which imports torch;
 - the sweep's own cost per trial (journal, dispatch, results), serially and through the pool,
   measured with trials that do nothing;
 - generating 100,000 random trials from a 6-parameter space.
@@ -110,6 +113,20 @@ def timed_sweep(storage: str, n_trials: int, steps: int, **options: Any) -> floa
     return elapsed
 
 
+def steady_state(storage: str, workers: int) -> tuple[float, int]:
+    """(seconds, trials) of the pool once every worker finished its first trial.
+
+    A worker's first trial also pays for the worker's start: spawning, importing torch and
+    torch's first-call warm-up. What follows is the pool's steady state.
+    """
+    ends = sorted(
+        dt.datetime.fromisoformat(x["time"]) for x in _journal(storage) if x["status"] == "finished"
+    )
+    if len(ends) <= workers:
+        return 0.0, 0
+    return (ends[-1] - ends[workers - 1]).total_seconds(), len(ends) - workers
+
+
 def timed_optuna(n_trials: int, steps: int, jobs: int) -> float | None:
     try:
         import optuna
@@ -187,8 +204,9 @@ def main() -> int:
     parser.add_argument(
         "--serial-threads",
         type=int,
-        default=None,
-        help="torch threads for the serial run (default: torch's own default)",
+        default=1,
+        help="torch threads in this process, for the serial and optuna runs (default 1, as in "
+        "each worker, so every trial does the same work; 0 keeps torch's default)",
     )
     options = parser.parse_args()
     n_trials = options.trials or (8 if options.quick else 16)
@@ -214,6 +232,16 @@ def main() -> int:
         optuna_time = timed_optuna(n_trials, steps, workers)
         label = f"{n_trials} trials x {seconds:g} s"
         rows.append(row(f"{label}, serial (in process)", serial, None, ""))
+        steady, counted = steady_state(f"{root}/pool", workers)
+        if counted:
+            rows.append(
+                row(
+                    f"  context: pool after each worker's first trial ({counted} trials)",
+                    steady,
+                    serial * counted / n_trials,
+                    "",
+                )
+            )
         rows.append(
             row(
                 f"{label}, process backend, {workers} workers vs serial",
