@@ -312,3 +312,34 @@ def test_lightning_example_trains_and_keeps_the_best_two(storage: Path) -> None:
     (directory,) = storage.iterdir()
     assert len(list((directory / "checkpoints").iterdir())) == 2
     assert json.loads((directory / "meta.json").read_text())["status"] == "finished"
+
+
+def test_callback_also_works_with_the_lightning_pytorch_namespace(storage: Path) -> None:
+    """Runs where the ``lightning`` package is installed too; skipped where it is not."""
+    lightning = pytest.importorskip("lightning.pytorch")
+
+    class Unified(lightning.LightningModule):
+        def __init__(self, width: int = 3) -> None:
+            super().__init__()
+            self.save_hyperparameters()
+            self.layer = torch.nn.Linear(2, width)
+
+        def training_step(self, batch: Any, index: int) -> Any:
+            return self.layer(batch[0]).pow(2).mean()
+
+        def configure_optimizers(self) -> Any:
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    callback = HypertunerCallback()
+    trainer = lightning.Trainer(
+        max_steps=2,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[callback],
+    )
+    trainer.fit(Unified(), _data(8))
+    assert callback.run is not None
+    assert callback.run.config["width"] == 3
+    assert hypertuner.load(callback.run)["step"] == 2
