@@ -37,18 +37,13 @@ _STOP_GRACE_S = 10.0
 def _value(result: Any, metric: str | None) -> float | None:
     if isinstance(result, Mapping) and metric is not None:
         result = result.get(metric)
-    if isinstance(result, (int, float)) and not isinstance(result, bool):
+    if isinstance(result, bool) or not hasattr(type(result), "__float__"):
+        return None
+    try:  # a number, a numpy scalar, a one-element tensor
         number = float(result)
-        return number if math.isfinite(number) else None
-    if (
-        "torch" in sys.modules
-        and type(result).__name__ == "Tensor"
-        and getattr(result, "numel", None)
-    ):
-        with contextlib.suppress(Exception):
-            if result.numel() == 1:
-                return float(result.item())
-    return None
+    except (TypeError, ValueError, RuntimeError):  # a tensor of several elements
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _jsonable(value: Any) -> Any:

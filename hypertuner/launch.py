@@ -625,7 +625,9 @@ def _plan(
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         msg = f"threads_per_worker must be a positive integer or None, not {threads!r}."
         raise SearchSpecError(msg, key="threads_per_worker", value=threads)
-    generate(dims, kind, n_trials, 0)  # checks n_trials and grid-vs-continuous now, not later
+    # Check n_trials and grid-vs-continuous now, before anything is written (one trial is enough).
+    valid = isinstance(n_trials, int) and not isinstance(n_trials, bool) and n_trials >= 1
+    generate(dims, kind, 1 if valid or (kind == "grid" and n_trials is None) else n_trials, 0)
     if name is not None:
         check_run_name(name)
     command: list[str] | None = None
