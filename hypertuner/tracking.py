@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _files
-from ._eventfile import frame_records
+from ._tfrecord import frame_records
 from .errors import HypertunerError, MetricError, NoRunError
 from .run import Run, current_run
 
