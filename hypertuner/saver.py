@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import hashlib
 import json
 import math
+import mmap
 import os
 import sys
 import threading
@@ -86,7 +88,8 @@ class _HashingWriter:
     """
 
     def __init__(self, fd: int) -> None:
-        self._fd = fd
+        self._fd = os.dup(fd)  # the hash may finish after the temporary file is renamed and closed
+        self._closed = False
         self._hash = hashlib.sha256()
         self._written = 0
         self._done = False
@@ -109,8 +112,6 @@ class _HashingWriter:
 
     def _hash_behind(self) -> None:
         hashed = 0
-        buffer = bytearray(_CHUNK)
-        view = memoryview(buffer)
         try:
             while True:
                 with self._cond:
@@ -119,23 +120,56 @@ class _HashingWriter:
                     end, done = self._written, self._done
                 while hashed < end:
                     size = min(_CHUNK, end - hashed)
-                    got = os.preadv(self._fd, [view[:size]], hashed)
-                    if got <= 0:
-                        msg = f"Reading back a model file being written stopped at byte {hashed}."
-                        raise OSError(msg)
-                    self._hash.update(view[:got])
-                    hashed += got
+                    self._hash_range(hashed, size)
+                    hashed += size
                 if done:
                     return
         except BaseException as exc:  # handed to finish(), raised in the saving thread
             self._error = exc
 
-    def finish(self) -> tuple[str, int]:
-        """Wait for the hash of everything written; return ``(sha256 hex, size)``."""
+    def _hash_range(self, offset: int, size: int) -> None:
+        """Hash ``size`` bytes at ``offset``, mapped from the page cache (no copy) if possible."""
+        start = offset - offset % mmap.ALLOCATIONGRANULARITY
+        skip = offset - start
+        try:
+            mapped = mmap.mmap(
+                self._fd,
+                skip + size,
+                flags=mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0),
+                prot=mmap.PROT_READ,
+                offset=start,
+            )
+        except (OSError, ValueError, AttributeError):  # no mmap here: read a copy instead
+            data = os.pread(self._fd, size, offset)
+            if len(data) != size:
+                msg = f"Reading back a model file being written stopped at byte {offset}."
+                raise OSError(msg) from None
+            self._hash.update(data)
+            return
+        try:
+            with memoryview(mapped) as whole, whole[skip : skip + size] as part:
+                self._hash.update(part)
+        finally:
+            mapped.close()
+
+    @property
+    def size(self) -> int:
+        """Bytes written so far."""
+        return self._written
+
+    def end_input(self) -> None:
+        """No more writes: the hash finishes on its own (see :meth:`finish`)."""
         with self._cond:
             self._done = True
             self._cond.notify()
+
+    def finish(self) -> tuple[str, int]:
+        """Wait for the hash of everything written; return ``(sha256 hex, size)``."""
+        self.end_input()
         self._thread.join()
+        if not self._closed:
+            self._closed = True
+            os.close(self._fd)
         if self._error is not None:
             raise self._error
         return self._hash.hexdigest(), self._written
@@ -167,23 +201,82 @@ _CRC_LOCK = threading.Lock()
 
 
 def _write_record(
-    path: Path, record: Mapping[str, Any], before_replace: Callable[[str, int], None]
-) -> tuple[str, int]:
-    """Write ``record`` to ``path`` crash-safely; call ``before_replace(sha256, size)`` once the
-    new file is durable and before it replaces the old one."""
+    path: Path, record: Mapping[str, Any], before_replace: Callable[[_HashingWriter], None]
+) -> _HashingWriter:
+    """Write ``record`` to ``path`` crash-safely; call ``before_replace(writer)`` once the new
+    file is durable and before it replaces the old one. ``writer.finish()`` gives the sha256
+    (the hash may still be running when this returns)."""
     torch = _torch()
-    with _files.atomic_open(path, "wb") as handle:
-        writer = _HashingWriter(handle.fileno())
-        try:
-            with _no_crc32(torch):
-                torch.save(record, writer)
-            os.fsync(handle.fileno())  # the hash's tail overlaps this flush to disk
-        except BaseException:
-            writer.abort()
-            raise
-        digest, size = writer.finish()
-        before_replace(digest, size)
-    return digest, size
+    held: Path | None = None
+    try:
+        with _files.atomic_open(path, "wb") as handle:
+            writer = _HashingWriter(handle.fileno())
+            try:
+                with _no_crc32(torch):
+                    torch.save(record, writer)
+                os.fsync(handle.fileno())  # the hash's tail overlaps this flush to disk
+                writer.end_input()
+                before_replace(writer)
+            except BaseException:
+                writer.abort()
+                raise
+            held = _hold(path)
+    except BaseException:
+        if held is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(held)
+        raise
+    if held is not None:
+        _remove_later(held)
+    return writer
+
+
+def _hold(path: Path) -> Path | None:
+    """A second name for the file about to be replaced, so the replace does not free its blocks
+    (tens of ms for a large model) in the caller's thread; :func:`_remove_later` frees them."""
+    held = path.with_name(f"{_files.TEMP_MARK}{path.name}.{os.getpid()}.{time.monotonic_ns()}")
+    try:
+        os.link(path, held)
+    except OSError:
+        return None
+    return held
+
+
+def _remove_later(path: Path) -> None:
+    """Delete ``path`` in a thread; :func:`_join_removals` waits for it (the next save and
+    :meth:`Saver.wait` do), the interpreter waits at exit, and a file a kill left behind is a
+    stale temporary, removed at the next start."""
+
+    def remove() -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+    thread = threading.Thread(target=remove, name="hypertuner-remove")
+    thread.start()
+    with _REMOVALS_LOCK:
+        _REMOVALS.append(thread)
+
+
+def _join_removals() -> None:
+    with _REMOVALS_LOCK:
+        threads, _REMOVALS[:] = list(_REMOVALS), []
+    for thread in threads:
+        thread.join()
+
+
+def _join_hashes() -> None:
+    """Wait for the sha256 of every model.pt this process wrote to be in its ledger."""
+    with _HASHES_LOCK:
+        threads, _HASHES[:] = list(_HASHES), []
+    for thread in threads:
+        if thread is not threading.current_thread():
+            thread.join()
+
+
+_HASHES: list[threading.Thread] = []
+_HASHES_LOCK = threading.Lock()
+_REMOVALS: list[threading.Thread] = []
+_REMOVALS_LOCK = threading.Lock()
 
 
 def _link_replace(source: Path, target: Path) -> None:
@@ -292,14 +385,17 @@ def _copy_to(value: Any, buffers: Iterator[Any]) -> Any:
     if isinstance(value, torch.Tensor):
         buffer = next(buffers, None)
         source = value.detach()
-        if (
-            buffer is None
-            or buffer.shape != source.shape
-            or buffer.dtype != source.dtype
-            or buffer.layout != source.layout
-            or not source.is_contiguous()
-        ):
+        if source.layout != torch.strided or not source.is_contiguous():
             return source.to("cpu", copy=True)
+        if buffer is None or buffer.shape != source.shape or buffer.dtype != source.dtype:
+            buffer = torch.empty(source.shape, dtype=source.dtype)
+        if source.device.type == "cpu":
+            # One plain memcpy: torch's copy_ splits a large copy over its intra-op threads,
+            # which on a busy machine can be twenty times slower than a single thread.
+            ctypes.memmove(
+                buffer.data_ptr(), source.data_ptr(), source.numel() * source.element_size()
+            )
+            return buffer
         return buffer.copy_(source)
     if isinstance(value, Mapping):
         items = [(k, _copy_to(v, buffers)) for k, v in value.items()]
@@ -483,6 +579,7 @@ class Saver:
         self.background = background
         self._lock = threading.Lock()
         self._ledger: dict[str, Any] | None = None
+        self._hash_error: BaseException | None = None
         self._worker = _Background(self._write) if background else None
         if self._worker is not None:
             _track_background(self)
@@ -602,7 +699,9 @@ class Saver:
         epoch: int | None,
         metrics: dict[str, float],
     ) -> Path:
+        _join_hashes()  # before the lock: a recording thread takes it
         with self._lock:
+            _join_removals()
             if self._ledger is None:
                 self._ledger = _read_ledger(self.directory)
                 _remove_orphans(self.directory, self._ledger)
@@ -624,10 +723,16 @@ class Saver:
         """
         assert self._ledger is not None
         model = self._ledger.get("model") or {}
-        if not model.get("previous_sha256") or not self.path.is_file():
+        pending = bool(model) and model.get("sha256") is None
+        if not (model.get("previous_sha256") or pending) or not self.path.is_file():
             return
         found = _file_sha256(self.path)
-        if found == model.get("sha256"):
+        if pending and found != model.get("previous_sha256"):
+            # Killed before the hash of a durable model.pt was recorded: record it now.
+            if self.path.stat().st_size != model.get("size"):
+                return
+            settled = {**model, "sha256": found, "previous_sha256": None, "previous_size": None}
+        elif found == model.get("sha256"):
             settled = {**model, "previous_sha256": None, "previous_size": None}
         elif found == model["previous_sha256"]:
             settled = {
@@ -648,7 +753,7 @@ class Saver:
         _files.write_json(self.directory / LEDGER_FILE, ledger)
         self._ledger = ledger
 
-    def _model_entry(self, digest: str, size: int, source: dict[str, Any]) -> dict[str, Any]:
+    def _model_entry(self, digest: str | None, size: int, source: dict[str, Any]) -> dict[str, Any]:
         old = (self._ledger or {}).get("model") or {}
         return {
             "file": MODEL_FILE,
@@ -666,20 +771,39 @@ class Saver:
 
     def _write_model(self, record: dict[str, Any]) -> Path:
         ledger = dict(self._ledger or {})
+        source = {
+            "step": record["step"],
+            "epoch": record["epoch"],
+            "metrics": _json_metrics(record["metrics"]),
+        }
 
-        def record_hash(digest: str, size: int) -> None:
-            ledger["model"] = self._model_entry(
-                digest,
-                size,
-                {
-                    "step": record["step"],
-                    "epoch": record["epoch"],
-                    "metrics": _json_metrics(record["metrics"]),
-                },
-            )
+        def record_size(writer: _HashingWriter) -> None:
+            # The sha256 is still being computed: the ledger says so until it is recorded, and
+            # load() accepts a model.pt of this exact size meanwhile (or the previous file).
+            ledger["model"] = self._model_entry(None, writer.size, source)
             self._commit_ledger(ledger)
 
-        _write_record(self.path, record, record_hash)
+        writer = _write_record(self.path, record, record_size)
+        entry: dict[str, Any] = ledger["model"]
+
+        def record_hash() -> None:
+            try:
+                digest, size = writer.finish()
+            except Exception as exc:
+                self._hash_error = exc
+                return
+            with self._lock:
+                current = dict(self._ledger or {})
+                if current.get("model") is not entry:
+                    return  # a later save replaced it
+                current["model"] = {**entry, "sha256": digest, "size": size}
+                self._commit_ledger(current)
+            self.run.wrote(self.directory / LEDGER_FILE)
+
+        thread = threading.Thread(target=record_hash, name="hypertuner-sha256-record")
+        thread.start()
+        with _HASHES_LOCK:
+            _HASHES.append(thread)
         self.run.wrote(self.path, self.directory / LEDGER_FILE)
         return self.path
 
@@ -697,7 +821,7 @@ class Saver:
             # replace and the ledger write would leave a good file that fails its check.
             ledger["checkpoints"] = [e for e in ledger["checkpoints"] if e.get("file") != relative]
             self._commit_ledger(ledger)
-        digest, size = _write_record(target, record, lambda digest, size: None)
+        digest, size = _write_record(target, record, lambda writer: None).finish()
         entry = {
             "file": relative,
             "sha256": digest,
@@ -809,6 +933,11 @@ class Saver:
         """
         if self._worker is not None:
             self._worker.wait()
+        _join_hashes()
+        _join_removals()
+        if self._hash_error is not None:
+            error, self._hash_error = self._hash_error, None
+            raise error
 
     def close(self) -> None:
         """Wait for the last background save; the saver can still be used afterwards.
@@ -919,25 +1048,28 @@ def _resolve_path(target: Any, storage: str | os.PathLike[str] | None) -> Path:
     return found
 
 
-def _expected(path: Path) -> list[tuple[str, int | None]]:
-    """The (sha256, size) pairs the ledger accepts for ``path``; empty when it has no record."""
+def _expected(path: Path) -> tuple[list[tuple[str, int | None]], int | None]:
+    """The (sha256, size) pairs the ledger accepts for ``path`` (none: no record), and the size
+    of a model.pt whose hash is not recorded yet (a save was killed while hashing), if any."""
     if path.parent.name == CHECKPOINT_FOLDER:
         directory, relative = path.parent.parent, f"{CHECKPOINT_FOLDER}/{path.name}"
     else:
         directory, relative = path.parent, path.name
     if not (directory / LEDGER_FILE).is_file():
-        return []
+        return [], None
     ledger = _read_ledger(directory)
     if relative == MODEL_FILE:
         model = ledger.get("model") or {}
-        pairs = [(model.get("sha256"), model.get("size"))]
+        pairs: list[tuple[Any, Any]] = [(model.get("sha256"), model.get("size"))]
         pairs.append((model.get("previous_sha256"), model.get("previous_size")))
-        return [(d, s) for d, s in pairs if d]
-    return [
+        pending = model.get("size") if model and model.get("sha256") is None else None
+        return [(str(d), s) for d, s in pairs if d], pending
+    found: list[tuple[str, int | None]] = [
         (e["sha256"], e.get("size"))
         for e in ledger.get("checkpoints", [])
         if e.get("file") == relative and e.get("sha256")
     ]
+    return found, None
 
 
 def _file_sha256(path: Path) -> str:
@@ -949,10 +1081,13 @@ def _file_sha256(path: Path) -> str:
 
 
 def _verify(path: Path) -> None:
-    expected = _expected(path)
+    _join_hashes()  # this process's own saves record their hash first
+    expected, pending_size = _expected(path)
+    size = path.stat().st_size
+    if pending_size is not None and size == pending_size:
+        return  # its hash was never recorded (killed while hashing): nothing to check against
     if not expected:
         return
-    size = path.stat().st_size
     if all(s is not None and s != size for _, s in expected):
         msg = (
             f"Model file {str(path)!r} is {size} bytes but {LEDGER_FILE} recorded "

@@ -98,8 +98,10 @@ def test_saved_file_gets_normal_permissions(run: hypertuner.Run) -> None:
 def test_save_records_sha256_in_ledger(run: hypertuner.Run) -> None:
     import hashlib
 
-    path = hypertuner.Saver(_model()).save()
+    saver = hypertuner.Saver(_model())
+    path = saver.save()
     assert path is not None
+    saver.wait()  # the hash is recorded just after save() returns
     ledger = json.loads((run.directory / "saves.json").read_text())
     assert ledger["model"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert ledger["model"]["size"] == path.stat().st_size
@@ -318,6 +320,7 @@ def test_disk_full_raises_and_leaves_previous_model_intact(
 ) -> None:
     saver = hypertuner.Saver(_model(), keep=1)
     saver.save(step=1 if numbered else None)
+    saver.wait()
     before = (run.directory / "model.pt").read_bytes()
     ledger_before = (run.directory / "saves.json").read_bytes()
     written = {"bytes": 0}
