@@ -9,11 +9,12 @@ EXTRAS ?= lightning,test
 
 .PHONY: demo test bench install browser lint type clean
 
-$(VENV)/.installed: pyproject.toml Makefile
+# constraints.txt pins the versions the suite last passed with: without it pip's resolver can spend
+# many minutes backtracking through boto/aiobotocore releases.
+$(VENV)/.installed: pyproject.toml Makefile constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH)"
-	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -38,7 +39,8 @@ test: install browser
 bench: install
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet "$(TORCH)"
-	$(BENCH_VENV)/bin/python -m pip install --quiet -e ".[$(EXTRAS)]" -r benchmarks/requirements.txt
+	$(BENCH_VENV)/bin/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]" \
+		-r benchmarks/requirements.txt
 	$(BENCH_VENV)/bin/python benchmarks/run_all.py
 
 lint: install
