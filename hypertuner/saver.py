@@ -4,7 +4,9 @@ Every file is written crash-safely (:func:`hypertuner._files.atomic_open`): a pr
 moment leaves the previous ``model.pt`` complete, and an error in the middle of a save leaves it
 byte-identical. The sha256 of every file written here is recorded in ``saves.json`` in the run
 folder, the ledger, which also keeps the top-k checkpoints across restarts; :func:`load` checks
-it, so a flipped bit that ``torch.load`` would accept is reported.
+it, so a flipped bit that ``torch.load`` would accept is reported. The hash is computed on another
+core while the file is written and flushed; for ``model.pt`` it is recorded just after the file
+is in place (:meth:`Saver.wait` waits for it), so a save costs little more than the write.
 
 Example:
     >>> import tempfile, torch, hypertuner
@@ -83,8 +85,9 @@ class _HashingWriter:
     and a thread hashes them behind, reading them back from the page cache.
 
     Hashing in the writing thread would add sha256's full cost (as long as the write itself for
-    a large model); reading back what was written, on another core and overlapping the writes
-    and the fsync, hides most of it, and never holds on to a buffer torch may free or reuse.
+    a large model); hashing what was written, mapped from the page cache on another core while
+    the writes and the fsync go on, hides it, and never holds on to a buffer torch may free or
+    reuse.
     """
 
     def __init__(self, fd: int) -> None:
