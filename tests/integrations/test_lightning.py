@@ -31,7 +31,9 @@ pytestmark = [
 
 
 class Tiny(pl.LightningModule):
-    def __init__(self, width: int = 4, lr: float = 0.05, fail_at: int = -1) -> None:
+    def __init__(
+        self, width: int = 4, lr: float = 0.05, fail_at: int = -1, interrupt_at: int = -1
+    ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.layer = torch.nn.Linear(2, width)
@@ -44,6 +46,8 @@ class Tiny(pl.LightningModule):
         if self.global_step == self.hparams.fail_at:
             msg = "loss exploded"
             raise ValueError(msg)
+        if self.global_step == self.hparams.interrupt_at:
+            raise KeyboardInterrupt
         x, y = batch
         loss = torch.nn.functional.mse_loss(self(x), y)
         self.log("train_loss", loss)
@@ -148,6 +152,23 @@ def test_exception_marks_run_failed_with_the_error(storage: Path) -> None:
     meta = json.loads((run.directory / "meta.json").read_text())
     assert meta["status"] == "failed"
     assert meta["error"] == "ValueError: loss exploded"
+
+
+@pytest.mark.filterwarnings("ignore:You defined a `validation_step` but have no `val_dataloader`")
+def test_keyboard_interrupt_saves_last_checkpoint_and_marks_run_interrupted(
+    storage: Path,
+) -> None:
+    run = hypertuner.start_run({}, name="ctrl-c", storage=storage)
+    sigint = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit):  # Lightning turns Ctrl+C into sys.exit(1)
+            _trainer(HypertunerCallback()).fit(Tiny(interrupt_at=3), _data())
+    finally:
+        signal.signal(signal.SIGINT, sigint)  # Lightning leaves SIGINT ignored
+    run.finish()
+    meta = json.loads((run.directory / "meta.json").read_text())
+    assert meta["status"] == "interrupted"
+    assert hypertuner.load(run)["step"] == 3
 
 
 @pytest.mark.filterwarnings("ignore:You defined a `validation_step` but have no `val_dataloader`")
