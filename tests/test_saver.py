@@ -16,7 +16,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import hypertuner  # noqa: E402
-from hypertuner import _files  # noqa: E402
+from hypertuner import _files, _savefile  # noqa: E402
 from hypertuner import saver as saver_module  # noqa: E402
 from hypertuner.errors import (  # noqa: E402
     CheckpointError,
@@ -227,7 +227,7 @@ def test_background_save_error_is_raised_at_close(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     saver = hypertuner.Saver(_model(), background=True)
-    monkeypatch.setattr(saver_module, "_write_all", no_space)
+    monkeypatch.setattr(_savefile, "_write_all", no_space)
     saver.save()
     with pytest.raises(OSError, match="No space left"):
         saver.close()
@@ -324,7 +324,7 @@ def test_disk_full_raises_and_leaves_previous_model_intact(
     before = (run.directory / "model.pt").read_bytes()
     ledger_before = (run.directory / "saves.json").read_bytes()
     written = {"bytes": 0}
-    real = saver_module._write_all
+    real = _savefile._write_all
 
     def fill_disk(fd: int, data: memoryview) -> None:
         written["bytes"] += len(data)
@@ -332,7 +332,7 @@ def test_disk_full_raises_and_leaves_previous_model_intact(
             raise OSError(errno.ENOSPC, "No space left on device")
         real(fd, data)
 
-    monkeypatch.setattr(saver_module, "_write_all", fill_disk)
+    monkeypatch.setattr(_savefile, "_write_all", fill_disk)
     with pytest.raises(OSError, match="No space left") as info:
         saver.save(_model(9), step=2 if numbered else None)
     assert info.value.errno == errno.ENOSPC
