@@ -34,13 +34,34 @@ class _Raw(str):
 
 
 class _Frame:
-    """The values visible in one scope: ``flat`` (dotted keys) and ``tree`` (nested). Immutable."""
+    """The values visible in one scope. Immutable once made.
 
-    __slots__ = ("flat", "tree")
+    ``flat`` maps dotted keys to values as given (text from ``"key=value"`` stays ``_Raw``, to be
+    typed by the default it feeds); ``tree`` is the same nested, with text typed as YAML scalars
+    (what ``ps.a.b`` reads); ``sections`` (made on first use) holds every dotted prefix that is a
+    section.
+    """
 
-    def __init__(self, flat: dict[str, Any], tree: dict[str, Any]) -> None:
+    __slots__ = ("_sections", "flat", "tree")
+
+    def __init__(
+        self, flat: dict[str, Any], tree: dict[str, Any], sections: frozenset[str] | None = None
+    ) -> None:
         self.flat = flat
         self.tree = tree
+        self._sections = sections
+
+    @property
+    def sections(self) -> frozenset[str]:
+        if self._sections is None:
+            self._sections = frozenset(p for key in self.flat for p in _parents(key))
+        return self._sections
+
+
+def _parents(key: str) -> list[str]:
+    """``"a.b.c"`` -> ``["a", "a.b"]``."""
+    parts = key.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
 class _Usage:
@@ -66,28 +87,23 @@ def _frame() -> _Frame:
     return _current.get() or _Base.frame
 
 
-def _typed_tree(tree: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        k: _typed_tree(v)
-        if isinstance(v, Mapping)
-        else (parse_value(v) if isinstance(v, _Raw) else v)
-        for k, v in tree.items()
-    }
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, Args):
         return value.to_dict()  # handing a section to a scope counts as reading it
     return value
 
 
-def _unflatten_one(key: str, value: Any) -> dict[str, Any]:
+def _unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    node = out
-    parts = key.split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = value
+    for key, value in flat.items():
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[parts[-1]] = value
     return out
 
 
@@ -130,20 +146,25 @@ class param_scope:
         self._tokens: list[contextvars.Token[_Frame | None]] = []
 
     def __enter__(self) -> Args:
+        # Entering costs a copy of the flat dict plus the sections the new values touch, never
+        # a walk over every key: scopes nest inside loops.
         parent = _frame()
         flat = dict(parent.flat)
-        tree = parent.tree
+        parent_sections = parent.sections
         for key, value in self._values.items():
-            prefix = key + "."
-            if any(k.startswith(prefix) for k in parent.flat):
+            if key in parent_sections:  # a value replaces a whole section: drop its old leaves
+                prefix = key + "."
                 for stale in [k for k in flat if k.startswith(prefix)]:
                     del flat[stale]
+            for above in _parents(key):  # a section replaces a value that stood in its place
+                flat.pop(above, None)
             flat[key] = value
-            tree = _merge(tree, _unflatten_one(key, value))
+        typed = {k: parse_value(v) if isinstance(v, _Raw) else v for k, v in self._values.items()}
+        tree = _merge(parent.tree, _unflatten(typed))
+        sections = parent_sections.union(p for key in self._values for p in _parents(key))
         _usage.scope_keys.update(self._values)
-        frame = _Frame(flat, tree)
-        self._tokens.append(_current.set(frame))
-        return Args.from_dict(_typed_tree(tree), _reads=_usage.reads)
+        self._tokens.append(_current.set(_Frame(flat, tree, sections)))
+        return Args.from_dict(tree, _reads=_usage.reads)
 
     def __exit__(
         self,
@@ -363,7 +384,8 @@ def install(run: Run) -> Args:
     _usage = _Usage()
     _usage.declared = previous.declared  # decorators ran once, at import time
     _Base.frame = _Frame(flatten(run.config), run.config)
-    run.on_end(_report)
+    if _report not in run._end_callbacks:  # installing the same run twice reports once
+        run.on_end(_report)
     return Args.from_dict(run.config, _reads=_usage.reads)
 
 

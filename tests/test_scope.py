@@ -268,3 +268,13 @@ def test_no_report_when_every_key_is_read(storage: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         hypertuner.current_run().finish()
+
+
+def test_a_value_replaces_a_section_and_a_section_replaces_a_value() -> None:
+    with param_scope(model={"layers": 2, "width": 8}):
+        with param_scope(model="tiny") as ps:
+            assert ps.model == "tiny"
+            with param_scope("model.layers=3") as inner:
+                assert inner.model.to_dict() == {"layers": 3}
+        with param_scope("model.width=16") as ps:
+            assert ps.model.to_dict() == {"layers": 2, "width": 16}
