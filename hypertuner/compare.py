@@ -40,7 +40,7 @@ from typing import Any
 
 from ._eventfile import Series, event_files, read_scalars
 from .errors import HypertunerError, suggest
-from .run import list_runs, resolve_run, storage_root
+from .run import list_runs, resolve_run, status_of, storage_root
 
 __all__ = [
     "MODES",
@@ -115,7 +115,7 @@ def runs_table(
         rows.append(
             {
                 "name": name,
-                "status": meta.get("status", "unknown"),
+                "status": status_of(meta) if meta else "unknown",
                 "start_time": meta.get("start_time"),
                 "end_time": meta.get("end_time"),
                 "duration_s": meta.get("duration_s"),
@@ -145,11 +145,14 @@ def read_run(name: str, storage: str | os.PathLike[str] | None = None) -> dict[s
         {'lr': 0.1}
     """
     directory = resolve_run(name, storage)
+    meta = _read_json(directory / "meta.json")
+    if meta:
+        meta["status"] = status_of(meta)
     return {
         "name": directory.name,
         "directory": str(directory),
         "config": _read_json(directory / "config.json"),
-        "meta": _read_json(directory / "meta.json"),
+        "meta": meta,
         "metrics": _summary(directory),
         "files": sorted(
             p.name for p in directory.iterdir() if not p.name.startswith(".") and p.is_file()

@@ -40,6 +40,7 @@ __all__ = [
     "rank_info",
     "resolve_run",
     "start_run",
+    "status_of",
     "storage_root",
 ]
 
@@ -731,6 +732,28 @@ def _at_exit() -> None:
     if run is not None and run.status == "running":
         error = run.meta.get("error") if run._pending_status else None
         run.finish(run._pending_status or "finished", error=error)
+
+
+def status_of(meta: Mapping[str, Any]) -> str:
+    """A run's status as readers should show it: ``crashed`` for a run whose process is gone.
+
+    ``meta.json`` says ``running`` until the run ends; a process killed with SIGKILL (or a machine
+    that lost power) never says more. On the host that ran it, a dead process id tells.
+
+    Example:
+        >>> status_of({"status": "finished"})
+        'finished'
+        >>> import subprocess, sys
+        >>> gone = subprocess.Popen([sys.executable, "-c", "pass"]); _ = gone.wait()
+        >>> status_of({"status": "running", "host": _host(), "pid": gone.pid})
+        'crashed'
+    """
+    status = str(meta.get("status") or "unknown")
+    if status == "running" and meta.get("host") == _host():
+        pid = meta.get("pid")
+        if isinstance(pid, int) and not _files._alive(pid):
+            return "crashed"
+    return status
 
 
 def list_runs(storage: str | os.PathLike[str] | None = None) -> list[str]:

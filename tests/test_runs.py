@@ -370,3 +370,22 @@ def test_finished_run_is_no_longer_current(storage: Path) -> None:
     assert hypertuner.current_run() is None
     assert run.status == "finished"
     time.sleep(0)
+
+
+def test_a_killed_run_reads_as_crashed(tmp_path: Path, storage: Path) -> None:
+    from hypertuner.compare import read_run, runs_table
+
+    script = write(tmp_path / "train.py", SCRIPT)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "--name=killed", f"--storage={storage}", "+mode=sleep"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "killed"
+    proc.kill()
+    proc.wait(30)
+    proc.stdout.close()
+    assert meta_of(storage, "killed")["status"] == "running"  # nothing could write more
+    assert runs_table(storage)[0]["status"] == "crashed"
+    assert read_run("killed", storage)["meta"]["status"] == "crashed"
