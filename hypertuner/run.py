@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import contextvars
+import functools
 import json
 import os
 import re
@@ -147,7 +148,9 @@ def _generated_stem() -> str:
     return f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+@functools.cache
 def _versions() -> dict[str, str]:
+    """Versions of Python and the packages that shape a run (read once per process)."""
     import platform
     from importlib import metadata
 
@@ -166,26 +169,32 @@ def _versions() -> dict[str, str]:
 
 
 def _git(folder: str) -> dict[str, Any] | None:
+    """The commit checked out around ``folder`` and whether tracked files differ from it."""
     import subprocess
 
-    def git(*args: str) -> str | None:
-        try:
-            done = subprocess.run(
-                ["git", "-C", folder, *args],
-                capture_output=True,
-                text=True,
-                timeout=10,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
+    try:
+        done = subprocess.run(
+            ["git", "-C", folder, "status", "--porcelain=v2", "--branch", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if done.returncode != 0:
+        return None
+    commit = None
+    dirty = False
+    for line in done.stdout.splitlines():
+        if line.startswith("# branch.oid "):
+            oid = line.split()[2]
+            commit = None if oid == "(initial)" else oid
+        elif line and not line.startswith("#"):
+            dirty = True
     if commit is None:
         return None
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+    return {"commit": commit, "dirty": dirty}
 
 
 class Run:
