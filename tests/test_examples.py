@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+import hypertuner
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -31,6 +33,14 @@ def test_quickstart_demo_trains_twice_and_says_how_to_compare(storage: Path) -> 
     big = json.loads((storage / "quickstart-big" / "config.json").read_text())
     assert big["mlp"] == {"width": 64, "layers": 3, "activation": "relu"}
     assert "Compare them" in done.stdout
+    from hypertuner.compare import rank_runs
+
+    ranked = rank_runs("loss", "min", storage=storage)
+    assert {row["name"] for row in ranked} == {"quickstart-small", "quickstart-big"}
+    record = hypertuner.load("quickstart-big", storage=storage)
+    assert record["config"] == big
+    best = next(r["score"] for r in ranked if r["name"] == "quickstart-big")
+    assert record["metrics"]["loss"] == pytest.approx(best)
 
 
 def test_plain_example_uses_dataclass_defaults_file_and_overrides(storage: Path) -> None:

@@ -27,15 +27,16 @@ def main() -> int:
     print()
     print(f"The two runs are in {storage}:")
     for name in RUNS:
-        print(f"  {storage / name}/  (config.json, meta.json)")
+        print(f"  {storage / name}/  (config.json, meta.json, model.pt, checkpoints/, events)")
+    command = os.path.relpath(Path(sys.executable).parent / "hypertuner")
+    where = "" if storage == Path("storage").resolve() else f" --storage {storage}"
     print()
     print("Compare them:")
-    print(f"  diff {storage}/quickstart-small/config.json {storage}/quickstart-big/config.json")
-    print("Train again with a change (a new name makes a new run):")
-    print(
-        "  .venv/bin/python examples/quickstart/train.py --config=configs/base.json "
-        "train.lr=0.1 --name=lr01"
-    )
+    print(f"  {command} runs{where}          # the runs and their last metrics")
+    print(f"  {command} diff {' '.join(RUNS)}{where}")
+    print(f"  {command} compare --metric loss --mode min{where}")
+    print(f"  {command} board{where}         # TensorBoard, with the HParams tab")
+    print(f"  {command} ui{where}            # the page: compare, edit and launch runs")
     return 0
 
 

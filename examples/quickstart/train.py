@@ -34,6 +34,8 @@ def main() -> None:
 
     model = mlp()  # width, layers and activation come from the config's "mlp" section
     optimizer = torch.optim.SGD(model.parameters(), lr=args.train.lr, momentum=args.train.momentum)
+    # model.pt is the best epoch by loss, beside the config; the last two epochs stay as checkpoints
+    saver = hypertuner.Saver(model, optimizer, monitor="loss", mode="min", keep=2)
     for epoch in range(args.train.epochs):
         for start in range(0, len(x), args.train.batch_size):
             xb, yb = (
@@ -46,6 +48,8 @@ def main() -> None:
             optimizer.step()
         with torch.no_grad():
             full = nn.functional.mse_loss(model(x), y).item()
+        hypertuner.log({"loss": full}, step=epoch)  # TensorBoard scalars in storage/<run>/
+        saver.save(epoch=epoch, metrics={"loss": full})
         print(f"[{run.name}] epoch {epoch + 1}/{args.train.epochs} loss {full:.4f}")
 
 
