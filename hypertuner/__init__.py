@@ -20,7 +20,6 @@ from .search import HyperOptArgumentParser, choice, irange, loguniform, uniform
 from .tracking import log
 
 
-
 def __getattr__(name: str) -> _Any:
     # importlib.metadata costs a quarter of the import time: read the version only when asked.
     if name == "__version__":

@@ -78,7 +78,7 @@ def _build() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``hypertuner`` command with ``argv`` (default ``sys.argv[1:]``); return the exit code.
+    """Run the ``hypertuner`` command on ``argv`` (default ``sys.argv[1:]``); return its exit code.
 
     Bad input prints one ``hypertuner: error: ...`` line on stderr and returns 2.
 

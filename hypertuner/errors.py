@@ -1,7 +1,7 @@
 """Every exception and warning hypertuner raises.
 
 Each error is a :class:`HypertunerError` and also the builtin a caller would naturally catch, and
-keeps the facts (``key``, ``path``, ``line``, ``value``, ``suggestions``) as attributes, so that code
+keeps the facts (``key``, ``path``, ``line``, ``value``, ``suggestions``) as attributes, so code
 and the command line can read them without parsing the message.
 
 Example:
@@ -52,8 +52,10 @@ def _did_you_mean(suggestions: list[str]) -> str:
         return ""
     if len(suggestions) == 1:
         return f" Did you mean {suggestions[0]!r}?"
-    return " Did you mean " + ", ".join(repr(s) for s in suggestions[:-1]) + (
-        f" or {suggestions[-1]!r}?"
+    return (
+        " Did you mean "
+        + ", ".join(repr(s) for s in suggestions[:-1])
+        + (f" or {suggestions[-1]!r}?")
     )
 
 

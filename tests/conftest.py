@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from hypertuner import run as run_module
-from hypertuner.errors import HypertunerWarning
 from hypertuner import scope as scope_module
+from hypertuner.errors import HypertunerWarning
 
 _LAUNCHER_ENV = (
     "RANK",
