@@ -5,9 +5,10 @@ TORCH ?= torch==2.13.0
 VENV := .venv
 PY := $(VENV)/bin/python
 BENCH_VENV := .venv-bench
-EXTRAS ?= lightning,test
+EXTRAS ?= lightning,test,dev
+CORE_VENV := .venv-core
 
-.PHONY: demo test bench install browser lint type clean
+.PHONY: demo test test-core bench install browser lint type clean
 
 # constraints.txt pins the versions the suite last passed with: without it pip's resolver can spend
 # many minutes backtracking through boto/aiobotocore releases.
@@ -33,8 +34,19 @@ browser:
 		echo "chromium could not be installed: the browser tests will skip"; \
 	else echo "no chromium (and no root apt-get): the browser tests will skip"; fi
 
+# The whole suite, then the same checks as tox's lint, type and core environments.
 test: install browser
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory lint type test-core
+
+# The core tests where torch and Lightning are not installed: hypertuner must work without them.
+test-core:
+	$(PYTHON) -m venv $(CORE_VENV)
+	$(CORE_VENV)/bin/python -m pip install --quiet -c constraints.txt -e . pytest pytest-timeout
+	$(CORE_VENV)/bin/python -m pytest -q -p no:cacheprovider \
+		-o addopts="--strict-markers -ra --import-mode=importlib" \
+		tests/test_public_api.py tests/test_import_light.py tests/test_parse.py \
+		tests/test_scope.py tests/test_runs.py
 
 bench: install
 	$(PYTHON) -m venv $(BENCH_VENV)
@@ -44,13 +56,11 @@ bench: install
 	$(BENCH_VENV)/bin/python benchmarks/run_all.py
 
 lint: install
-	$(PY) -m pip install --quiet -e ".[dev]"
 	$(PY) -m ruff check hypertuner tests examples benchmarks
 	$(PY) -m ruff format --check hypertuner tests examples benchmarks
 
 type: install
-	$(PY) -m pip install --quiet -e ".[dev]"
 	$(PY) -m mypy
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) storage .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(CORE_VENV) storage .pytest_cache
