@@ -252,8 +252,29 @@ class Run:
 
     @property
     def is_writer(self) -> bool:
-        """Whether this process writes the run's files (global rank zero, the creating process)."""
-        return self.rank == 0 and os.getpid() == self._pid and self.status == "running"
+        """Whether this process writes the run's files: global rank zero, the process that made
+        the run, and the run not ended yet (end callbacks still write)."""
+        return self.rank == 0 and os.getpid() == self._pid and self.status in ("running", "ending")
+
+    def mark(self, status: str, *, error: str | None = None) -> None:
+        """Record how the run will end without ending it yet.
+
+        A later :meth:`finish` (at exit, or at the end of a ``with`` block) that would say
+        ``finished`` says ``status`` instead; the integrations use it for SIGTERM and Ctrl-C.
+
+        Example:
+            >>> import tempfile, hypertuner
+            >>> run = hypertuner.start_run({}, name="mk", storage=tempfile.mkdtemp())
+            >>> run.mark("interrupted", error="SIGTERM")
+            >>> run.finish(); run.meta["status"], run.meta["error"]
+            ('interrupted', 'SIGTERM')
+        """
+        if status not in _STATUSES[1:]:
+            msg = f"Run status {status!r} is not one of 'finished', 'failed' or 'interrupted'."
+            raise ValueError(msg)
+        self._pending_status = status
+        if error is not None:
+            self.meta["error"] = error
 
     def __repr__(self) -> str:
         return f"Run(name={self.name!r}, directory={str(self.directory)!r}, status={self.status!r})"
@@ -715,10 +736,9 @@ def _install_exit_hooks() -> None:
         run = _process_run
         if run is not None and run.status == "running":
             if issubclass(kind, KeyboardInterrupt):
-                run._pending_status = "interrupted"
+                run.mark("interrupted")
             else:
-                run._pending_status = "failed"
-                run.meta["error"] = f"{kind.__name__}: {exc}"
+                run.mark("failed", error=f"{kind.__name__}: {exc}")
         previous_hook(kind, exc, tb)
 
     sys.excepthook = excepthook
@@ -731,8 +751,7 @@ def _install_exit_hooks() -> None:
 def _on_sigterm(signum: int, frame: object) -> None:
     run = _process_run
     if run is not None:
-        run._pending_status = "interrupted"
-        run.meta["error"] = "SIGTERM"
+        run.mark("interrupted", error="SIGTERM")
     raise SystemExit(128 + signum)
 
 

@@ -111,8 +111,7 @@ def _trainer_setup(trainer: Any) -> dict[str, Any]:
 
 def _mark(run: Run, status: str, error: str) -> None:
     """Record how the run ends; ``run.finish`` (at exit, or the ``with`` block) writes it."""
-    run._pending_status = status
-    run.meta["error"] = error
+    run.mark(status, error=error)
 
 
 class HypertunerCallback(*_BASES):  # type: ignore[misc]

@@ -185,8 +185,7 @@ class SaveHook:
 
     def _stop(self, signum: int) -> None:
         run = self.saver.run
-        run._pending_status = "interrupted"
-        run.meta["error"] = "SIGTERM"
+        run.mark("interrupted", error="SIGTERM")
         if self.step > 0:
             self._in_step = True  # a second SIGTERM during this save waits for it
             self._save()
