@@ -80,6 +80,7 @@ class _Job:
     gpu: str | None = None
     env: dict[str, str] = dataclasses.field(default_factory=dict)
     search: Any = None  # the namespace's search settings (test-tube style)
+    backup: str | None = None  # mirror the trial's run to this URL (storage given as a URL)
 
 
 @dataclasses.dataclass
@@ -108,6 +109,10 @@ def _execute_function(job: _Job) -> _Outcome:
     result: Any = None
     try:
         run = start_run(job.config, name=job.run_name, storage=job.storage, current=False)
+        if job.backup:
+            from .storage import mirror_run
+
+            mirror_run(run, job.backup)
         try:
             args = scope.install(run)
             with run:

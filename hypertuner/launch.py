@@ -485,6 +485,7 @@ class _Plan:
     ray_address: str | None
     ray_options: Mapping[str, Any] | None
     command: list[str] | None = None
+    backup: str | None = None  # storage given as a URL: trials are mirrored there
     overrides: dict[str, str] = dataclasses.field(default_factory=dict)  # key -> '' or '+'
     search: Any = None
 
@@ -536,7 +537,10 @@ def sweep(
         config: the base config each trial's values are merged into (function form).
         name: the sweep's name; by default the target's name and a hash of the sweep's
             definition, so running the same sweep again finds it.
-        storage: the storage folder (default ``$HYPERTUNER_STORAGE`` or ``./storage``).
+        storage: the storage folder (default ``$HYPERTUNER_STORAGE`` or ``./storage``), or an
+            fsspec URL (``s3://bucket/runs``): trials then run in the local storage folder of
+            the machine that runs them and are mirrored to ``<URL>/<trial>/`` (``run.backup``),
+            which is how a Ray cluster without a shared folder collects its runs.
         workers: trials at once (default 1, or one per ``gpus`` entry).
         backend: ``"serial"``, ``"process"`` or ``"ray"`` (default: serial for one worker,
             else process).
@@ -630,6 +634,11 @@ def _plan(
     generate(dims, kind, 1 if valid or (kind == "grid" and n_trials is None) else n_trials, 0)
     if name is not None:
         check_run_name(name)
+    backup: str | None = None
+    if isinstance(storage, str) and "://" in storage:
+        from .storage import check_url
+
+        backup, storage = check_url(storage), None
     command: list[str] | None = None
     overrides: dict[str, str] = {}
     if callable(target):
@@ -658,6 +667,7 @@ def _plan(
         config=dict(config or {}),
         name=name,
         storage=storage_root(storage),
+        backup=backup,
         backend=chosen,
         workers=count,
         gpus=gpu_list,
@@ -789,9 +799,12 @@ def _execute_plan(
             fn=None,
             metric=plan.metric,
             search=plan.search,
+            backup=plan.backup,
         )
         if plan.command is not None:
             tokens = [_format_override(k, v, plan.overrides.get(k, "")) for k, v in values.items()]
+            if plan.backup:
+                tokens.append(f"run.backup={plan.backup}")
             job.command = [*plan.command, *tokens, f"--name={run_name}", f"--storage={storage}"]
             job.log_path = str(directory / "logs" / f"{index}.log")
             if plan.threads:

@@ -83,6 +83,9 @@ def check_run_name(name: object) -> str:
 def storage_root(storage: str | os.PathLike[str] | None = None) -> Path:
     """The absolute storage folder: ``storage``, else ``$HYPERTUNER_STORAGE``, else ``./storage``.
 
+    Raises:
+        ConfigError: ``storage`` is a URL (mirror runs to one with ``run.backup`` instead).
+
     Example:
         >>> storage_root("/tmp/runs").as_posix()
         '/tmp/runs'
@@ -90,7 +93,15 @@ def storage_root(storage: str | os.PathLike[str] | None = None) -> Path:
     chosen = (
         storage if storage not in (None, "") else os.environ.get("HYPERTUNER_STORAGE") or "storage"
     )
-    return Path(os.path.abspath(os.fspath(chosen)))
+    text = os.fspath(chosen)
+    if "://" in text:
+        msg = (
+            f"Storage {text!r} is a URL, but runs are written to a local folder. Keep a local "
+            "storage folder and mirror runs there with run.backup=URL (hypertuner pull brings "
+            "one back)."
+        )
+        raise ConfigError(msg, key="run.storage", value=text)
+    return Path(os.path.abspath(text))
 
 
 def rank_info() -> tuple[int, int]:

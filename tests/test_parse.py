@@ -435,6 +435,13 @@ BAD_INPUTS = [
         id="add-under-a-value",
     ),
     pytest.param(
+        {},
+        ["--storage=s3://bucket/runs"],
+        ConfigError,
+        r"Storage 's3://bucket/runs' is a URL, but runs are written to a local folder",
+        id="storage-url",
+    ),
+    pytest.param(
         {}, ["--name=a/b"], RunNameError, r"Run name 'a/b' is not allowed", id="name-slash"
     ),
     pytest.param(

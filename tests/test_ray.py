@@ -19,7 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_trials_run_as_ray_tasks_and_land_in_the_storage_as_ordinary_runs(tmp_path: Path) -> None:
-    """The native example on Ray: a __main__ function, an @auto_param model, hypertuner.log."""
+    """The native example on Ray: a __main__ function, an @auto_param model, hypertuner.log,
+    and storage given as a URL that every trial is mirrored to."""
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "HYPERTUNER_STORAGE")}
     done = subprocess.run(
         [
@@ -35,6 +36,8 @@ def test_trials_run_as_ray_tasks_and_land_in_the_storage_as_ordinary_runs(tmp_pa
             "3",
             "--name",
             "on-ray",
+            "--storage",
+            f"file://{tmp_path / 'bucket'}",
         ],
         cwd=tmp_path,
         env=env,
@@ -48,6 +51,8 @@ def test_trials_run_as_ray_tasks_and_land_in_the_storage_as_ordinary_runs(tmp_pa
     assert "4/4 trials finished" in done.stdout
     storage = tmp_path / "storage"
     assert list_runs(storage) == ["on-ray-0", "on-ray-1", "on-ray-2", "on-ray-3"]
+    # storage given as a URL: each Ray task mirrored its run there (no shared folder needed)
+    assert list_runs(tmp_path / "bucket") == list_runs(storage)
     for index in range(4):
         meta = json.loads((storage / f"on-ray-{index}" / "meta.json").read_text())
         assert meta["status"] == "finished"

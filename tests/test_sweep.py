@@ -95,6 +95,24 @@ def test_each_trial_is_an_ordinary_run_named_after_the_sweep(storage: Path) -> N
     assert results.best.name == "grid-0"
 
 
+def test_storage_given_as_a_url_mirrors_every_trial_there(storage: Path, tmp_path: Path) -> None:
+    """Trials run in the local storage folder and land in <URL>/<trial>/ (how Ray nodes share)."""
+    remote = tmp_path / "bucket"
+    results = hypertuner.sweep(
+        _train,
+        {"lr": choice(0.1, 0.2)},
+        name="far",
+        storage=f"file://{remote}",
+        progress=False,
+    )
+    assert [t.status for t in results] == ["finished", "finished"]
+    assert list_runs(storage) == ["far-0", "far-1"]
+    for name in ("far-0", "far-1"):
+        assert json.loads((remote / name / "config.json").read_text())["lr"] in (0.1, 0.2)
+        assert json.loads((remote / name / "meta.json").read_text())["status"] == "finished"
+        assert (remote / name / "summary.json").is_file()
+
+
 def test_the_trial_function_runs_inside_its_run_with_its_config_as_the_scope(storage: Path) -> None:
     results = hypertuner.sweep(
         _train, {"lr": [0.5], "_width.size": [4]}, name="scoped", progress=False
