@@ -75,6 +75,23 @@ def write_json(path: str | os.PathLike[str], value: Any) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
+def lock_folder(directory: str | os.PathLike[str]) -> int | None:
+    """Take the exclusive lock on ``directory/.lock``; return its descriptor, or ``None`` when
+    another process holds it. Closing the descriptor releases the lock (also when the process
+    dies, so a killed process never leaves a stale lock)."""
+    fd = os.open(os.path.join(directory, ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except ImportError:  # pragma: no cover - no flock (Windows): the mkdir claim protects names
+        pass
+    return fd
+
+
 def remove_stale_temporaries(directory: str | os.PathLike[str]) -> int:
     """Delete the temporary files that killed writers left in ``directory``; return how many.
 

@@ -211,20 +211,13 @@ class _Journal:
 
 
 def _lock(directory: Path, name: str) -> int:
-    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        import fcntl
-
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
+    fd = _files.lock_folder(directory)
+    if fd is None:
         msg = (
             f"Sweep {name!r} is being run by another process. Wait for it to end, or give this "
             "sweep another name."
         )
-        raise RunInUseError(msg, name=name) from None
-    except ImportError:  # pragma: no cover - no flock (Windows)
-        pass
+        raise RunInUseError(msg, name=name)
     return fd
 
 

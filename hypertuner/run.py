@@ -436,20 +436,13 @@ def current_run() -> Run | None:
 
 
 def _lock_directory(directory: Path, name: str) -> int:
-    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        import fcntl
-
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
+    fd = _files.lock_folder(directory)
+    if fd is None:
         msg = (
             f"Run {name!r} is in use by another process. Wait for it to end, choose another "
             "--name, or set run.resume=new to start a fresh run under a suffixed name."
         )
-        raise RunInUseError(msg, name=name) from None
-    except ImportError:  # no flock (Windows): the mkdir claim alone protects new names
-        pass
+        raise RunInUseError(msg, name=name)
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()} {_host()}\n".encode())
     return fd
