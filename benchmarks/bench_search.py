@@ -229,6 +229,14 @@ def main() -> int:
         )
         serial = timed_sweep(f"{root}/serial", n_trials, steps, backend="serial")
         pool = timed_sweep(f"{root}/pool", n_trials, steps, workers=workers, backend="process")
+        forked = timed_sweep(
+            f"{root}/forked",
+            n_trials,
+            steps,
+            workers=workers,
+            backend="process",
+            start_method="fork",
+        )
         optuna_time = timed_optuna(n_trials, steps, workers)
         label = f"{n_trials} trials x {seconds:g} s"
         rows.append(row(f"{label}, serial (in process)", serial, None, ""))
@@ -250,6 +258,23 @@ def main() -> int:
                 ">= 1.8x faster",
             )
         )
+        rows.append(
+            row(
+                f"  opt-in start_method='fork', {workers} workers vs serial",
+                forked,
+                serial,
+                ">= 1.8x faster",
+            )
+        )
+        if optuna_time is not None:
+            rows.append(
+                row(
+                    f"  opt-in start_method='fork' vs optuna n_jobs={workers}",
+                    forked,
+                    optuna_time,
+                    ">= 2.5x faster",
+                )
+            )
         if optuna_time is None:
             print(
                 "note: optuna is not installed; the optuna figure is not measured "

@@ -316,15 +316,18 @@ def _worker_main(conn: Connection, threads: int | None) -> None:
 
 
 class _Worker:
-    def __init__(self, slot: int, env: dict[str, str], threads: int | None) -> None:
+    def __init__(
+        self, slot: int, env: dict[str, str], threads: int | None, start_method: str = "spawn"
+    ) -> None:
         self.slot = slot
         self.env = env
         self.threads = threads
+        self.start_method = start_method
         self.job: _Job | None = None
         self.ready = False
         import multiprocessing
 
-        context = multiprocessing.get_context("spawn")
+        context: Any = multiprocessing.get_context(self.start_method)
         self.conn, child = context.Pipe()
         self.process = context.Process(
             target=_worker_main, args=(child, threads), name=f"hypertuner-worker-{slot}"
@@ -364,11 +367,15 @@ def _run_pool(
     record: Record,
     envs: list[dict[str, str]],
     threads: int | None,
+    start_method: str = "spawn",
 ) -> None:
     from multiprocessing.connection import wait
 
     pending = collections.deque(jobs)
-    workers = [_Worker(slot, env, threads) for slot, env in enumerate(envs[: max(1, len(jobs))])]
+    workers = [
+        _Worker(slot, env, threads, start_method)
+        for slot, env in enumerate(envs[: max(1, len(jobs))])
+    ]
     try:
         while pending or any(w.job is not None for w in workers):
             for worker in workers:
@@ -437,7 +444,7 @@ def _pool_death(
         raise SearchSpecError(msg, value=code)
     job = worker.job
     worker.conn.close()
-    replacement = _Worker(worker.slot, worker.env, threads)
+    replacement = _Worker(worker.slot, worker.env, threads, worker.start_method)
     workers[workers.index(worker)] = replacement
     if job is not None:
         reason = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
@@ -449,7 +456,7 @@ def _stop_pool(workers: list[_Worker], record: Record) -> None:
     busy = [w for w in workers if w.job is not None and w.process.is_alive()]
     for worker in busy:
         with contextlib.suppress(OSError):
-            os.kill(worker.process.pid, signal.SIGINT)  # type: ignore[arg-type]
+            os.kill(worker.process.pid, signal.SIGINT)
     deadline = time.monotonic() + _STOP_GRACE_S
     while busy and time.monotonic() < deadline:
         for worker in list(busy):

@@ -297,6 +297,18 @@ BAD_INPUTS = [
         id="unknown-backend",
     ),
     pytest.param(
+        _sweep({"lr": choice(0.1)}, workers=2, start_method="thread"),
+        SearchSpecError,
+        "start_method must be one of 'spawn', 'forkserver', 'fork', not 'thread'",
+        id="unknown-start-method",
+    ),
+    pytest.param(
+        _sweep({"lr": choice(0.1)}, gpus=["0", "1"], start_method="fork"),
+        SearchSpecError,
+        "start_method='fork' cannot be used with gpus",
+        id="fork-with-gpus",
+    ),
+    pytest.param(
         _sweep({"lr": choice(0.1)}, workers=0),
         SearchSpecError,
         "workers must be a positive integer",

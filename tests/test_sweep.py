@@ -313,6 +313,28 @@ def test_a_train_function_defined_in_the_users_script_runs_in_reused_worker_proc
     assert list_runs(tmp_path / "storage") == ["pool-0", "pool-1", "pool-2", "pool-3"]
 
 
+def _pid_of_trial(args: hypertuner.Args) -> int:
+    assert args.x in (1, 2, 3, 4)
+    return os.getpid()
+
+
+def test_fork_start_method_runs_trials_in_forked_workers(storage: Path) -> None:
+    """Opt-in fork: no import per worker, and a function of this module needs no re-import."""
+    results = hypertuner.sweep(
+        _pid_of_trial,
+        {"x": choice(1, 2, 3, 4)},
+        name="forked",
+        workers=2,
+        start_method="fork",
+        progress=False,
+    )
+    assert [t.status for t in results] == ["finished"] * 4, [t.error for t in results]
+    pids = {t.result for t in results}
+    assert os.getpid() not in pids
+    assert len(pids) == 2
+    assert list_runs(storage) == ["forked-0", "forked-1", "forked-2", "forked-3"]
+
+
 def test_a_script_that_starts_the_sweep_without_a_main_guard_gets_a_clear_error(
     tmp_path: Path,
 ) -> None:
