@@ -48,11 +48,14 @@ test-core:
 		tests/test_public_api.py tests/test_import_light.py tests/test_parse.py \
 		tests/test_scope.py tests/test_runs.py
 
+# The reference tools live only here. Hydra 1.3 needs omegaconf < 2.4 and antlr 4.9, so the
+# benchmark environment takes constraints.txt without those two pins (hypertuner works with both).
 bench: install
 	$(PYTHON) -m venv $(BENCH_VENV)
+	grep -vE '^(omegaconf|antlr4-python3-runtime)==' constraints.txt > $(BENCH_VENV)/constraints.txt
 	$(BENCH_VENV)/bin/python -m pip install --quiet "$(TORCH)"
-	$(BENCH_VENV)/bin/python -m pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]" \
-		-r benchmarks/requirements.txt
+	$(BENCH_VENV)/bin/python -m pip install --quiet -c $(BENCH_VENV)/constraints.txt \
+		-e ".[$(EXTRAS)]" -r benchmarks/requirements.txt
 	$(BENCH_VENV)/bin/python benchmarks/run_all.py
 
 lint: install
