@@ -573,3 +573,25 @@ def test_ui_command_prints_its_tokened_address_and_no_launch_turns_launching_off
     finally:
         process.terminate()
         process.communicate(timeout=30)
+
+
+def test_a_run_started_with_python_m_is_launched_with_python_m(tmp_path: Path) -> None:
+    script = tmp_path / "pkg" / "train.py"
+    script.parent.mkdir()
+    script.write_text("")
+    meta = {
+        "executable": sys.executable,
+        "script": str(script),
+        "module": "pkg.train",
+        "argv": [str(script), "lr=0.1", "--epochs", "3"],
+    }
+    command = launch_command(meta, config_path="/s/c.json", name="b", storage="/s")
+    assert command[1:] == [
+        "-m",
+        "pkg.train",
+        "--epochs",
+        "3",
+        "--config=/s/c.json",
+        "--name=b",
+        "--storage=/s",
+    ]

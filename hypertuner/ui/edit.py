@@ -197,7 +197,8 @@ def launch_command(
     The recorded interpreter (``meta["executable"]``) runs the recorded script
     (``meta["script"]``) with the recorded arguments, less ``--config``, ``--name``,
     ``--storage`` and ``key=value`` overrides, plus ``--config=<config_path>``,
-    ``--name=<name>`` and ``--storage=<storage>``.
+    ``--name=<name>`` and ``--storage=<storage>``. A run started with ``python -m module``
+    (``meta["module"]``) is started with ``-m module`` again.
 
     Raises:
         LaunchError: the record has no script or interpreter, or either no longer exists.
@@ -232,9 +233,13 @@ def launch_command(
         )
         raise LaunchError(msg, name=source, path=executable)
     recorded = [str(t) for t in argv[1:]] if isinstance(argv, list) else []
+    module = meta.get("module")
+    # A run started as 'python -m package.module' is started the same way again (from the
+    # recorded cwd), so the package's relative imports keep working.
+    entry = ["-m", module] if isinstance(module, str) and module else [script]
     return [
         executable,
-        script,
+        *entry,
         *_strip_argv(recorded),
         f"--config={os.fspath(config_path)}",
         f"--name={name}",
