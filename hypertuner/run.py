@@ -752,11 +752,33 @@ def _install_exit_hooks() -> None:
                 signal.signal(signal.SIGTERM, _on_sigterm)
 
 
+_SIGTERM_GRACE_S = 10.0
+
+
 def _on_sigterm(signum: int, frame: object) -> None:
     run = _process_run
     if run is not None:
         run.mark("interrupted", error="SIGTERM")
+    # The SystemExit below unwinds the script (finally blocks, atexit, the run's status). Should
+    # it be swallowed (a handler that lands inside a __del__ or a callback, or code that catches
+    # BaseException), a watchdog still ends the process after a grace period, run finished.
+    watchdog = threading.Thread(
+        target=_exit_after_grace, args=(128 + signum,), name="hypertuner-sigterm", daemon=True
+    )
+    watchdog.start()
     raise SystemExit(128 + signum)
+
+
+def _exit_after_grace(code: int) -> None:
+    try:
+        grace = float(os.environ.get("HYPERTUNER_SIGTERM_GRACE") or _SIGTERM_GRACE_S)
+    except ValueError:
+        grace = _SIGTERM_GRACE_S
+    time.sleep(grace)
+    try:
+        _at_exit()
+    finally:
+        os._exit(code)
 
 
 def _at_exit() -> None:

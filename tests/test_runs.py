@@ -111,11 +111,39 @@ def test_sigterm_marks_the_run_interrupted(tmp_path: Path, storage: Path) -> Non
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "term"
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(30) == 128 + signal.SIGTERM
+    assert proc.wait(60) == 128 + signal.SIGTERM
     proc.stdout.close()
     meta = meta_of(storage, "term")
     assert meta["status"] == "interrupted"
     assert meta["error"] == "SIGTERM"
+
+
+def test_sigterm_ends_the_process_even_when_the_script_swallows_the_exit(
+    tmp_path: Path, storage: Path
+) -> None:
+    script = write(
+        tmp_path / "stubborn.py",
+        "import time, hypertuner\n"
+        "hypertuner.parse()\n"
+        "print('ready', flush=True)\n"
+        "while True:\n"
+        "    try:\n"
+        "        time.sleep(60)\n"
+        "    except BaseException:\n"
+        "        pass\n",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script), "--name=stubborn", f"--storage={storage}"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "HYPERTUNER_SIGTERM_GRACE": "0.5"},
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 128 + signal.SIGTERM
+    proc.stdout.close()
+    assert meta_of(storage, "stubborn")["status"] == "interrupted"
 
 
 def test_generated_name_comes_from_script_and_start_time(tmp_path: Path, storage: Path) -> None:
