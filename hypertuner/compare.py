@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from ._eventfile import Series, event_files, read_scalars
-from .errors import HypertunerError, suggest
+from .errors import HypertunerError, nearest_hint
 from .run import list_runs, resolve_run, status_of, storage_root
 
 __all__ = [
@@ -235,12 +235,8 @@ def rank_runs(
     rows = runs_table(storage, names=names)
     known = sorted({tag for row in rows for tag in row["metrics"]})
     if metric not in known:
-        close = suggest(metric, known)
-        if close:
-            hint = " Did you mean " + " or ".join(repr(c) for c in close) + "?"
-        elif known:
-            hint = " Metrics logged: " + ", ".join(repr(k) for k in known[:12]) + "."
-        else:
+        hint, close = nearest_hint(metric, known, listing="Metrics logged")
+        if not known:
             hint = " These runs logged no metrics yet (hypertuner.log writes them)."
         msg = f"No run logged metric {metric!r}.{hint}"
         raise HypertunerError(msg, key=metric, suggestions=close)

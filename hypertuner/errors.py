@@ -33,6 +33,7 @@ __all__ = [
     "RunNotFoundError",
     "SearchSpecError",
     "UnknownKeyError",
+    "nearest_hint",
     "suggest",
 ]
 
@@ -45,6 +46,28 @@ def suggest(word: str, choices: Iterable[str], *, n: int = 3) -> list[str]:
         ['optim.lr']
     """
     return difflib.get_close_matches(word, list(choices), n=n, cutoff=0.6)
+
+
+def nearest_hint(word: str, names: Iterable[str], *, listing: str) -> tuple[str, list[str]]:
+    """Return the sentence that points from ``word`` to ``names``, and the suggestions.
+
+    The sentence is "Did you mean ...?" when some names are close, else it lists the first ten
+    names after ``listing``; it starts with a space (or is empty when there are no names).
+
+    Example:
+        >>> nearest_hint("big-lr1", ["big-lr01", "small"], listing="Runs there")
+        (" Did you mean 'big-lr01'?", ['big-lr01'])
+        >>> nearest_hint("zzz", ["a", "b"], listing="Runs there")
+        (" Runs there: 'a', 'b'.", [])
+    """
+    choices = list(names)
+    close = suggest(word, choices)
+    if close:
+        return _did_you_mean(close), close
+    if not choices:
+        return "", []
+    more = "..." if len(choices) > 10 else ""
+    return f" {listing}: {', '.join(repr(n) for n in choices[:10])}{more}.", []
 
 
 def _did_you_mean(suggestions: list[str]) -> str:

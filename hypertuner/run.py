@@ -29,7 +29,7 @@ from .errors import (
     RunInUseError,
     RunNameError,
     RunNotFoundError,
-    suggest,
+    nearest_hint,
 )
 
 __all__ = [
@@ -860,11 +860,6 @@ def resolve_run(name: str, storage: str | os.PathLike[str] | None = None) -> Pat
             "'python train.py' (a script that calls hypertuner.parse()), or pass --storage."
         )
         raise RunNotFoundError(msg, name=name, suggestions=[])
-    close = suggest(name, names)
-    hint = (
-        " Did you mean " + " or ".join(repr(c) for c in close) + "?"
-        if close
-        else f" Runs there: {', '.join(repr(n) for n in names[:10])}{'...' * (len(names) > 10)}."
-    )
+    hint, close = nearest_hint(name, names, listing="Runs there")
     msg = f"No run {name!r} in {str(root)!r}.{hint}"
     raise RunNotFoundError(msg, name=name, suggestions=close)

@@ -36,7 +36,7 @@ from .errors import (
     RunInUseError,
     RunNameError,
     RunNotFoundError,
-    suggest,
+    nearest_hint,
 )
 
 if TYPE_CHECKING:
@@ -564,13 +564,7 @@ def _no_remote_run(fs: Any, remote: str, url: str, name: str, has_files: bool) -
     names: list[str] = []
     with contextlib.suppress(Exception):
         names = sorted(str(p).rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(parent, detail=False))
-    close = suggest(name, names)
-    if close:
-        hint = " Did you mean " + " or ".join(repr(c) for c in close) + "?"
-    elif names:
-        hint = " Runs there: " + ", ".join(repr(n) for n in names[:10]) + "."
-    else:
-        hint = ""
+    hint, close = nearest_hint(name, names, listing="Runs there")
     msg = f"No run at {url!r}.{hint}"
     return RunNotFoundError(msg, name=name, suggestions=close)
 
