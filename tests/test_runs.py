@@ -35,7 +35,10 @@ print(hypertuner.current_run().name, flush=True)
 if mode == "raise":
     raise RuntimeError("boom")
 if mode == "sleep":
-    time.sleep(float(args.get("seconds", 30)))
+    # Short naps: a signal that lands just as a long sleep starts is only seen when it ends.
+    deadline = time.monotonic() + float(args.get("seconds", 30))
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
 if mode == "interrupt":
     raise KeyboardInterrupt
 """
@@ -128,7 +131,7 @@ def test_sigterm_ends_the_process_even_when_the_script_swallows_the_exit(
         "print('ready', flush=True)\n"
         "while True:\n"
         "    try:\n"
-        "        time.sleep(60)\n"
+        "        time.sleep(0.05)\n"
         "    except BaseException:\n"
         "        pass\n",
     )
