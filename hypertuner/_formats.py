@@ -307,7 +307,10 @@ def _find_config(path: str) -> Path:
         folders = [Path.cwd()]
         main = sys.modules.get("__main__")
         script = getattr(main, "__file__", None)
-        if script:
+        module = getattr(getattr(main, "__spec__", None), "name", None) or ""
+        # The user's script folder; not hypertuner's own command (python -m hypertuner, or the
+        # console script), whose folder says nothing about where configs are.
+        if script and not module.startswith("hypertuner") and Path(script).name != "hypertuner":
             folders.append(Path(os.path.abspath(script)).parent)
         for folder in folders:
             if (folder / candidate).is_file():

@@ -499,3 +499,18 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(
         hypertuner.parse(argv)
     assert not storage.exists()
     assert hypertuner.current_run() is None
+
+
+def test_hypertuner_explain_looks_for_configs_in_the_current_folder_only(tmp_path: Path) -> None:
+    """The command's own folder says nothing about where the user's configs are."""
+    done = subprocess.run(
+        [sys.executable, "-m", "hypertuner", "explain", "--config=nope.json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"hypertuner: error: Config file 'nope.json' not found (looked in {str(tmp_path)!r}).\n"
+    )
