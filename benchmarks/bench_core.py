@@ -454,13 +454,14 @@ def bench_reads(args: Any, config: dict[str, Any], repeat: int) -> list[Row]:
 def bench_scope_read(config: dict[str, Any], repeat: int) -> list[Row]:
     """``ps.model.layers`` inside a ``param_scope`` (hyperparameter's read for context)."""
     from hypertuner import param_scope
+    from hypertuner.config import flatten
 
     with param_scope(**config) as ps:
         ours = timeit_stmt("ps.model.layers", {"ps": ps}, repeat=repeat)
     reference = None
     if _available("hyperparameter"):
         hp_scope, _ = _hp_api()
-        with hp_scope(**_flat(config)) as hps:
+        with hp_scope(**flatten(config)) as hps:
             assert hps.model.layers() == config["model"]["layers"]
             reference = timeit_stmt("ps.model.layers()", {"ps": hps}, repeat=repeat, unroll=5)
     return [
@@ -471,16 +472,6 @@ def bench_scope_read(config: dict[str, Any], repeat: int) -> list[Row]:
             "<= 0.3 us",
         )
     ]
-
-
-def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, dict) and value:
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _hp_api() -> tuple[Callable[..., Any], Callable[..., Any]]:

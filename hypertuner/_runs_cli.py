@@ -21,6 +21,7 @@ from typing import Any
 
 from . import compare
 from .cli import add_storage_option
+from .config import flatten
 from .errors import HypertunerError
 from .run import list_runs, storage_root
 
@@ -276,7 +277,7 @@ def _show(options: argparse.Namespace) -> int:
         print(f"host      {meta['host']}")
     if meta.get("argv"):
         print(f"command   {_clip(' '.join(map(str, meta['argv'])), WIDTH - 10)}")
-    flat = compare._flatten(run["config"])
+    flat = flatten(run["config"])
     print("\nconfig")
     if flat:
         print(_table(["key", "value"], [[k, _cell(v)] for k, v in flat.items()]))

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from ._eventfile import Series, event_files, read_scalars
+from .config import flatten
 from .errors import HypertunerError, nearest_hint
 from .run import list_runs, resolve_run, status_of, storage_root
 
@@ -66,16 +67,6 @@ def _read_json(path: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        if isinstance(value, Mapping) and value:
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _summary(directory: Path) -> dict[str, dict[str, Any]]:
@@ -120,7 +111,7 @@ def runs_table(
                 "end_time": meta.get("end_time"),
                 "duration_s": meta.get("duration_s"),
                 "error": meta.get("error"),
-                "config": _flatten(_read_json(directory / "config.json")),
+                "config": flatten(_read_json(directory / "config.json")),
                 "metrics": _summary(directory),
             }
         )
@@ -182,7 +173,7 @@ def diff_configs(
         >>> diff_configs(["x", "y"], root)
         [('lr', [0.1, 0.5])]
     """
-    configs = [_flatten(_read_json(resolve_run(n, storage) / "config.json")) for n in names]
+    configs = [flatten(_read_json(resolve_run(n, storage) / "config.json")) for n in names]
     keys = sorted({k for c in configs for k in c if k != "run" and not k.startswith("run.")})
     out = []
     for key in keys:

@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 from ._formats import _Source, load_file, parse_value
 from .errors import ConfigError, HypertunerError, UnknownKeyError, suggest
 
-__all__ = ["Args", "flatten", "parse", "parse_known", "parse_value"]
+__all__ = ["Args", "flatten", "parse", "parse_known", "parse_value", "unflatten"]
 
 RUN_KEYS = ("backup", "name", "resume", "storage")
 
@@ -42,6 +42,26 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
             out.update(flatten(value, full + "."))
         else:
             out[full] = value
+    return out
+
+
+def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the nested form of ``{dotted key: value}`` (a later key under a value replaces it).
+
+    Example:
+        >>> unflatten({"model.layers": 4, "lr": 0.1})
+        {'model': {'layers': 4}, 'lr': 0.1}
+    """
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        node[parts[-1]] = value
     return out
 
 

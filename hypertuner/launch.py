@@ -421,22 +421,11 @@ def _check_function(fn: Any, backend: str, start_method: str = "spawn") -> None:
         raise SearchSpecError(msg) from None
 
 
-def _set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
-    parts = key.split(".")
-    node = tree
-    for part in parts[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = node[part] = {}
-        node = child
-    node[parts[-1]] = value
-
-
 def _trial_config(base: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    from .config import _merge, unflatten
+
     config = json.loads(json.dumps(base, default=repr)) if base else {}
-    for key, value in values.items():
-        _set_dotted(config, key, value)
-    return config
+    return _merge(config, unflatten(values))
 
 
 def _target_text(target: Any) -> str:

@@ -230,6 +230,16 @@ class _Background:
             raise error
 
 
+def check_options(owner: str, mode: str, keep: int) -> None:
+    """Refuse a ``mode`` other than ``"min"``/``"max"`` and a ``keep`` below 1 (``ValueError``)."""
+    if mode not in _MODES:
+        msg = f"{owner} mode must be 'min' or 'max', not {mode!r}."
+        raise ValueError(msg)
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        msg = f"{owner} keep must be a whole number >= 1, not {keep!r}."
+        raise ValueError(msg)
+
+
 class Saver:
     """Save a model with its run's config to ``storage/<run>/model.pt``, crash-safely.
 
@@ -278,12 +288,7 @@ class Saver:
         if model is not None:
             _check_model(model, "Saver")
         _check_optimizer(optimizer)
-        if mode not in _MODES:
-            msg = f"Saver mode must be 'min' or 'max', not {mode!r}."
-            raise ValueError(msg)
-        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-            msg = f"Saver keep must be a whole number >= 1, not {keep!r}."
-            raise ValueError(msg)
+        check_options("Saver", mode, keep)
         if run is None:
             run = current_run()
         if run is None:

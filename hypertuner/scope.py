@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from .config import Args, _merge, flatten, parse_value
+from .config import Args, _merge, flatten, parse_value, unflatten
 from .errors import ConfigError, HypertunerWarning
 
 if TYPE_CHECKING:
@@ -93,20 +93,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in flat.items():
-        node = out
-        parts = key.split(".")
-        for part in parts[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = node[part] = {}
-            node = child
-        node[parts[-1]] = value
-    return out
-
-
 class param_scope:
     """A block of parameter values that ``@auto_param`` functions and reads inside it see.
 
@@ -160,7 +146,7 @@ class param_scope:
                 flat.pop(above, None)
             flat[key] = value
         typed = {k: parse_value(v) if isinstance(v, _Raw) else v for k, v in self._values.items()}
-        tree = _merge(parent.tree, _unflatten(typed))
+        tree = _merge(parent.tree, unflatten(typed))
         sections = parent_sections.union(p for key in self._values for p in _parents(key))
         _usage.scope_keys.update(self._values)
         self._tokens.append(_current.set(_Frame(flat, tree, sections)))

@@ -27,7 +27,7 @@ from typing import Any
 from .. import _deps
 from ..errors import NoRunError
 from ..run import Run, current_run, start_run
-from ..saver import Saver
+from ..saver import Saver, check_options
 
 __all__ = ["HypertunerCallback"]
 
@@ -153,12 +153,7 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
         run: Run | None = None,
     ) -> None:
         super().__init__()
-        if mode not in ("min", "max"):
-            msg = f"HypertunerCallback mode must be 'min' or 'max', not {mode!r}."
-            raise ValueError(msg)
-        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-            msg = f"HypertunerCallback keep must be a whole number >= 1, not {keep!r}."
-            raise ValueError(msg)
+        check_options("HypertunerCallback", mode, keep)
         self.monitor = monitor
         self.mode = mode
         self.keep = keep
