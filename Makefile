@@ -8,7 +8,7 @@ BENCH_VENV := .venv-bench
 EXTRAS ?= lightning,test,dev
 CORE_VENV := .venv-core
 
-.PHONY: demo test test-core bench install browser lint type clean
+.PHONY: demo test quick test-core bench install browser lint type clean
 
 # constraints.txt pins the versions the suite last passed with: without it pip's resolver can spend
 # many minutes backtracking through boto/aiobotocore releases.
@@ -39,13 +39,17 @@ test: install browser
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory lint type test-core
 
+# The inner loop: every test but the slow ones (processes, servers, the browser, Ray, Trainers).
+quick: install
+	$(PY) -m pytest -q -m "not slow"
+
 # The core tests where torch and Lightning are not installed: hypertuner must work without them.
 test-core:
 	$(PYTHON) -m venv $(CORE_VENV)
 	$(CORE_VENV)/bin/python -m pip install --quiet -c constraints.txt -e . pytest pytest-timeout
 	$(CORE_VENV)/bin/python -m pytest -q -p no:cacheprovider \
 		-o addopts="--strict-markers -ra --import-mode=importlib" \
-		tests/test_public_api.py tests/test_import_light.py tests/test_parse.py \
+		tests/test_public_api.py tests/test_import_light.py tests/test_architecture.py tests/test_parse.py \
 		tests/test_scope.py tests/test_runs.py
 
 # The reference tools live only here. Hydra 1.3 needs omegaconf < 2.4 and antlr 4.9, so the
