@@ -27,6 +27,7 @@ __all__ = [
     "MetricError",
     "MissingDependencyError",
     "NoRunError",
+    "OutsideStorageError",
     "RemoteStorageError",
     "RunInUseError",
     "RunNameError",
@@ -283,3 +284,25 @@ class HypertunerWarning(UserWarning):
         >>> issubclass(HypertunerWarning, UserWarning)
         True
     """
+
+
+class OutsideStorageError(HypertunerError, PermissionError):
+    """A path in the storage folder whose real location, links resolved, is outside it: a run
+    folder, a run file, a saved config or a log that is a link out (``path`` is the path asked
+    for, ``target`` where it really leads, ``storage`` the storage folder).
+
+    Example:
+        >>> err = OutsideStorageError("Run 'x' is a link out.", path="s/x", target="/etc")
+        >>> isinstance(err, PermissionError), err.target
+        (True, '/etc')
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        target: str | None = None,
+        storage: str | None = None,
+    ) -> None:
+        super().__init__(message, path=path, target=target, storage=storage)
