@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import subprocess
@@ -96,12 +97,10 @@ def test_saved_file_gets_normal_permissions(run: hypertuner.Run) -> None:
 
 
 def test_save_records_sha256_in_ledger(run: hypertuner.Run) -> None:
-    import hashlib
-
     saver = hypertuner.Saver(_model())
     path = saver.save()
     assert path is not None
-    saver.wait()  # the hash is recorded just after save() returns
+    saver.wait()
     ledger = json.loads((run.directory / "saves.json").read_text())
     assert ledger["model"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert ledger["model"]["size"] == path.stat().st_size
@@ -363,6 +362,65 @@ def test_flipped_bit_is_detected_by_load(run: hypertuner.Run) -> None:
     with pytest.raises(CheckpointError, match=r"does not match the sha256") as info:
         hypertuner.load(run)
     assert info.value.path == str(path)
+
+
+def test_hash_is_in_the_ledger_before_model_pt_is_replaced(
+    run: hypertuner.Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kill at any moment leaves no model.pt in place without its sha256 in saves.json."""
+    saver = hypertuner.Saver(_model())
+    saver.save()
+    recorded_at_replace: list[Any] = []
+    real_replace = os.replace
+
+    def spy(source: Any, target: Any) -> None:
+        if Path(target).name == "model.pt":
+            ledger = json.loads((run.directory / "saves.json").read_text())
+            recorded_at_replace.append(ledger["model"]["sha256"])
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", spy)
+    saver.save(_model(5))
+    monkeypatch.undo()
+    digest = hashlib.sha256((run.directory / "model.pt").read_bytes()).hexdigest()
+    assert recorded_at_replace == [digest]
+
+
+@pytest.mark.parametrize(
+    "flipped", [pytest.param(True, id="flipped-byte"), pytest.param(False, id="untouched")]
+)
+def test_model_recorded_without_its_hash_is_refused(run: hypertuner.Run, flipped: bool) -> None:
+    """The ledger an older version left when killed while hashing ("sha256": null): the file
+    cannot be checked, so it is not loaded, flipped byte or not."""
+    path = hypertuner.Saver(_model()).save()
+    assert path is not None
+    ledger_path = run.directory / "saves.json"
+    ledger = json.loads(ledger_path.read_text())
+    ledger["model"]["sha256"] = None
+    ledger_path.write_text(json.dumps(ledger))
+    if flipped:
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0x01  # inside tensor data: torch.load alone would accept it
+        path.write_bytes(bytes(data))
+        torch.load(path, weights_only=True)
+    with pytest.raises(CheckpointError, match=r"without its sha256 .* it is not loaded") as info:
+        hypertuner.load(run)
+    assert info.value.reason == "unverified"
+    assert info.value.path == str(path)
+    with pytest.raises(CheckpointError, match="without its sha256"):
+        hypertuner.Saver(_model()).resume()  # a recalled run does not adopt it either
+
+
+def test_checkpoint_recorded_without_its_hash_is_refused(run: hypertuner.Run) -> None:
+    path = hypertuner.Saver(_model()).save(step=3)
+    assert path is not None
+    ledger_path = run.directory / "saves.json"
+    ledger = json.loads(ledger_path.read_text())
+    ledger["checkpoints"][0]["sha256"] = None
+    ledger_path.write_text(json.dumps(ledger))
+    with pytest.raises(CheckpointError, match="without its sha256") as info:
+        hypertuner.load(path)
+    assert info.value.reason == "unverified"
 
 
 def test_truncated_model_is_a_clear_error_naming_the_file(run: hypertuner.Run) -> None:
