@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import difflib
+import errno
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,6 +22,7 @@ __all__ = [
     "CheckpointNotFoundError",
     "ConfigError",
     "ConfigFileNotFoundError",
+    "DiskFullError",
     "HypertunerError",
     "HypertunerWarning",
     "LaunchError",
@@ -306,3 +308,29 @@ class OutsideStorageError(HypertunerError, PermissionError):
         storage: str | None = None,
     ) -> None:
         super().__init__(message, path=path, target=target, storage=storage)
+
+
+class DiskFullError(HypertunerError, OSError):
+    """No space left where a file is being written: ``path`` is the folder, ``needed`` the bytes
+    the write needs (about), ``free`` the bytes free there (or ``None``). ``errno`` is
+    ``ENOSPC`` (``EDQUOT`` for a quota).
+
+    Example:
+        >>> import errno
+        >>> err = DiskFullError("No space left.", path="runs/a", needed=2048, free=512)
+        >>> isinstance(err, OSError), err.errno == errno.ENOSPC, err.needed
+        (True, True, 2048)
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        needed: int | None = None,
+        free: int | None = None,
+    ) -> None:
+        super().__init__(message, path=path, needed=needed, free=free)
+        self.errno = errno.ENOSPC
+        self.strerror = message
+        self.filename = path

@@ -25,9 +25,11 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import errno
 import json
 import math
 import os
+import shutil
 import sys
 import threading
 import time
@@ -58,6 +60,7 @@ from ._savefile import (
     load,
 )
 from .errors import (
+    DiskFullError,
     HypertunerWarning,
     NoRunError,
     UnknownKeyError,
@@ -350,7 +353,10 @@ class Saver:
         Raises:
             UnknownKeyError: ``monitor`` is set, ``step`` or ``epoch`` is given and ``metrics``
                 lacks the monitored key.
-            OSError: the write failed; the previous files are intact.
+            DiskFullError: no space left where the file is written (an ``OSError`` with
+                ``errno`` ``ENOSPC``); it names the folder, the space needed and the space free.
+                The previous files are intact.
+            OSError: the write failed otherwise; the previous files are intact.
 
         Example:
             >>> import tempfile, torch, hypertuner
@@ -435,9 +441,34 @@ class Saver:
                 if step is None and epoch is None:
                     return self._write_model(record)
                 return self._write_checkpoint(record, step, epoch, metrics)
-            except BaseException:
+            except BaseException as exc:
                 self._ledger = None  # re-read (and settle) what is on disk at the next save
-                raise
+                full = _no_space(exc)
+                if full is None or isinstance(exc, DiskFullError):
+                    raise
+                raise self._disk_full(record, step, epoch, full) from exc
+
+    def _disk_full(
+        self, record: dict[str, Any], step: int | None, epoch: int | None, cause: OSError
+    ) -> DiskFullError:
+        """The error for a save that ran out of space (torch hides the ``OSError`` in a
+        ``RuntimeError`` of its own): the folder, the space the file needs, the space free."""
+        needed = sum(t.numel() * t.element_size() for t in _tensors(record)) + 64 * 1024
+        try:
+            free = shutil.disk_usage(self.directory).free
+        except OSError:
+            free = None
+        name = MODEL_FILE if step is None and epoch is None else _checkpoint_name(step, epoch)
+        room = f" and {_megabytes(free)} are free" if free is not None else ""
+        quota = " (disk quota exceeded)" if cause.errno == getattr(errno, "EDQUOT", -1) else ""
+        msg = (
+            f"No space left in {str(self.directory)!r} to save {name}{quota}: it needs about "
+            f"{_megabytes(needed)}{room}. The previous {MODEL_FILE} is intact. Free some space, "
+            "or keep runs on a larger disk (run.storage=... or $HYPERTUNER_STORAGE)."
+        )
+        error = DiskFullError(msg, path=str(self.directory), needed=needed, free=free)
+        error.errno = cause.errno
+        return error
 
     def _settle_model_entry(self) -> None:
         """Make the ledger say which of its two hashes ``model.pt`` has, once per saver.
@@ -647,6 +678,22 @@ class Saver:
             >>> hypertuner.Saver(torch.nn.Linear(1, 1)).close(); run.finish()
         """
         self.wait()
+
+
+def _no_space(error: BaseException | None) -> OSError | None:
+    """The ``OSError`` ``ENOSPC`` (or ``EDQUOT``) behind ``error``, through its causes, if any."""
+    codes = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in codes:
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
 
 
 def _remove_orphans(directory: Path, ledger: Mapping[str, Any]) -> None:

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from hypertuner import saver as saver_module  # noqa: E402
 from hypertuner.errors import (  # noqa: E402
     CheckpointError,
     CheckpointNotFoundError,
+    DiskFullError,
     NoRunError,
     RunNotFoundError,
     UnknownKeyError,
@@ -339,6 +341,56 @@ def test_disk_full_raises_and_leaves_previous_model_intact(
     assert (run.directory / "saves.json").read_bytes() == ledger_before
     assert _temporaries(run.directory) == []
     hypertuner.load(run)  # still passes its sha256 check
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 3 MB file system (a tmpfs), mounted for the test: needs root."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs for a real full disk needs root")
+    folder = tmp_path / "small"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip() or mounted.returncode}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False, capture_output=True)
+
+
+@pytest.mark.parametrize(
+    "numbered", [pytest.param(False, id="model-pt"), pytest.param(True, id="checkpoint")]
+)
+def test_real_full_disk_is_a_disk_full_error_naming_folder_and_space(
+    small_disk: Path, numbered: bool
+) -> None:
+    """torch hides ENOSPC in a RuntimeError of its own; the saver says what happened."""
+    run = hypertuner.start_run({"lr": 0.1}, name="full", storage=small_disk)
+    saver = hypertuner.Saver(torch.nn.Linear(256, 256), keep=1)  # 0.26 MB
+    saver.save(step=1 if numbered else None)
+    before = (run.directory / "model.pt").read_bytes()
+    big = torch.nn.Linear(1024, 1024)  # 4.2 MB, more than the disk holds
+    with pytest.raises(
+        DiskFullError, match=r"^No space left in .* it needs about 4\.\d MB"
+    ) as info:
+        saver.save(big, step=2 if numbered else None)
+    err = info.value
+    assert isinstance(err, OSError)
+    assert err.errno == errno.ENOSPC
+    assert err.path == str(run.directory)
+    assert err.free is not None
+    assert err.needed > err.free
+    assert f"and {err.free / 1e6:.1f} MB are free" in str(err)
+    assert (run.directory / "model.pt").read_bytes() == before
+    assert _temporaries(run.directory) == []
+    hypertuner.load(run)  # still passes its sha256 check
+    run.finish()
 
 
 def test_serialisation_error_mid_save_leaves_model_byte_identical(run: hypertuner.Run) -> None:
