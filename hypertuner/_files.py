@@ -2,17 +2,24 @@
 
 A process killed at any moment leaves either the old file or the new one, never a mix; an error
 while writing leaves the old file byte-identical and removes the temporary file.
+
+Also the checks that keep readers and writers inside the storage folder: :func:`inside` (real
+paths), :func:`check_inside`, and opening files without following a link (:func:`open_nofollow`,
+:func:`read_inside`, :func:`create_nofollow`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+from .errors import OutsideStorageError
 
 TEMP_MARK = ".tmp-hypertuner-"
 
@@ -140,3 +147,111 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+# --- staying inside the storage folder ------------------------------------------------------------
+# A storage folder may be shared (a bucket pulled down, a network folder): a link inside it may
+# lead anywhere. Readers and writers that serve or change files for the page resolve every path
+# and refuse one whose real location leaves the folder, and open files without following a link.
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def inside(root: str | os.PathLike[str], path: str | os.PathLike[str]) -> bool:
+    """Whether ``path``, every link resolved, is ``root`` (resolved) or lies under it.
+
+    Example:
+        >>> inside("/srv/runs", "/srv/runs/a/config.json"), inside("/srv/runs", "/srv/runs/../x")
+        (True, False)
+    """
+    base = os.path.realpath(root)
+    real = os.path.realpath(path)
+    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def check_inside(root: str | os.PathLike[str], path: str | os.PathLike[str], what: str) -> None:
+    """Raise :class:`~hypertuner.errors.OutsideStorageError` when ``path`` leaves ``root``.
+
+    ``what`` names the thing in the message (``"Run folder 'a'"``, ``"Saved config 'x.json'"``).
+
+    Example:
+        >>> check_inside("/srv/runs", "/srv/runs/a", "Run folder 'a'")
+    """
+    if inside(root, path):
+        return
+    real = os.path.realpath(path)
+    msg = (
+        f"{what} ({os.fspath(path)!r}) leads outside the storage folder {os.fspath(root)!r}: it "
+        f"is a link to {real!r}, and hypertuner does not follow links out of the storage folder. "
+        "Remove the link, or copy what it points to into the storage folder."
+    )
+    raise OutsideStorageError(msg, path=os.fspath(path), target=real, storage=os.fspath(root))
+
+
+def open_nofollow(path: str | os.PathLike[str], flags: int = os.O_RDONLY, mode: int = 0o666) -> int:
+    """``os.open`` that refuses a link as the last part of ``path`` (``OSError`` ``ELOOP``).
+
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> os.symlink("/etc/hostname", f"{folder}/link")
+        >>> try:
+        ...     open_nofollow(f"{folder}/link")
+        ... except OSError as err:
+        ...     print(err.errno == errno.ELOOP)
+        True
+    """
+    if not _NOFOLLOW and os.path.islink(path):  # pragma: no cover - no O_NOFOLLOW (Windows)
+        raise OSError(errno.ELOOP, "Too many levels of symbolic links", os.fspath(path))
+    return os.open(path, flags | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), mode)
+
+
+def read_inside(root: str | os.PathLike[str], path: str | os.PathLike[str], what: str) -> bytes:
+    """The bytes of ``path``, a file that must lie inside ``root`` and must not be a link.
+
+    Raises:
+        OutsideStorageError: ``path`` (or a folder above it) leads outside ``root``, or is a link.
+        FileNotFoundError: there is no such file.
+
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> write_bytes(f"{folder}/a.json", b"{}")
+        >>> read_inside(folder, f"{folder}/a.json", "Saved config 'a.json'")
+        b'{}'
+    """
+    check_inside(root, path, what)
+    try:
+        fd = open_nofollow(path)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        check_inside(root, os.path.realpath(path), what)  # raced: it became a link out meanwhile
+        msg = (
+            f"{what} ({os.fspath(path)!r}) is a link; hypertuner reads the files of the storage "
+            "folder themselves, not links. Replace the link with the file."
+        )
+        raise OutsideStorageError(
+            msg, path=os.fspath(path), target=os.path.realpath(path), storage=os.fspath(root)
+        ) from None
+    with os.fdopen(fd, "rb") as handle:
+        return handle.read()
+
+
+def create_nofollow(path: str | os.PathLike[str]) -> IO[bytes]:
+    """A new, empty file at ``path`` for writing; whatever was there (a link too) is replaced,
+    never followed.
+
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> os.symlink(f"{folder}/elsewhere", f"{folder}/run.log")
+        >>> with create_nofollow(f"{folder}/run.log") as handle:
+        ...     _ = handle.write(b"x")
+        >>> os.path.islink(f"{folder}/run.log"), os.path.exists(f"{folder}/elsewhere")
+        (False, False)
+    """
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    fd = open_nofollow(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 & ~_umask())
+    return os.fdopen(fd, "wb")

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from . import _files
-from .errors import ConfigError, RunNameError, RunNotFoundError, nearest_hint
+from .errors import ConfigError, HypertunerWarning, RunNameError, RunNotFoundError, nearest_hint
 
 __all__ = ["check_run_name", "host", "list_runs", "resolve_run", "status_of", "storage_root"]
 
@@ -107,8 +108,14 @@ def status_of(meta: Mapping[str, Any]) -> str:
     return status
 
 
-def list_runs(storage: str | os.PathLike[str] | None = None) -> list[str]:
+def list_runs(
+    storage: str | os.PathLike[str] | None = None, *, skipped: list[str] | None = None
+) -> list[str]:
     """Return the names of the runs in the storage folder, sorted.
+
+    A run folder that is a link leading outside the storage folder is left out: with a
+    :class:`~hypertuner.errors.HypertunerWarning` naming it, or, when ``skipped`` is given,
+    added to that list instead (for a caller that reports it its own way).
 
     Example:
         >>> import tempfile
@@ -121,13 +128,27 @@ def list_runs(storage: str | os.PathLike[str] | None = None) -> list[str]:
     except FileNotFoundError:
         return []
     with entries:
-        return sorted(
+        names = sorted(
             e.name
             for e in entries
             if e.is_dir()
             and not e.name.startswith(".")
             and os.path.isfile(os.path.join(e.path, "config.json"))
         )
+    outside = [n for n in names if not _files.inside(root, root / n)]
+    if not outside:
+        return names
+    if skipped is not None:
+        skipped.extend(outside)
+    else:
+        shown = ", ".join(repr(n) for n in outside)
+        msg = (
+            f"Skipped {len(outside)} run folder(s) in {str(root)!r} that are links leading "
+            f"outside the storage folder: {shown}. hypertuner does not follow links out of the "
+            "storage folder; copy those runs in to see them."
+        )
+        warnings.warn(msg, HypertunerWarning, stacklevel=2)
+    return [n for n in names if n not in outside]
 
 
 def resolve_run(name: str, storage: str | os.PathLike[str] | None = None) -> Path:
@@ -136,6 +157,7 @@ def resolve_run(name: str, storage: str | os.PathLike[str] | None = None) -> Pat
     Raises:
         RunNameError: ``name`` is not a safe run name.
         RunNotFoundError: no such run; ``suggestions`` holds the nearest run names.
+        OutsideStorageError: the run folder is a link leading outside the storage folder.
 
     Example:
         >>> import tempfile
@@ -149,6 +171,7 @@ def resolve_run(name: str, storage: str | os.PathLike[str] | None = None) -> Pat
     root = storage_root(storage)
     directory = root / name
     if (directory / "config.json").is_file():
+        _files.check_inside(root, directory, f"Run folder {name!r}")
         return directory
     names = list_runs(root)
     if not names:

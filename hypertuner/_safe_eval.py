@@ -4,8 +4,11 @@ Allowed: literals (numbers, strings, booleans, ``None``, lists, tuples, dicts, s
 bitwise, boolean and comparison operators, ``a if c else b``, and calls of ``abs``, ``bool``,
 ``float``, ``int``, ``len``, ``max``, ``min``, ``pow``, ``round``, ``str`` and ``sum``; a value that
 is one bare word is that word as a string. Everything else is refused before anything runs, and
-so is every result larger than the limits below, checked *before* it is computed. The result is
-returned in its JSON form (tuples and sets as lists).
+so is every result larger than the limits below, checked *before* it is computed. Each allowed
+call's arguments are bounded before the call too (:func:`_bound_call`): ``round()``'s digits,
+the length of the text ``int()`` and ``float()`` read, the text ``str()`` would make, and the
+sizes every other call works through. The result is returned in its JSON form (tuples and sets
+as lists).
 """
 
 from __future__ import annotations
@@ -20,16 +23,20 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["MAX_DEPTH", "MAX_INT_BITS", "MAX_SIZE", "MAX_TEXT", "evaluate"]
+__all__ = ["MAX_DEPTH", "MAX_DIGITS", "MAX_INT_BITS", "MAX_SIZE", "MAX_TEXT", "evaluate"]
 
 #: The largest integer a value may hold or compute, in bits (about 1230 decimal digits).
 MAX_INT_BITS = 4096
-#: The most elements plus string characters one value may hold.
+#: The most elements plus string characters (and digits of long integers) one value may hold.
 MAX_SIZE = 1_000_000
 #: The deepest nesting of a value's expression.
 MAX_DEPTH = 100
 #: The longest value text, in characters.
 MAX_TEXT = 200_000
+#: The most decimal digits ``round()`` may keep or drop (an integer of MAX_INT_BITS has 1,234).
+MAX_DIGITS = math.ceil(MAX_INT_BITS * math.log10(2)) + 1
+#: The longest text ``int()`` and ``float()`` may read (a MAX_INT_BITS integer in base 2, and some).
+_MAX_NUMBER_TEXT = MAX_INT_BITS + 64
 
 _CALLS: dict[str, Callable[..., Any]] = {
     "abs": abs,
@@ -118,9 +125,12 @@ class _Refused(Exception):
 
 
 def _size(value: Any, budget: int = MAX_SIZE) -> int:
-    """Elements plus string characters of ``value``; stops counting once past ``budget``."""
+    """Elements plus string characters of ``value`` (a long integer counts its digits, which
+    config.json will hold); stops counting once past ``budget``."""
     if isinstance(value, str):
         return len(value) or 1
+    if type(value) is int and value.bit_length() > 64:
+        return value.bit_length() * 302 // 1000 + 1
     if isinstance(value, (list, tuple, set, frozenset)):
         total = 1
         for item in value:
@@ -192,11 +202,62 @@ def _binary(op: type[ast.operator], left: Any, right: Any, symbol: str) -> Any:
 
 
 def _describe(value: Any) -> str:
+    if isinstance(value, (str, list, tuple, set, frozenset, dict)) and _size(value, 40) > 40:
+        return f"{type(value).__name__} of length {len(value)}"  # repr would cost its full size
     text = repr(value)
-    return text if len(text) <= 40 else f"{type(value).__name__} of length {len(value)}"
+    return text if len(text) <= 40 else f"{type(value).__name__} of {len(text)} characters"
+
+
+def _text_size(value: Any, budget: int = MAX_SIZE) -> int:
+    """About how many characters ``str(value)`` makes (never fewer); stops past ``budget``."""
+    if isinstance(value, str):
+        if value.isprintable():
+            return len(value) + 2 + value.count("\\") + value.count("'")
+        return 10 * len(value) + 2  # \U0001xxxx: ten characters per character at most
+    if type(value) is int:
+        return value.bit_length() * 302 // 1000 + 2
+    if isinstance(value, (list, tuple, set, frozenset, dict)):
+        total = 2
+        items = value.items() if isinstance(value, dict) else ((item,) for item in value)
+        for pair in items:
+            for item in pair:
+                total += _text_size(item, budget - total) + 2
+            if total > budget:
+                return total
+        return total
+    return 32  # a float, a bool or None
+
+
+def _bound_call(name: str, args: list[Any]) -> None:
+    """Refuse arguments that would make an allowed call slow or its result huge, before the call.
+
+    Sizes (elements, characters, integer bits) of every argument are already bounded when it is
+    made; what remains is what a call can do with a small argument: ``round(1, -10**8)`` builds
+    ``10**(10**8)``, ``str()`` of a list of long integers makes text many times its size, and
+    ``int()`` and ``float()`` read text in time that grows faster than its length.
+    """
+    if name == "round" and len(args) == 2 and type(args[1]) is int:
+        if abs(args[1]) > MAX_DIGITS:
+            msg = (
+                f"round() keeps or drops at most {MAX_DIGITS:,} digits, not {abs(args[1]):,} "
+                f"(round(x, {args[1]}))"
+            )
+            raise _Refused(msg, "round to fewer digits")
+    elif name in ("int", "float") and args and isinstance(args[0], str):
+        if len(args[0]) > _MAX_NUMBER_TEXT:
+            msg = (
+                f"{name}() reads numbers of at most {_MAX_NUMBER_TEXT:,} characters, not "
+                f"{len(args[0]):,}"
+            )
+            raise _Refused(msg, "write a shorter number")
+    elif name == "str" and args:
+        size = _text_size(args[0])
+        if size > MAX_SIZE:
+            _check_size(size, "the text of str()")
 
 
 def _call(name: str, args: list[Any]) -> Any:
+    _bound_call(name, args)
     if name == "pow" and len(args) == 2:
         return _binary(ast.Pow, args[0], args[1], "**")
     if name == "sum":

@@ -2,8 +2,9 @@
 
 ``torch.save`` streams into :class:`_HashingWriter`, which writes straight to a temporary file
 (:func:`hypertuner._files.atomic_open`) while a thread hashes what was written, mapped from the
-page cache; the file replaces the old one only once it is durable. :func:`load` checks a file
-against the sha256 in the run's ledger (``saves.json``) and reads it with ``weights_only=True``.
+page cache; the file replaces the old one only once it is durable and its hash is in the ledger.
+:func:`load` checks a file against the sha256 in the run's ledger (``saves.json``), refuses one
+whose ledger entry has no hash, and reads it with ``weights_only=True``.
 """
 
 from __future__ import annotations
@@ -239,17 +240,6 @@ def _join_removals() -> None:
         thread.join()
 
 
-def _join_hashes() -> None:
-    """Wait for the sha256 of every model.pt this process wrote to be in its ledger."""
-    with _HASHES_LOCK:
-        threads, _HASHES[:] = list(_HASHES), []
-    for thread in threads:
-        if thread is not threading.current_thread():
-            thread.join()
-
-
-_HASHES: list[threading.Thread] = []
-_HASHES_LOCK = threading.Lock()
 _REMOVALS: list[threading.Thread] = []
 _REMOVALS_LOCK = threading.Lock()
 
@@ -279,12 +269,6 @@ def _file_sha256(path: Path) -> str:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def _track_hash(thread: threading.Thread) -> None:
-    """Remember a thread that records a hash; :func:`_join_hashes` waits for it."""
-    with _HASHES_LOCK:
-        _HASHES.append(thread)
 
 
 def _is_module(value: object) -> bool:
@@ -375,45 +359,55 @@ def _resolve_path(target: Any, storage: str | os.PathLike[str] | None) -> Path:
     return found
 
 
-def _expected(path: Path) -> tuple[list[tuple[str, int | None]], int | None]:
-    """The (sha256, size) pairs the ledger accepts for ``path`` (none: no record), and the size
-    of a model.pt whose hash is not recorded yet (a save was killed while hashing), if any."""
+def _expected(path: Path) -> tuple[list[tuple[str, int | None]], bool]:
+    """The (sha256, size) pairs the ledger accepts for ``path`` (none: no record), and whether
+    the ledger records the file without a hash (an older version was killed while hashing it)."""
     if path.parent.name == CHECKPOINT_FOLDER:
         directory, relative = path.parent.parent, f"{CHECKPOINT_FOLDER}/{path.name}"
     else:
         directory, relative = path.parent, path.name
     if not (directory / LEDGER_FILE).is_file():
-        return [], None
+        return [], False
     ledger = _read_ledger(directory)
+    entries: list[tuple[Any, Any]]
     if relative == MODEL_FILE:
         model = ledger.get("model") or {}
-        pairs: list[tuple[Any, Any]] = [(model.get("sha256"), model.get("size"))]
-        pairs.append((model.get("previous_sha256"), model.get("previous_size")))
-        pending = model.get("size") if model and model.get("sha256") is None else None
-        return [(str(d), s) for d, s in pairs if d], pending
-    found: list[tuple[str, int | None]] = [
-        (e["sha256"], e.get("size"))
-        for e in ledger.get("checkpoints", [])
-        if e.get("file") == relative and e.get("sha256")
-    ]
-    return found, None
+        if not model:
+            return [], False
+        entries = [(model.get("sha256"), model.get("size"))]
+        previous = (model.get("previous_sha256"), model.get("previous_size"))
+        pairs = [(str(d), s) for d, s in [*entries, previous] if d]
+    else:
+        entries = [
+            (e.get("sha256"), e.get("size"))
+            for e in ledger.get("checkpoints", [])
+            if isinstance(e, dict) and e.get("file") == relative
+        ]
+        pairs = [(str(d), s) for d, s in entries if d]
+    return pairs, any(not d for d, _ in entries)
 
 
 def _verify(path: Path) -> None:
-    _join_hashes()  # this process's own saves record their hash first
-    expected, pending_size = _expected(path)
+    expected, unhashed = _expected(path)
     size = path.stat().st_size
-    if pending_size is not None and size == pending_size:
-        return  # its hash was never recorded (killed while hashing): nothing to check against
-    if not expected:
-        return
-    if all(s is not None and s != size for _, s in expected):
+    if not expected and not unhashed:
+        return  # a file the ledger does not know (a plain torch file): nothing to check against
+    if expected and all(s is not None and s != size for _, s in expected) and not unhashed:
         msg = (
             f"Model file {str(path)!r} is {size} bytes but {LEDGER_FILE} recorded "
             f"{expected[0][1]}: it is truncated or was changed after it was written."
         )
         raise CheckpointError(msg, path=str(path), reason="size")
     found = _file_sha256(path)
+    if unhashed and found not in {d for d, _ in expected}:
+        msg = (
+            f"Model file {str(path)!r} is recorded in {LEDGER_FILE} without its sha256 (a save "
+            "was killed while hashing it, by an older hypertuner), so nothing can tell whether "
+            "it is the file that was written: it is not loaded. Save the model again, or load an "
+            "earlier checkpoint; if you trust this file, remove its entry from "
+            f"{LEDGER_FILE}."
+        )
+        raise CheckpointError(msg, path=str(path), reason="unverified")
     if found not in {d for d, _ in expected}:
         msg = (
             f"Model file {str(path)!r} does not match the sha256 recorded in {LEDGER_FILE} "

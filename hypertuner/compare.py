@@ -18,6 +18,10 @@ many records were lost. Each ``(tag, step)`` appears once, with its latest value
 that a resumed run redid (after its ``SessionLog.START`` marker) hide the older ones, as in
 TensorBoard.
 
+The storage folder may be shared, so a link inside it may lead anywhere: a run folder that is a link
+leading outside the storage folder is skipped (with a warning) or refused when named, and a run's
+``config.json``, ``meta.json`` and ``summary.json`` are read only when they are not links.
+
 Example:
     >>> import tempfile, hypertuner
     >>> root = tempfile.mkdtemp()
@@ -38,11 +42,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from . import _files
 from ._eventfile import Series, event_files, read_scalars
 from ._layout import list_runs, resolve_run, status_of, storage_root
 from ._trees import flatten
 from .errors import MetricError, nearest_hint
-from .tracking import read_summary
+from .tracking import SUMMARY_FILE, read_summary
 
 __all__ = [
     "MODES",
@@ -63,41 +68,24 @@ MODES = ("min", "max", "last")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    """A run file's JSON object; ``{}`` when it is missing, unreadable, not an object, or a link
+    (a run's own files are never links: one may lead out of the storage folder)."""
     try:
-        value = json.loads(path.read_bytes())
-    except (OSError, ValueError):
+        fd = _files.open_nofollow(path)
+        with os.fdopen(fd, "rb") as handle:
+            value = json.loads(handle.read())
+    except (OSError, ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
 
 
 def _summary(directory: Path) -> dict[str, dict[str, Any]]:
+    if os.path.islink(directory / SUMMARY_FILE):
+        return {}  # a link may lead out of the storage folder: not this run's summary
     return read_summary(directory)
 
 
-def runs_table(
-    storage: str | os.PathLike[str] | None = None, *, names: Sequence[str] | None = None
-) -> list[dict[str, Any]]:
-    """Return one plain dict per run: name, status, times, error and metric summary.
-
-    Each row holds ``name``, ``status``, ``start_time``, ``end_time``, ``duration_s``,
-    ``error`` (or ``None``), ``config`` (flattened, dotted keys) and ``metrics``
-    (``{tag: {"last", "min", "max", "step", "count"}}`` from ``summary.json``). Rows are sorted by
-    start time, oldest first.
-
-    Args:
-        storage: the storage folder (default: ``$HYPERTUNER_STORAGE`` or ``./storage``).
-        names: only these runs (each checked with :func:`hypertuner.run.resolve_run`).
-
-    Raises:
-        RunNotFoundError: a name in ``names`` is not a run (the nearest names are suggested).
-
-    Example:
-        >>> import tempfile
-        >>> runs_table(tempfile.mkdtemp())
-        []
-    """
-    root = storage_root(storage)
-    chosen = [resolve_run(n, root).name for n in names] if names else list_runs(root)
+def _rows(root: Path, chosen: Sequence[str]) -> list[dict[str, Any]]:
     rows = []
     for name in chosen:
         directory = root / name
@@ -118,6 +106,38 @@ def runs_table(
     return rows
 
 
+def runs_table(
+    storage: str | os.PathLike[str] | None = None, *, names: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """Return one plain dict per run: name, status, times, error and metric summary.
+
+    Each row holds ``name``, ``status``, ``start_time``, ``end_time``, ``duration_s``,
+    ``error`` (or ``None``), ``config`` (flattened, dotted keys) and ``metrics``
+    (``{tag: {"last", "min", "max", "step", "count"}}`` from ``summary.json``). Rows are sorted by
+    start time, oldest first.
+
+    Args:
+        storage: the storage folder (default: ``$HYPERTUNER_STORAGE`` or ``./storage``).
+        names: only these runs (each checked with :func:`hypertuner._layout.resolve_run`).
+
+    A run folder that is a link leading outside the storage folder is skipped, with a
+    :class:`~hypertuner.errors.HypertunerWarning` naming it.
+
+    Raises:
+        RunNotFoundError: a name in ``names`` is not a run (the nearest names are suggested).
+        OutsideStorageError: a name in ``names`` is a run folder leading outside the storage
+            folder.
+
+    Example:
+        >>> import tempfile
+        >>> runs_table(tempfile.mkdtemp())
+        []
+    """
+    root = storage_root(storage)
+    chosen = [resolve_run(n, root).name for n in names] if names else list_runs(root)
+    return _rows(root, chosen)
+
+
 def read_run(name: str, storage: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Return run ``name`` as ``{"name", "directory", "config", "meta", "metrics", "files"}``.
 
@@ -126,6 +146,7 @@ def read_run(name: str, storage: str | os.PathLike[str] | None = None) -> dict[s
     Raises:
         RunNameError: ``name`` is not a safe run name.
         RunNotFoundError: there is no such run; the nearest names are suggested.
+        OutsideStorageError: the run folder is a link leading outside the storage folder.
 
     Example:
         >>> import tempfile, hypertuner
@@ -134,7 +155,7 @@ def read_run(name: str, storage: str | os.PathLike[str] | None = None) -> dict[s
         >>> read_run("b", root)["config"]
         {'lr': 0.1}
     """
-    directory = resolve_run(name, storage)
+    directory = resolve_run(name, storage_root(storage))
     meta = _read_json(directory / "meta.json")
     if meta:
         meta["status"] = status_of(meta)
@@ -145,7 +166,9 @@ def read_run(name: str, storage: str | os.PathLike[str] | None = None) -> dict[s
         "meta": meta,
         "metrics": _summary(directory),
         "files": sorted(
-            p.name for p in directory.iterdir() if not p.name.startswith(".") and p.is_file()
+            p.name
+            for p in directory.iterdir()
+            if not p.name.startswith(".") and p.is_file() and not p.is_symlink()
         ),
     }
 
@@ -163,6 +186,7 @@ def diff_configs(
 
     Raises:
         RunNotFoundError: a name is not a run (the nearest names are suggested).
+        OutsideStorageError: a run folder is a link leading outside the storage folder.
 
     Example:
         >>> import tempfile, hypertuner
@@ -172,7 +196,8 @@ def diff_configs(
         >>> diff_configs(["x", "y"], root)
         [('lr', [0.1, 0.5])]
     """
-    configs = [flatten(_read_json(resolve_run(n, storage) / "config.json")) for n in names]
+    root = storage_root(storage)
+    configs = [flatten(_read_json(resolve_run(n, root) / "config.json")) for n in names]
     keys = sorted({k for c in configs for k in c if k != "run" and not k.startswith("run.")})
     out = []
     for key in keys:

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import errno as _errno
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -23,12 +24,14 @@ __all__ = [
     "CheckpointNotFoundError",
     "ConfigError",
     "ConfigFileNotFoundError",
+    "DiskFullError",
     "HypertunerError",
     "HypertunerWarning",
     "LaunchError",
     "MetricError",
     "MissingDependencyError",
     "NoRunError",
+    "OutsideStorageError",
     "RemoteStorageError",
     "RunInUseError",
     "RunNameError",
@@ -419,8 +422,8 @@ class CheckpointError(HypertunerError, ValueError):
 
     Attributes:
         path: the file.
-        reason: what is wrong, one word: ``"size"``, ``"sha256"``, ``"corrupt"``, ``"format"``,
-            ``"version"``, ``"weights_only"``, ``"optimizer"`` or ``"mismatch"``.
+        reason: what is wrong, one word: ``"size"``, ``"sha256"``, ``"unverified"``, ``"corrupt"``,
+            ``"format"``, ``"version"``, ``"weights_only"``, ``"optimizer"`` or ``"mismatch"``.
 
     Example:
         >>> CheckpointError("Model file 'model.pt' is corrupt.", path="model.pt").path
@@ -502,6 +505,74 @@ class LaunchError(HypertunerError, RuntimeError):
         self.name = name
         self.path = path
         self.value = value
+
+
+class OutsideStorageError(HypertunerError, PermissionError):
+    """A path in the storage folder whose real location, links resolved, is outside it: a run
+    folder, a run file, a saved config or a log that is a link out.
+
+    Attributes:
+        path: the path asked for.
+        target: where it really leads.
+        storage: the storage folder.
+
+    Example:
+        >>> err = OutsideStorageError("Run 'x' is a link out.", path="s/x", target="/etc")
+        >>> isinstance(err, PermissionError), err.target
+        (True, '/etc')
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        target: str | None = None,
+        storage: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.target = target
+        self.storage = storage
+
+    def __str__(self) -> str:
+        return self.message  # not OSError's "[Errno ...]" form
+
+
+class DiskFullError(HypertunerError, OSError):
+    """No space left where a file is being written; the file it would replace stays intact.
+
+    Attributes:
+        path: the folder written to.
+        needed: about how many bytes the write needs.
+        free: how many bytes are free there (``None`` when unknown).
+        errno: ``ENOSPC`` (``EDQUOT`` for a quota), as for the ``OSError`` it stands for.
+
+    Example:
+        >>> import errno
+        >>> err = DiskFullError("No space left.", path="runs/a", needed=2048, free=512)
+        >>> isinstance(err, OSError), err.errno == errno.ENOSPC, err.needed
+        (True, True, 2048)
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        needed: int | None = None,
+        free: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.needed = needed
+        self.free = free
+        self.errno = _errno.ENOSPC
+        self.strerror = message
+        self.filename = path
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class HypertunerWarning(UserWarning):

@@ -5,8 +5,9 @@ moment leaves the previous ``model.pt`` complete, and an error in the middle of 
 byte-identical. The sha256 of every file written here is recorded in ``saves.json`` in the run
 folder, the ledger, which also keeps the top-k checkpoints across restarts; :func:`load` checks
 it, so a flipped bit that ``torch.load`` would accept is reported. The hash is computed on another
-core while the file is written and flushed; for ``model.pt`` it is recorded just after the file
-is in place (:meth:`Saver.wait` waits for it), so a save costs little more than the write.
+core while the file is written and flushed, and recorded durably in the ledger *before* the file
+replaces the old one: no file is ever in place without its hash, and :func:`load` refuses a file
+whose ledger entry has none (left by an older version killed while hashing).
 
 Example:
     >>> import tempfile, torch, hypertuner
@@ -24,9 +25,11 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import errno
 import json
 import math
 import os
+import shutil
 import sys
 import threading
 import time
@@ -49,16 +52,15 @@ from ._savefile import (
     _file_sha256,
     _HashingWriter,
     _is_module,
-    _join_hashes,
     _join_removals,
     _link_replace,
     _load_file,
     _read_ledger,
-    _track_hash,
     _write_record,
     load,
 )
 from .errors import (
+    DiskFullError,
     HypertunerWarning,
     NoRunError,
     UnknownKeyError,
@@ -307,7 +309,6 @@ class Saver:
         self.background = background
         self._lock = threading.Lock()
         self._ledger: dict[str, Any] | None = None
-        self._hash_error: BaseException | None = None
         self._worker = _Background(self._write) if background else None
         if self._worker is not None:
             _track_background(self)
@@ -352,7 +353,10 @@ class Saver:
         Raises:
             UnknownKeyError: ``monitor`` is set, ``step`` or ``epoch`` is given and ``metrics``
                 lacks the monitored key.
-            OSError: the write failed; the previous files are intact.
+            DiskFullError: no space left where the file is written (an ``OSError`` with
+                ``errno`` ``ENOSPC``); it names the folder, the space needed and the space free.
+                The previous files are intact.
+            OSError: the write failed otherwise; the previous files are intact.
 
         Example:
             >>> import tempfile, torch, hypertuner
@@ -427,7 +431,6 @@ class Saver:
         epoch: int | None,
         metrics: dict[str, float],
     ) -> Path:
-        _join_hashes()  # before the lock: a recording thread takes it
         with self._lock:
             _join_removals()
             if self._ledger is None:
@@ -438,29 +441,50 @@ class Saver:
                 if step is None and epoch is None:
                     return self._write_model(record)
                 return self._write_checkpoint(record, step, epoch, metrics)
-            except BaseException:
+            except BaseException as exc:
                 self._ledger = None  # re-read (and settle) what is on disk at the next save
-                raise
+                full = _no_space(exc)
+                if full is None or isinstance(exc, DiskFullError):
+                    raise
+                raise self._disk_full(record, step, epoch, full) from exc
+
+    def _disk_full(
+        self, record: dict[str, Any], step: int | None, epoch: int | None, cause: OSError
+    ) -> DiskFullError:
+        """The error for a save that ran out of space (torch hides the ``OSError`` in a
+        ``RuntimeError`` of its own): the folder, the space the file needs, the space free."""
+        needed = sum(t.numel() * t.element_size() for t in _tensors(record)) + 64 * 1024
+        try:
+            free = shutil.disk_usage(self.directory).free
+        except OSError:
+            free = None
+        name = MODEL_FILE if step is None and epoch is None else _checkpoint_name(step, epoch)
+        room = f" and {_megabytes(free)} are free" if free is not None else ""
+        quota = " (disk quota exceeded)" if cause.errno == getattr(errno, "EDQUOT", -1) else ""
+        msg = (
+            f"No space left in {str(self.directory)!r} to save {name}{quota}: it needs about "
+            f"{_megabytes(needed)}{room}. The previous {MODEL_FILE} is intact. Free some space, "
+            "or keep runs on a larger disk (run.storage=... or $HYPERTUNER_STORAGE)."
+        )
+        error = DiskFullError(msg, path=str(self.directory), needed=needed, free=free)
+        error.errno = cause.errno
+        return error
 
     def _settle_model_entry(self) -> None:
         """Make the ledger say which of its two hashes ``model.pt`` has, once per saver.
 
         A process killed between writing the ledger and replacing ``model.pt`` leaves the older
         file, which matches ``previous_sha256``; the next save moves ``sha256`` to
-        ``previous_sha256``, so it must first be the hash of the file really there.
+        ``previous_sha256``, so it must first be the hash of the file really there. A file whose
+        hash was never recorded (``sha256`` null, left by an older version killed while hashing)
+        is never adopted: nothing says it is the file that was written.
         """
         assert self._ledger is not None
         model = self._ledger.get("model") or {}
-        pending = bool(model) and model.get("sha256") is None
-        if not (model.get("previous_sha256") or pending) or not self.path.is_file():
+        if not model.get("previous_sha256") or not self.path.is_file():
             return
         found = _file_sha256(self.path)
-        if pending and found != model.get("previous_sha256"):
-            # Killed before the hash of a durable model.pt was recorded: record it now.
-            if self.path.stat().st_size != model.get("size"):
-                return
-            settled = {**model, "sha256": found, "previous_sha256": None, "previous_size": None}
-        elif found == model.get("sha256"):
+        if model.get("sha256") and found == model.get("sha256"):
             settled = {**model, "previous_sha256": None, "previous_size": None}
         elif found == model["previous_sha256"]:
             settled = {
@@ -505,32 +529,15 @@ class Saver:
             "metrics": _json_metrics(record["metrics"]),
         }
 
-        def record_size(writer: _HashingWriter) -> None:
-            # The sha256 is still being computed: the ledger says so until it is recorded, and
-            # load() accepts a model.pt of this exact size meanwhile (or the previous file).
-            ledger["model"] = self._model_entry(None, writer.size, source)
+        def record_hash(writer: _HashingWriter) -> None:
+            # The new file is durable; its hash (computed alongside the write and the fsync) goes
+            # into the ledger, durably, before the file replaces model.pt. A kill before the
+            # replace leaves the previous file, which the ledger keeps as previous_sha256.
+            digest, size = writer.finish()
+            ledger["model"] = self._model_entry(digest, size, source)
             self._commit_ledger(ledger)
 
-        writer = _write_record(self.path, record, record_size)
-        entry: dict[str, Any] = ledger["model"]
-
-        def record_hash() -> None:
-            try:
-                digest, size = writer.finish()
-            except Exception as exc:
-                self._hash_error = exc
-                return
-            with self._lock:
-                current = dict(self._ledger or {})
-                if current.get("model") is not entry:
-                    return  # a later save replaced it
-                current["model"] = {**entry, "sha256": digest, "size": size}
-                self._commit_ledger(current)
-            self.run.wrote(self.directory / LEDGER_FILE)
-
-        thread = threading.Thread(target=record_hash, name="hypertuner-sha256-record")
-        thread.start()
-        _track_hash(thread)
+        _write_record(self.path, record, record_hash)
         self.run.wrote(self.path, self.directory / LEDGER_FILE)
         return self.path
 
@@ -660,11 +667,7 @@ class Saver:
         """
         if self._worker is not None:
             self._worker.wait()
-        _join_hashes()
         _join_removals()
-        if self._hash_error is not None:
-            error, self._hash_error = self._hash_error, None
-            raise error
 
     def close(self) -> None:
         """Wait for the last background save; the saver can still be used afterwards.
@@ -675,6 +678,22 @@ class Saver:
             >>> hypertuner.Saver(torch.nn.Linear(1, 1)).close(); run.finish()
         """
         self.wait()
+
+
+def _no_space(error: BaseException | None) -> OSError | None:
+    """The ``OSError`` ``ENOSPC`` (or ``EDQUOT``) behind ``error``, through its causes, if any."""
+    codes = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in codes:
+            return error
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
 
 
 def _remove_orphans(directory: Path, ledger: Mapping[str, Any]) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import hypertuner
-from hypertuner import HParams, auto_param, param_scope
+from hypertuner import HParams, auto_param, cli, param_scope
 from hypertuner import cfgfile as cfgfile_module
 from hypertuner._cfgformat import read_cfg
 from hypertuner.config import explain_text, resolve
@@ -193,6 +193,60 @@ def test_refused_value_names_file_line_and_key(
     assert "(line 6)" in str(err)
     assert not storage.exists()
     assert not Path("PWNED").exists()
+
+
+# One hostile call per allowed function: each is refused before it can take long, by a bound on
+# its arguments (or on the argument it is given, when building that is what would take long).
+HOSTILE_CALLS = [
+    pytest.param("abs(-(10 ** 10 ** 8))", "integer of about 300,000,001 bits", id="abs"),
+    pytest.param("bool([0] * 10 ** 9)", "limit of 1,000,000", id="bool"),
+    pytest.param("float('1' * 199000)", r"float\(\) reads numbers of at most", id="float"),
+    pytest.param("int('9' * 100000)", r"int\(\) reads numbers of at most", id="int"),
+    pytest.param("len([[0] * 1000] * 1001)", "limit of 1,000,000", id="len"),
+    pytest.param("max([2 ** 4095] * 400000)", "limit of 1,000,000", id="max-long-integers"),
+    pytest.param("min('a' * 10 ** 7)", "limit of 1,000,000", id="min"),
+    pytest.param("pow(10, 10 ** 8)", "more than the limit of 4,096", id="pow"),
+    pytest.param("pow(3, 2 ** 5000, 7)", "more than the limit of 4,096", id="pow-modular"),
+    pytest.param("round(1, -10 ** 8)", r"round\(\) keeps or drops at most 1,235", id="round"),
+    pytest.param("round(1.5, 10 ** 8)", r"round\(\) keeps or drops at most", id="round-float"),
+    pytest.param(r"str(['\x00' * 1000] * 999)", r"the text of str\(\)", id="str"),
+    pytest.param("sum([1] * 10 ** 9)", "limit of 1,000,000", id="sum"),
+]
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(("value", "match"), HOSTILE_CALLS)
+def test_allowed_call_with_a_hostile_argument_is_refused_quickly(
+    value: str, match: str, storage: Path
+) -> None:
+    write("hparams.cfg", f"[run]\nname = bad\n\n[model]\nlayers = 2\nvalue = {value}\n")
+    with pytest.raises(ConfigError, match=match) as caught:
+        HParams(".", name="bad")
+    assert (caught.value.path, caught.value.line, caught.value.key) == (
+        "hparams.cfg",
+        6,
+        "model.value",
+    )
+    assert not storage.exists()
+
+
+@pytest.mark.timeout(10)
+def test_explain_of_a_cfg_with_a_hostile_round_ends_with_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write("hparams.cfg", "[run]\nname = bad\n[model]\nx = round(1, -10**8)\n")
+    assert cli.main(["explain", "--config=hparams.cfg"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "round() keeps or drops at most 1,235 digits" in err
+
+
+def test_long_integers_count_their_digits_toward_the_size_limit(storage: Path) -> None:
+    """A list of long integers would otherwise write (and convert) hundreds of megabytes."""
+    write("hparams.cfg", "[run]\nname = bad\n[model]\nx = [2 ** 4095] * 400000\n")
+    with pytest.raises(ConfigError, match="about 495,200,000 elements and characters"):
+        HParams(".", name="bad")
+    assert not storage.exists()
 
 
 BAD_FILES = [

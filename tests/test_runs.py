@@ -18,7 +18,13 @@ import pytest
 import hypertuner
 from hypertuner import _files
 from hypertuner._layout import list_runs, resolve_run
-from hypertuner.errors import ConfigError, RunInUseError, RunNotFoundError
+from hypertuner.errors import (
+    ConfigError,
+    HypertunerWarning,
+    OutsideStorageError,
+    RunInUseError,
+    RunNotFoundError,
+)
 from hypertuner.run import start_run
 from tests.conftest import write
 
@@ -424,3 +430,19 @@ def test_a_killed_run_reads_as_crashed(tmp_path: Path, storage: Path) -> None:
     assert meta_of(storage, "killed")["status"] == "running"  # nothing could write more
     assert runs_table(storage)[0]["status"] == "crashed"
     assert read_run("killed", storage)["meta"]["status"] == "crashed"
+
+
+def test_a_run_folder_that_links_out_of_storage_is_skipped_with_a_warning(
+    storage: Path, tmp_path: Path
+) -> None:
+    start_run({"lr": 0.1}, name="inside", storage=storage).finish()
+    elsewhere = tmp_path / "elsewhere"
+    start_run({"lr": 0.2}, name="far", storage=elsewhere).finish()
+    (storage / "far").symlink_to(elsewhere / "far")
+    with pytest.warns(HypertunerWarning, match=r"Skipped 1 run folder.*links leading outside.*'far'"):
+        assert list_runs(storage) == ["inside"]
+    skipped: list[str] = []
+    assert list_runs(storage, skipped=skipped) == ["inside"]
+    assert skipped == ["far"]
+    with pytest.raises(OutsideStorageError, match="leads outside the storage folder"):
+        resolve_run("far", storage)

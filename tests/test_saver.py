@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from hypertuner import saver as saver_module  # noqa: E402
 from hypertuner.errors import (  # noqa: E402
     CheckpointError,
     CheckpointNotFoundError,
+    DiskFullError,
     NoRunError,
     RunNotFoundError,
     UnknownKeyError,
@@ -96,12 +99,10 @@ def test_saved_file_gets_normal_permissions(run: hypertuner.Run) -> None:
 
 
 def test_save_records_sha256_in_ledger(run: hypertuner.Run) -> None:
-    import hashlib
-
     saver = hypertuner.Saver(_model())
     path = saver.save()
     assert path is not None
-    saver.wait()  # the hash is recorded just after save() returns
+    saver.wait()
     ledger = json.loads((run.directory / "saves.json").read_text())
     assert ledger["model"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert ledger["model"]["size"] == path.stat().st_size
@@ -342,6 +343,56 @@ def test_disk_full_raises_and_leaves_previous_model_intact(
     hypertuner.load(run)  # still passes its sha256 check
 
 
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 3 MB file system (a tmpfs), mounted for the test: needs root."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs for a real full disk needs root")
+    folder = tmp_path / "small"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip() or mounted.returncode}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=False, capture_output=True)
+
+
+@pytest.mark.parametrize(
+    "numbered", [pytest.param(False, id="model-pt"), pytest.param(True, id="checkpoint")]
+)
+def test_real_full_disk_is_a_disk_full_error_naming_folder_and_space(
+    small_disk: Path, numbered: bool
+) -> None:
+    """torch hides ENOSPC in a RuntimeError of its own; the saver says what happened."""
+    run = hypertuner.start_run({"lr": 0.1}, name="full", storage=small_disk)
+    saver = hypertuner.Saver(torch.nn.Linear(256, 256), keep=1)  # 0.26 MB
+    saver.save(step=1 if numbered else None)
+    before = (run.directory / "model.pt").read_bytes()
+    big = torch.nn.Linear(1024, 1024)  # 4.2 MB, more than the disk holds
+    with pytest.raises(
+        DiskFullError, match=r"^No space left in .* it needs about 4\.\d MB"
+    ) as info:
+        saver.save(big, step=2 if numbered else None)
+    err = info.value
+    assert isinstance(err, OSError)
+    assert err.errno == errno.ENOSPC
+    assert err.path == str(run.directory)
+    assert err.free is not None
+    assert err.needed > err.free
+    assert f"and {err.free / 1e6:.1f} MB are free" in str(err)
+    assert (run.directory / "model.pt").read_bytes() == before
+    assert _temporaries(run.directory) == []
+    hypertuner.load(run)  # still passes its sha256 check
+    run.finish()
+
+
 def test_serialisation_error_mid_save_leaves_model_byte_identical(run: hypertuner.Run) -> None:
     saver = hypertuner.Saver(_model())
     saver.save()
@@ -363,6 +414,65 @@ def test_flipped_bit_is_detected_by_load(run: hypertuner.Run) -> None:
     with pytest.raises(CheckpointError, match=r"does not match the sha256") as info:
         hypertuner.load(run)
     assert info.value.path == str(path)
+
+
+def test_hash_is_in_the_ledger_before_model_pt_is_replaced(
+    run: hypertuner.Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kill at any moment leaves no model.pt in place without its sha256 in saves.json."""
+    saver = hypertuner.Saver(_model())
+    saver.save()
+    recorded_at_replace: list[Any] = []
+    real_replace = os.replace
+
+    def spy(source: Any, target: Any) -> None:
+        if Path(target).name == "model.pt":
+            ledger = json.loads((run.directory / "saves.json").read_text())
+            recorded_at_replace.append(ledger["model"]["sha256"])
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", spy)
+    saver.save(_model(5))
+    monkeypatch.undo()
+    digest = hashlib.sha256((run.directory / "model.pt").read_bytes()).hexdigest()
+    assert recorded_at_replace == [digest]
+
+
+@pytest.mark.parametrize(
+    "flipped", [pytest.param(True, id="flipped-byte"), pytest.param(False, id="untouched")]
+)
+def test_model_recorded_without_its_hash_is_refused(run: hypertuner.Run, flipped: bool) -> None:
+    """The ledger an older version left when killed while hashing ("sha256": null): the file
+    cannot be checked, so it is not loaded, flipped byte or not."""
+    path = hypertuner.Saver(_model()).save()
+    assert path is not None
+    ledger_path = run.directory / "saves.json"
+    ledger = json.loads(ledger_path.read_text())
+    ledger["model"]["sha256"] = None
+    ledger_path.write_text(json.dumps(ledger))
+    if flipped:
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0x01  # inside tensor data: torch.load alone would accept it
+        path.write_bytes(bytes(data))
+        torch.load(path, weights_only=True)
+    with pytest.raises(CheckpointError, match=r"without its sha256 .* it is not loaded") as info:
+        hypertuner.load(run)
+    assert info.value.reason == "unverified"
+    assert info.value.path == str(path)
+    with pytest.raises(CheckpointError, match="without its sha256"):
+        hypertuner.Saver(_model()).resume()  # a recalled run does not adopt it either
+
+
+def test_checkpoint_recorded_without_its_hash_is_refused(run: hypertuner.Run) -> None:
+    path = hypertuner.Saver(_model()).save(step=3)
+    assert path is not None
+    ledger_path = run.directory / "saves.json"
+    ledger = json.loads(ledger_path.read_text())
+    ledger["checkpoints"][0]["sha256"] = None
+    ledger_path.write_text(json.dumps(ledger))
+    with pytest.raises(CheckpointError, match="without its sha256") as info:
+        hypertuner.load(path)
+    assert info.value.reason == "unverified"
 
 
 def test_truncated_model_is_a_clear_error_naming_the_file(run: hypertuner.Run) -> None:

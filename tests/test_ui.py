@@ -110,6 +110,15 @@ def call(
     return response.status, raw.decode()
 
 
+def launch(ui: UIServer, source: str, config: Any, name: str) -> tuple[int, Any]:
+    """Launch as the page does: ask for the exact command, then send it back with the launch."""
+    code, shown = call(ui, "POST", f"/api/runs/{source}/command", {"config": config, "name": name})
+    if code != 200:
+        return code, shown
+    body = {"config": config, "name": name, "command": shown["command"], "cwd": shown["cwd"]}
+    return call(ui, "POST", f"/api/runs/{source}/launch", body)
+
+
 def wait_for_status(ui: UIServer, name: str, timeout: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -452,9 +461,7 @@ def test_launch_runs_the_recorded_script_with_the_edited_config(
 ) -> None:
     source = json.loads((script_runs / "big" / "config.json").read_text())
     assert source["lr"] == 0.2  # set by the override 'lr=0.2', which the launch must not repeat
-    code, data = call(
-        server, "POST", "/api/runs/big/launch", {"config": {**source, "lr": 0.05}, "name": "next"}
-    )
+    code, data = launch(server, "big", {**source, "lr": 0.05}, "next")
     assert code == 200, data
     assert data["command"][:2] == [sys.executable, str(tmp_path / "train.py")]
     row = wait_for_status(server, "next")
@@ -475,7 +482,7 @@ def test_launched_process_that_fails_early_shows_as_failed_with_its_output(
 ) -> None:
     (tmp_path / "train.py").write_text("raise SystemExit('broken before parse()')\n")
     source = json.loads((script_runs / "small" / "config.json").read_text())
-    code, _ = call(server, "POST", "/api/runs/small/launch", {"config": source, "name": "broken"})
+    code, _ = launch(server, "small", source, "broken")
     assert code == 200
     row = wait_for_status(server, "broken")
     assert row["status"] == "failed"

@@ -147,10 +147,18 @@ def test_page_lists_sorts_compares_edits_and_launches_a_run(
     assert tab.get_attribute('#edit-fields input[data-key="optim.lr"]', "aria-invalid") == "true"
     assert not (two_runs / ".hypertuner").exists()
 
-    # Launch with an edited value; the new run shows up in the table and finishes.
+    # Launch with an edited value: the page shows the exact command and starts it when asked;
+    # the new run shows up in the table and finishes.
     tab.fill('#edit-fields input[data-key="optim.lr"]', "0.05")
     tab.fill("#new-name", "wide-slow")
     tab.click("#launch-button")
+    tab.wait_for_selector("#confirm:not([hidden])")
+    shown = tab.text_content("#confirm-command")
+    assert shown.startswith(f"{sys.executable} {two_runs.parent.parent / 'train.py'} ")
+    assert shown.endswith(" --name=wide-slow --storage=" + str(two_runs))
+    assert tab.text_content("#confirm-cwd") == str(two_runs.parent.parent)
+    assert not (two_runs / "wide-slow").exists()  # nothing started before the confirmation
+    tab.click("#confirm-launch")
     tab.wait_for_selector("#message:has-text('Started run wide-slow')")
     tab.wait_for_selector('#runs-table tr[data-run="wide-slow"] td.status-finished', timeout=45_000)
     config = json.loads((two_runs / "wide-slow" / "config.json").read_text())
@@ -182,3 +190,38 @@ def test_page_without_token_says_where_to_find_the_address(page: tuple[Any, UISe
     tab.wait_for_selector("#message:not([hidden])")
     assert "?token=" in tab.text_content("#message")
     assert tab.locator("#runs-table tbody tr").count() == 0
+
+
+def test_config_key_named_proto_renders_without_polluting_object_prototype(
+    page: tuple[Any, UIServer], storage: Path
+) -> None:
+    """Keys such as __proto__ and constructor stay keys: the table, the form and a saved config
+    show them, and Object.prototype is untouched."""
+    import hypertuner
+
+    hypertuner.start_run({"lr": 0.1}, name="hostile", storage=storage).finish()
+    hostile = {"lr": 0.1, "__proto__": {"polluted": "yes"}, "constructor": 3}
+    (storage / "hostile" / "config.json").write_text(json.dumps(hostile))
+    tab, ui = page
+    console: list[str] = []
+    tab.on("console", lambda m: console.append(m.text) if m.type == "error" else None)
+    tab.goto(ui.url)
+    tab.wait_for_selector('#runs-table tbody tr[data-run="hostile"]')
+    headers = tab.locator("#runs-table th[data-key]").evaluate_all(
+        "cells => cells.map(c => c.dataset.key)"
+    )
+    assert {"config:__proto__.polluted", "config:constructor"} <= set(headers)
+
+    tab.click('button[data-edit="hostile"]')
+    tab.wait_for_selector('#edit-fields input[data-key="__proto__.polluted"]')
+    tab.fill('#edit-fields input[data-key="__proto__.polluted"]', "still a key")
+    tab.fill("#new-name", "hostile-saved")
+    tab.click("#save-button")
+    tab.wait_for_selector("#message:has-text('Saved the config')")
+    saved = json.loads((storage / ".hypertuner" / "configs" / "hostile-saved.json").read_text())
+    assert saved == {**hostile, "__proto__": {"polluted": "still a key"}}
+    assert tab.evaluate(
+        "() => Object.prototype.polluted === undefined && ({}).polluted === undefined"
+        " && typeof ({}).constructor === 'function'"
+    )
+    assert console == []

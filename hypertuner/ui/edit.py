@@ -10,13 +10,20 @@
 - :class:`Launcher` saves edited configs inside ``storage/.hypertuner/configs/`` and starts runs as
   subprocesses whose output goes to ``storage/.hypertuner/logs/<run>.log``.
 
-Nothing here runs anything but the recorded script with the recorded interpreter.
+A ``meta.json`` is untrusted input (a shared storage folder or a pulled bucket can hold anything),
+so the record is checked, never obeyed: the command is a Python interpreter (the page's own, or a
+``python3*`` binary owned by the user or root, outside the storage folder, that answers as Python),
+running a ``.py`` script outside the storage folder (or ``-m`` and the dotted module name of that
+script), with recorded arguments that are plain values, ``--flag`` or ``--flag=value`` only.
+Anything else is refused with a :class:`~hypertuner.errors.LaunchError` naming it.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+import re
 import sys
 import threading
 import time
@@ -32,9 +39,15 @@ from ..errors import ConfigError, LaunchError, RunInUseError, RunNameError
 if TYPE_CHECKING:
     import subprocess
 
-__all__ = ["Launch", "Launcher", "check_config", "launch_command"]
+__all__ = ["Launch", "Launcher", "Plan", "check_config", "launch_command"]
 
 _STRIPPED_FLAGS = ("--config", "--name", "--storage")
+# The interpreters the page may start besides its own: CPython's binary names (python3, python3.12,
+# python3.13t), after links are resolved.
+_PYTHON_BINARY = re.compile(r"python3(?:\.[0-9]+t?)?")
+_LONG_FLAG = re.compile(r"--[A-Za-z][A-Za-z0-9_.-]*")
+_IMPLEMENTATIONS = (b"cpython", b"pypy", b"graalpy")
+_PROBE_TIMEOUT = 10.0
 
 
 def _kind(value: Any) -> str:
@@ -185,6 +198,178 @@ def _strip_argv(argv: Sequence[str]) -> list[str]:
     return kept
 
 
+def _refuse(source: str, problem: str, **facts: Any) -> LaunchError:
+    msg = (
+        f"Run {source!r} cannot be launched from the page: {problem} The page starts only a "
+        "Python interpreter running a Python script (or module) with plain arguments; run it "
+        "yourself if you trust it (save the config first)."
+    )
+    return LaunchError(msg, name=source, **facts)
+
+
+def _check_interpreter(executable: object, source: str, storage: str) -> str:
+    """The recorded interpreter, if it is a real Python; else :class:`LaunchError`."""
+    if not isinstance(executable, str) or not os.path.isabs(executable):
+        raise _refuse(source, f"its meta.json records no interpreter path ({executable!r}).")
+    if not os.path.isfile(executable):
+        msg = (
+            f"The Python interpreter of run {source!r}, {executable!r}, no longer exists, so it "
+            "cannot be launched again. Save the config and run it yourself."
+        )
+        raise LaunchError(msg, name=source, path=executable)
+    real = os.path.realpath(executable)
+    if real == os.path.realpath(sys.executable):
+        return executable
+    if not _PYTHON_BINARY.fullmatch(os.path.basename(real)):
+        problem = (
+            f"its recorded interpreter {executable!r} (really {real!r}) is not a Python "
+            "interpreter: the page starts only its own Python or a python3* binary."
+        )
+        raise _refuse(source, problem, path=executable)
+    if _files.inside(storage, real):
+        problem = f"its recorded interpreter {executable!r} lies inside the storage folder."
+        raise _refuse(source, problem, path=executable)
+    status = os.stat(real)
+    owners = {0, getattr(os, "getuid", lambda: 0)()}
+    if status.st_uid not in owners or status.st_mode & 0o022:
+        problem = (
+            f"its recorded interpreter {real!r} belongs to another user or may be changed by "
+            "others."
+        )
+        raise _refuse(source, problem, path=executable)
+    stamp = (status.st_ino, status.st_size, status.st_mtime_ns)
+    if not _answers_as_python(real, stamp):
+        problem = f"its recorded interpreter {real!r} does not answer as Python."
+        raise _refuse(source, problem, path=executable)
+    return executable
+
+
+@functools.lru_cache(maxsize=16)
+def _answers_as_python(path: str, stamp: tuple[int, int, int]) -> bool:
+    """Whether ``path -I -S -c 'print(sys.implementation.name)'`` names a Python (cached per
+    file version, ``stamp``)."""
+    import subprocess
+
+    probe = "import sys; print(sys.implementation.name)"
+    try:
+        done = subprocess.run(
+            [path, "-I", "-S", "-c", probe],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=_PROBE_TIMEOUT,
+            env={"PATH": os.defpath},
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0 and done.stdout.strip() in _IMPLEMENTATIONS
+
+
+def _check_script(script: object, source: str, storage: str) -> str:
+    if not isinstance(script, str) or not script:
+        msg = (
+            f"Run {source!r} was not started from a script file (its meta.json records no script), "
+            "so it cannot be launched again from the page. Save the config and run it yourself."
+        )
+        raise LaunchError(msg, name=source)
+    if not os.path.isabs(script) or not script.endswith(".py"):
+        raise _refuse(
+            source, f"its recorded script {script!r} is not a .py file path.", path=script
+        )
+    if not os.path.isfile(script):
+        msg = (
+            f"The script of run {source!r}, {script!r}, no longer exists, so it cannot be launched "
+            "again. Restore the file, or save the config and run it yourself."
+        )
+        raise LaunchError(msg, name=source, path=script)
+    if not os.path.realpath(script).endswith(".py"):
+        problem = f"its recorded script {script!r} is a link to a file that is not a .py file."
+        raise _refuse(source, problem, path=script)
+    if _files.inside(storage, script):
+        problem = (
+            f"its recorded script {script!r} lies inside the storage folder, which holds data, "
+            "not code the page may run."
+        )
+        raise _refuse(source, problem, path=script)
+    return script
+
+
+def _check_module(module: object, script: str, cwd: str, source: str) -> list[str]:
+    """``["-m", module]`` for a run started with ``python -m``, else ``[]`` (a script file)."""
+    if module is None or module == "":
+        return []
+    parts = module.split(".") if isinstance(module, str) else []
+    if not parts or not all(p.isidentifier() for p in parts):
+        raise _refuse(source, f"its recorded module {module!r} is not a dotted module name.")
+    stem = Path(script).with_suffix("")
+    names = list(stem.parts)
+    if names[-len(parts) :] != parts and names[-len(parts) - 1 :] != [*parts, "__main__"]:
+        problem = f"its recorded module {module!r} is not the module of its script {script!r}."
+        raise _refuse(source, problem, path=script)
+    for local in (Path(cwd, *parts).with_suffix(".py"), Path(cwd, *parts, "__main__.py")):
+        if local.is_file() and not os.path.samefile(local, script):
+            problem = (
+                f"'-m {module}' in its recorded folder {cwd!r} would run {str(local)!r}, not "
+                f"its script {script!r}."
+            )
+            raise _refuse(source, problem, path=str(local))
+    return ["-m", str(module)]
+
+
+def _check_argument(token: object, source: str) -> str:
+    """A recorded argument passes if it is a plain value, ``--flag`` or ``--flag=value``."""
+    if not isinstance(token, str) or "\x00" in token:
+        raise _refuse(source, f"its recorded argument {token!r} is not text.")
+    if token.startswith("-"):
+        flag = token.split("=", 1)[0]
+        if not _LONG_FLAG.fullmatch(flag):
+            problem = (
+                f"its recorded argument {token!r} is not accepted: arguments starting with '-' "
+                "must be long options (--flag or --flag=value; write a negative value as "
+                "--flag=-1)."
+            )
+            raise _refuse(source, problem, value=token)
+    return token
+
+
+def _check_cwd(cwd: object, script: str, source: str, storage: str) -> str:
+    if not isinstance(cwd, str) or not os.path.isabs(cwd) or not os.path.isdir(cwd):
+        cwd = os.path.dirname(script)
+    if _files.inside(storage, cwd):
+        problem = f"its recorded working folder {cwd!r} lies inside the storage folder."
+        raise _refuse(source, problem, path=cwd)
+    return cwd
+
+
+def _checked_command(
+    meta: Mapping[str, Any],
+    *,
+    config_path: str | os.PathLike[str],
+    name: str,
+    storage: str | os.PathLike[str],
+) -> tuple[list[str], str]:
+    check_run_name(name)
+    source = meta.get("name", "the source run")
+    root = os.fspath(storage)
+    script = _check_script(meta.get("script"), source, root)
+    executable = _check_interpreter(meta.get("executable"), source, root)
+    cwd = _check_cwd(meta.get("cwd"), script, source, root)
+    entry = _check_module(meta.get("module"), script, cwd, source) or [script]
+    argv = meta.get("argv")
+    if argv is not None and not isinstance(argv, list):
+        raise _refuse(source, f"its recorded argv is not a list ({type(argv).__name__}).")
+    recorded = [_check_argument(token, source) for token in (argv or [])[1:]]
+    command = [
+        executable,
+        *entry,
+        *_strip_argv(recorded),
+        f"--config={os.fspath(config_path)}",
+        f"--name={name}",
+        f"--storage={os.fspath(storage)}",
+    ]
+    return command, cwd
+
+
 def launch_command(
     meta: Mapping[str, Any],
     *,
@@ -200,8 +385,14 @@ def launch_command(
     ``--name=<name>`` and ``--storage=<storage>``. A run started with ``python -m module``
     (``meta["module"]``) is started with ``-m module`` again.
 
+    The record is checked, not trusted: the interpreter must be this Python or a ``python3*``
+    binary that answers as Python (owned by the user or root), the script an existing ``.py``
+    file, the module the dotted name of that script, and every recorded argument a plain value,
+    ``--flag`` or ``--flag=value``.
+
     Raises:
-        LaunchError: the record has no script or interpreter, or either no longer exists.
+        LaunchError: the record has no script or interpreter, either no longer exists, or the
+            record fails a check above (the message names what).
         RunNameError: ``name`` is not a safe run name.
 
     Example:
@@ -210,41 +401,30 @@ def launch_command(
         ...         "argv": [__file__, "--config", "a.json", "lr=0.1", "--epochs", "3"]}
         >>> launch_command(meta, config_path="/s/c.json", name="b", storage="/s")[2:]
         ['--epochs', '3', '--config=/s/c.json', '--name=b', '--storage=/s']
+        >>> launch_command({**meta, "module": "-c"}, config_path="c.json", name="b", storage="/s")
+        ... # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        hypertuner.errors.LaunchError: Run 'the source run' cannot be launched from the page: ...
     """
-    check_run_name(name)
-    source = meta.get("name", "the source run")
-    executable, script, argv = meta.get("executable"), meta.get("script"), meta.get("argv")
-    if not isinstance(script, str) or not script:
-        msg = (
-            f"Run {source!r} was not started from a script file (its meta.json records no script), "
-            "so it cannot be launched again from the page. Save the config and run it yourself."
-        )
-        raise LaunchError(msg, name=source)
-    if not os.path.isfile(script):
-        msg = (
-            f"The script of run {source!r}, {script!r}, no longer exists, so it cannot be launched "
-            "again. Restore the file, or save the config and run it yourself."
-        )
-        raise LaunchError(msg, name=source, path=script)
-    if not isinstance(executable, str) or not os.path.isfile(executable):
-        msg = (
-            f"The Python interpreter of run {source!r}, {executable!r}, no longer exists, so it "
-            "cannot be launched again. Save the config and run it yourself."
-        )
-        raise LaunchError(msg, name=source, path=executable)
-    recorded = [str(t) for t in argv[1:]] if isinstance(argv, list) else []
-    module = meta.get("module")
-    # A run started as 'python -m package.module' is started the same way again (from the
-    # recorded cwd), so the package's relative imports keep working.
-    entry = ["-m", module] if isinstance(module, str) and module else [script]
-    return [
-        executable,
-        *entry,
-        *_strip_argv(recorded),
-        f"--config={os.fspath(config_path)}",
-        f"--name={name}",
-        f"--storage={os.fspath(storage)}",
-    ]
+    command, _ = _checked_command(meta, config_path=config_path, name=name, storage=storage)
+    return command
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A checked launch, not started yet: what :meth:`Launcher.start` will run, where.
+
+    The page shows ``command`` and ``cwd`` and asks before starting; the launch request carries
+    them back, and the server starts nothing when they differ from a fresh plan.
+    """
+
+    source: str
+    name: str
+    command: list[str]
+    cwd: str
+    config: dict[str, Any]
+    config_path: Path
 
 
 @dataclass
@@ -256,6 +436,7 @@ class Launch:
     process: subprocess.Popen[bytes]
     log: Path
     config_path: Path
+    cwd: str = ""
     started: float = field(default_factory=time.time)
 
     def returncode(self) -> int | None:
@@ -265,13 +446,14 @@ class Launch:
     def log_tail(self, limit: int = 4000) -> str:
         """The last ``limit`` characters of the run's output."""
         try:
-            with open(self.log, "rb") as handle:
-                handle.seek(0, os.SEEK_END)
-                size = handle.tell()
-                handle.seek(max(size - limit, 0))
-                return handle.read().decode("utf-8", "replace")
+            fd = _files.open_nofollow(self.log)
         except OSError:
             return ""
+        with os.fdopen(fd, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(size - limit, 0))
+            return handle.read().decode("utf-8", "replace")
 
 
 class Launcher:
@@ -280,7 +462,7 @@ class Launcher:
     Args:
         storage: the storage folder.
         enabled: whether :meth:`launch` may start processes (``hypertuner ui --no-launch``
-            turns it off; saving configs still works).
+            turns it off for the launcher's life; saving configs still works).
 
     Example:
         >>> import tempfile, hypertuner
@@ -295,9 +477,14 @@ class Launcher:
         self, storage: str | os.PathLike[str] | None = None, *, enabled: bool = True
     ) -> None:
         self.storage = storage_root(storage)
-        self.enabled = enabled
+        self._enabled = bool(enabled)
         self.launches: dict[str, Launch] = {}
         self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        """Whether launching is on (fixed when the launcher is made)."""
+        return self._enabled
 
     @property
     def configs_folder(self) -> Path:
@@ -309,14 +496,22 @@ class Launcher:
         """Where launched runs' output goes: ``storage/.hypertuner/logs``."""
         return self.storage / ".hypertuner" / "logs"
 
+    def _folder(self, folder: Path) -> Path:
+        """``folder``, created, after checking it does not lead out of the storage folder."""
+        what = f"Folder {str(folder.relative_to(self.storage))!r}"
+        _files.check_inside(self.storage, folder, what)
+        folder.mkdir(parents=True, exist_ok=True)
+        _files.check_inside(self.storage, folder, what)
+        return folder
+
     def _saved_config(self, source: str) -> tuple[Path, dict[str, Any]]:
         import json
 
         directory = resolve_run(source, self.storage)
         path = directory / "config.json"
         try:
-            saved = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            saved = json.loads(_files.read_inside(self.storage, path, f"Run file {str(path)!r}"))
+        except (OSError, ValueError, RecursionError) as exc:
             msg = f"Run file {str(path)!r} cannot be read ({exc})."
             raise ConfigError(msg, path=str(path)) from exc
         if not isinstance(saved, dict):
@@ -331,6 +526,7 @@ class Launcher:
             RunNameError: ``source`` or ``filename`` is not a safe name.
             RunNotFoundError: there is no run ``source``.
             ConfigError: ``config`` has a missing, added or wrong-typed key.
+            OutsideStorageError: the run or the configs folder leads outside the storage folder.
         """
         stem = filename[:-5] if filename.endswith(".json") else filename
         try:
@@ -343,8 +539,7 @@ class Launcher:
             raise RunNameError(msg, name=filename) from err
         _, saved = self._saved_config(source)
         checked = check_config(saved, config)
-        path = self.configs_folder / f"{stem}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = self._folder(self.configs_folder) / f"{stem}.json"
         _files.write_json(path, checked)
         return path
 
@@ -362,59 +557,84 @@ class Launcher:
             base, n = head, int(tail) + 1
         while True:
             candidate = f"{base}-{n}"[:200]
-            if not (self.storage / candidate).exists() and candidate not in self.launches:
+            if not self._taken(candidate):
                 return candidate
             n += 1
 
-    def launch(self, source: str, config: Any, name: str) -> Launch:
-        """Start run ``name``: run ``source``'s script again with ``config`` (checked first).
+    def _taken(self, name: str) -> bool:
+        running = self.launches.get(name)
+        return os.path.lexists(self.storage / name) or (
+            running is not None and running.returncode() is None
+        )
 
-        The config is written to ``configs/<name>.json``; the process runs in the recorded
-        working folder, in a session of its own (it keeps running when the page stops), with its
-        output in ``logs/<name>.log``.
+    def plan(self, source: str, config: Any, name: str) -> Plan:
+        """Check everything about starting run ``name`` from run ``source``; start nothing.
 
         Raises:
-            LaunchError: launching is turned off, or the source run's script or interpreter is gone.
+            LaunchError: launching is turned off, or the source run's record fails a check of
+                :func:`launch_command`.
             RunNameError: ``name`` is not a safe run name.
             RunInUseError: a run or a launch named ``name`` exists already.
             RunNotFoundError: there is no run ``source``.
             ConfigError: ``config`` has a missing, added or wrong-typed key.
+            OutsideStorageError: the run leads outside the storage folder.
         """
         import json
-        import subprocess
 
-        if not self.enabled:
+        if not self._enabled:
             msg = (
                 "Launching runs is turned off ('hypertuner ui --no-launch'); save the config and "
                 "run it yourself, or restart the page without --no-launch."
             )
             raise LaunchError(msg, name=name)
         check_run_name(name)
+        if self._taken(name):
+            msg = f"Run {name!r} exists already in {str(self.storage)!r}. Choose another name."
+            raise RunInUseError(msg, name=name)
         directory, saved = self._saved_config(source)
         checked = check_config(saved, config)
         meta_path = directory / "meta.json"
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            meta = json.loads(_files.read_inside(self.storage, meta_path, f"Run file {source!r}"))
+        except (OSError, ValueError, RecursionError) as exc:
             msg = (
                 f"Run {source!r} has no readable meta.json ({exc}), so it cannot be launched again."
             )
             raise LaunchError(msg, name=source, path=str(meta_path)) from exc
         meta = {**meta, "name": source} if isinstance(meta, dict) else {"name": source}
         config_path = self.configs_folder / f"{name}.json"
-        command = launch_command(meta, config_path=config_path, name=name, storage=self.storage)
-        cwd = meta.get("cwd")
-        if not isinstance(cwd, str) or not os.path.isdir(cwd):
-            cwd = os.path.dirname(command[1])
+        command, cwd = _checked_command(
+            meta, config_path=config_path, name=name, storage=self.storage
+        )
+        return Plan(source, name, command, cwd, checked, config_path)
+
+    def start(self, plan: Plan) -> Launch:
+        """Start a :meth:`plan`: write its config, then run its command with output to the log.
+
+        The process runs in the plan's working folder, in a session of its own (it keeps running
+        when the page stops), with its output in ``logs/<name>.log`` (a link there is replaced,
+        never followed).
+
+        Raises:
+            LaunchError: launching is turned off.
+            RunInUseError: a run or a launch named ``plan.name`` appeared meanwhile.
+            OutsideStorageError: the configs or logs folder leads outside the storage folder.
+        """
+        import subprocess
+
+        if not self._enabled:
+            msg = "Launching runs is turned off ('hypertuner ui --no-launch')."
+            raise LaunchError(msg, name=plan.name)
         with self._lock:
-            running = self.launches.get(name)
-            if (self.storage / name).exists() or (running and running.returncode() is None):
-                msg = f"Run {name!r} exists already in {str(self.storage)!r}. Choose another name."
-                raise RunInUseError(msg, name=name)
-            config_path.parent.mkdir(parents=True, exist_ok=True)
-            _files.write_json(config_path, checked)
-            self.logs_folder.mkdir(parents=True, exist_ok=True)
-            log = self.logs_folder / f"{name}.log"
+            if self._taken(plan.name):
+                msg = (
+                    f"Run {plan.name!r} exists already in {str(self.storage)!r}. "
+                    "Choose another name."
+                )
+                raise RunInUseError(msg, name=plan.name)
+            self._folder(self.configs_folder)
+            _files.write_json(plan.config_path, plan.config)
+            log = self._folder(self.logs_folder) / f"{plan.name}.log"
             env = {
                 k: v
                 for k, v in os.environ.items()
@@ -422,16 +642,32 @@ class Launcher:
             }
             env["HYPERTUNER_STORAGE"] = str(self.storage)
             env["PYTHONUNBUFFERED"] = "1"
-            with open(log, "wb") as output:
+            with _files.create_nofollow(log) as output:
                 process = subprocess.Popen(
-                    command,
-                    cwd=cwd,
+                    plan.command,
+                    cwd=plan.cwd,
                     env=env,
                     stdin=subprocess.DEVNULL,
                     stdout=output,
                     stderr=subprocess.STDOUT,
                     start_new_session=sys.platform != "win32",
                 )
-            started = Launch(name, command, process, log, config_path)
-            self.launches[name] = started
+            started = Launch(plan.name, plan.command, process, log, plan.config_path, plan.cwd)
+            self.launches[plan.name] = started
         return started
+
+    def launch(self, source: str, config: Any, name: str) -> Launch:
+        """Start run ``name``: run ``source``'s script again with ``config`` (checked first).
+
+        The same as ``start(plan(source, config, name))``; the page instead shows the plan's
+        command, asks, and starts it only if a fresh plan has the same command.
+
+        Raises:
+            LaunchError: launching is turned off, or the source run's record fails a check.
+            RunNameError: ``name`` is not a safe run name.
+            RunInUseError: a run or a launch named ``name`` exists already.
+            RunNotFoundError: there is no run ``source``.
+            ConfigError: ``config`` has a missing, added or wrong-typed key.
+            OutsideStorageError: a folder or file involved leads outside the storage folder.
+        """
+        return self.start(self.plan(source, config, name))

@@ -9,9 +9,13 @@ Safety: the server binds to 127.0.0.1 unless told otherwise; it answers only req
 ``Host`` header names the server itself and whose ``Origin`` (when sent) is its own (so a page on
 another site cannot reach it through DNS rebinding); every ``/api/`` request must carry the
 per-start token printed in the address (``X-Hypertuner-Token`` header or ``?token=``); run names
-are checked with :func:`hypertuner.run.check_run_name`, and it writes only inside
-``storage/.hypertuner/``. New runs start only from a recorded script with its recorded
-interpreter (see :mod:`hypertuner.ui.edit`).
+are checked with :func:`hypertuner._layout.check_run_name`, and it writes only inside
+``storage/.hypertuner/``; a run folder or file that is a link leading outside the storage folder
+is neither listed nor served. New runs start only as a checked Python command rebuilt from the
+recorded run (see :mod:`hypertuner.ui.edit`), which the page shows and the launch request must
+carry back unchanged. Request bodies are strict JSON (no NaN or infinity, no lone surrogates, at
+most :data:`MAX_DEPTH` levels deep); every connection has a read timeout, and at most
+``max_connections`` are served at once (more get 503).
 
 API (JSON; errors are ``{"error": message, "key": dotted key or null}`` with a 4xx status):
 
@@ -20,7 +24,10 @@ API (JSON; errors are ``{"error": message, "key": dotted key or null}`` with a 4
 - ``GET /api/compare?run=a&run=b&metric=loss``: differing keys and each run's curve of ``metric``;
 - ``POST /api/runs/<name>/save`` ``{"config", "filename"}``: write
   ``.hypertuner/configs/<filename>.json``;
-- ``POST /api/runs/<name>/launch`` ``{"config", "name"}``: start run ``name`` from run ``<name>``;
+- ``POST /api/runs/<name>/command`` ``{"config", "name"}``: the exact ``command`` (argv) and
+  ``cwd`` that launching run ``name`` from run ``<name>`` would run; starts nothing;
+- ``POST /api/runs/<name>/launch`` ``{"config", "name", "command", "cwd"}``: start run ``name``
+  from run ``<name>``, if ``command`` and ``cwd`` are what ``/command`` gives now (else 409);
 - ``GET /api/configs/<file>.json``: download a saved config.
 """
 
@@ -38,13 +45,14 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import compare
+from .. import _files, compare
 from .._clitools import add_storage_option
-from .._layout import check_run_name, resolve_run, storage_root
+from .._layout import check_run_name, list_runs, resolve_run, storage_root
 from ..errors import (
     ConfigError,
     HypertunerError,
     LaunchError,
+    OutsideStorageError,
     RunInUseError,
     RunNameError,
     RunNotFoundError,
@@ -53,8 +61,9 @@ from .edit import Launch, Launcher
 
 if TYPE_CHECKING:
     import http.server
+    import socket
 
-__all__ = ["UIServer", "add_commands"]
+__all__ = ["MAX_DEPTH", "UIServer", "add_commands"]
 
 DEFAULT_PORT = 8765
 _STATIC = {
@@ -65,6 +74,8 @@ _STATIC = {
 }
 _MAX_BODY = 4 * 1024 * 1024
 _MAX_POINTS = 2000
+#: The deepest nesting of lists and objects a request body may have.
+MAX_DEPTH = 64
 _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -119,7 +130,64 @@ class _HTTPError(Exception):
         self.status, self.message, self.key = status, message, key
 
 
+def _refuse_constant(name: str) -> Any:
+    msg = f"The request body holds {name}, which is not a JSON number: use a finite number."
+    raise _HTTPError(400, msg)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        msg = (
+            f"The request body holds the number {text[:40]!r}, too large for a float: use a "
+            "finite number."
+        )
+        raise _HTTPError(400, msg)
+    return value
+
+
+def _decode_body(raw: bytes) -> Any:
+    """Strict JSON: no NaN or infinity, no lone surrogates, at most :data:`MAX_DEPTH` deep."""
+    try:
+        data = json.loads(raw or b"{}", parse_constant=_refuse_constant, parse_float=_finite_float)
+    except RecursionError:
+        msg = f"The request body nests lists or objects deeper than {MAX_DEPTH} levels."
+        raise _HTTPError(400, msg) from None
+    except ValueError as exc:
+        raise _HTTPError(400, f"The request body is not valid JSON ({exc}).") from exc
+    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            msg = f"The request body nests lists or objects deeper than {MAX_DEPTH} levels."
+            raise _HTTPError(400, msg)
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _check_text(key, where or "the request body", is_key=True)
+                stack.append((item, f"{where}.{key}" if where else key, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            _check_text(value, where or "the request body", is_key=False)
+    return data
+
+
+def _check_text(text: str, where: str, *, is_key: bool) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        what = f"A key in {where!r}" if is_key else f"The text at {where!r}"
+        msg = (
+            f"{what} holds a lone surrogate ({text[exc.start : exc.end]!r} at character "
+            f"{exc.start}), which is not text UTF-8 can store: fix the text."
+        )
+        key = where.removeprefix("config.") if where.startswith("config.") else None
+        raise _HTTPError(400, msg, key=None if is_key else key) from None
+
+
 def _status_of(err: HypertunerError) -> int:
+    if isinstance(err, OutsideStorageError):
+        return 403
     if isinstance(err, RunNotFoundError):
         return 404
     if isinstance(err, (RunInUseError, LaunchError)):
@@ -139,6 +207,9 @@ class UIServer:
             can then start the recorded scripts).
         token: the access token (default: a fresh random one).
         allowed_hosts: more names the ``Host`` header may carry (e.g. a machine's DNS name).
+        timeout: seconds a connection may wait for the client (each read; the whole body must
+            arrive within it too); idle or stalled connections are closed (408 mid-body).
+        max_connections: connections served at once; more are answered 503 at once.
 
     Attributes:
         url: the page's address, token included.
@@ -168,6 +239,8 @@ class UIServer:
         allow_remote: bool = False,
         token: str | None = None,
         allowed_hosts: tuple[str, ...] = (),
+        timeout: float = 10.0,
+        max_connections: int = 64,
     ) -> None:
         if not _is_loopback(host) and not allow_remote:
             msg = (
@@ -176,7 +249,6 @@ class UIServer:
             )
             raise LaunchError(msg, value=host)
         # Imported here: the `hypertuner` command imports this module for every subcommand.
-        import http.server
         import secrets
         import socket
 
@@ -184,11 +256,11 @@ class UIServer:
         self.launcher = Launcher(self.storage, enabled=launch)
         self.token = token or secrets.token_urlsafe(24)
         self.static = _static_files()
+        self.timeout = timeout
+        self.max_connections = max_connections
+        self._skipped: set[str] = set()
         family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
-        server_class = type(
-            "_Server", (http.server.ThreadingHTTPServer,), {"address_family": family}
-        )
-        self.httpd = server_class(
+        self.httpd = _server_class(family, max_connections)(
             (host.strip("[]"), port), _make_handler(self), bind_and_activate=True
         )
         self.httpd.daemon_threads = True
@@ -241,8 +313,21 @@ class UIServer:
     # --- the API, as plain functions of parsed requests ---------------------------------------
 
     def runs(self) -> dict[str, Any]:
-        """The runs table: :func:`hypertuner.compare.runs_table` rows plus launch information."""
-        rows = compare.runs_table(self.storage)
+        """The runs table: :func:`hypertuner.compare.runs_table` rows plus launch information.
+
+        Run folders that are links leading outside the storage folder are left out (and named
+        once on the terminal).
+        """
+        outside: list[str] = []
+        chosen = list_runs(self.storage, skipped=outside)
+        for name in sorted(set(outside) - self._skipped):
+            self._skipped.add(name)
+            print(
+                f"hypertuner ui: warning: run folder {str(self.storage / name)!r} is a link "
+                "leading outside the storage folder; the page does not show it.",
+                file=sys.stderr,
+            )
+        rows = compare._rows(self.storage, chosen)
         known = {row["name"]: row for row in rows}
         for name, started in list(self.launcher.launches.items()):
             code = started.returncode()
@@ -285,19 +370,19 @@ class UIServer:
     def run(self, name: str) -> dict[str, Any]:
         """One run: config, meta, metrics, files, whether it can be launched, and a free name."""
         data = compare.read_run(name, self.storage)
+        suggested = self.launcher.free_name(name)
         reason = None
         if not self.launcher.enabled:
             reason = "Launching is turned off (hypertuner ui --no-launch)."
         else:
-            script = data["meta"].get("script")
-            if not isinstance(script, str) or not script:
-                reason = "The run records no script, so it cannot be launched again."
-            elif not os.path.isfile(script):
-                reason = f"The run's script {script!r} no longer exists."
+            try:
+                self.launcher.plan(name, data["config"], suggested)
+            except HypertunerError as err:
+                reason = str(err)
         data["types"] = _types(data["config"])
         data["launchable"] = reason is None
         data["launch_reason"] = reason
-        data["suggested_name"] = self.launcher.free_name(name)
+        data["suggested_name"] = suggested
         data["configs_folder"] = str(self.launcher.configs_folder)
         started = self.launcher.launches.get(name)
         if started is not None:
@@ -389,6 +474,52 @@ def _points(found: compare.Series | None) -> dict[str, list[Any]]:
     }
 
 
+_BUSY = json.dumps(
+    {"error": "The page's server is busy with other connections; try again in a moment."}
+).encode()
+
+
+def _server_class(family: int, max_connections: int) -> type[http.server.ThreadingHTTPServer]:
+    """A threading server that serves at most ``max_connections`` connections at once and
+    answers the ones beyond with 503 straight away (without a thread)."""
+    import http.server
+
+    slots = threading.BoundedSemaphore(max_connections)
+
+    class _Server(http.server.ThreadingHTTPServer):
+        address_family = family
+        daemon_threads = True
+
+        def process_request(self, request: Any, client_address: Any) -> None:
+            if not slots.acquire(blocking=False):
+                _answer_busy(request)
+                self.shutdown_request(request)
+                return
+            try:
+                super().process_request(request, client_address)
+            except BaseException:
+                slots.release()
+                raise
+
+        def process_request_thread(self, request: Any, client_address: Any) -> None:
+            try:
+                super().process_request_thread(request, client_address)
+            finally:
+                slots.release()
+
+    return _Server
+
+
+def _answer_busy(request: socket.socket) -> None:
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(_BUSY)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+    )
+    with contextlib.suppress(OSError):
+        request.settimeout(0.5)
+        request.sendall(head.encode() + _BUSY)
+
+
 def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
     import http.server
     import secrets
@@ -399,6 +530,7 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
         server_version = "hypertuner-ui"
         sys_version = ""
         protocol_version = "HTTP/1.1"
+        timeout = ui.timeout  # every read from the client; a stalled connection is closed
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # the page's errors come back as JSON; no access log on the terminal
@@ -409,6 +541,8 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(body)))
             for name, value in {**_SECURITY_HEADERS, **headers}.items():
                 self.send_header(name.replace("_", "-"), value)
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(body)
@@ -448,14 +582,38 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
                 length = -1
             if length < 0 or length > _MAX_BODY:
                 raise _HTTPError(413, f"The request body must be at most {_MAX_BODY} bytes.")
-            raw = self.rfile.read(length)
-            try:
-                data = json.loads(raw or b"{}")
-            except ValueError as exc:
-                raise _HTTPError(400, f"The request body is not valid JSON ({exc}).") from exc
+            data = _decode_body(self._read(length))
             if not isinstance(data, dict):
                 raise _HTTPError(400, "The request body must be a JSON object.")
             return data
+
+        def _read(self, length: int) -> bytes:
+            """``length`` bytes of body, all within the timeout (else 408, and the connection
+            closes): a client that sends less than its Content-Length holds nothing for long."""
+            deadline = time.monotonic() + ui.timeout
+            chunks: list[bytes] = []
+            missing = length
+            try:
+                while missing > 0:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError
+                    chunk = self.rfile.read1(min(missing, 65536))
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+                    missing -= len(chunk)
+            except TimeoutError:
+                self.close_connection = True
+                msg = (
+                    f"The request body did not arrive within {ui.timeout:g} s "
+                    f"({length - missing} of {length} bytes)."
+                )
+                raise _HTTPError(408, msg) from None
+            if missing > 0:
+                self.close_connection = True
+                msg = f"The request body ended after {length - missing} of {length} bytes."
+                raise _HTTPError(400, msg)
+            return b"".join(chunks)
 
         def _handle(self, method: str) -> None:
             try:
@@ -517,17 +675,31 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
                         },
                     )
                     return
-                if action == "launch":
+                if action in ("command", "launch"):
                     name = body.get("name")
                     if not isinstance(name, str) or not name:
                         raise _HTTPError(400, "Give the new run a name ('name').", key="name")
-                    started: Launch = ui.launcher.launch(source, body.get("config"), name)
+                    plan = ui.launcher.plan(source, body.get("config"), name)
+                    if action == "command":
+                        self._send_json(
+                            200,
+                            {
+                                "name": plan.name,
+                                "command": plan.command,
+                                "cwd": plan.cwd,
+                                "config_path": str(plan.config_path),
+                            },
+                        )
+                        return
+                    _check_shown(body, plan.command, plan.cwd)
+                    started: Launch = ui.launcher.start(plan)
                     self._send_json(
                         200,
                         {
                             "name": started.name,
                             "pid": started.process.pid,
                             "command": started.command,
+                            "cwd": started.cwd,
                             "log": str(started.log),
                             "config_path": str(started.config_path),
                         },
@@ -546,7 +718,7 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
                 raise _HTTPError(400, f"Config file name {filename!r} is not allowed.") from err
             path = ui.launcher.configs_folder / f"{stem}.json"
             try:
-                body = path.read_bytes()
+                body = _files.read_inside(ui.storage, path, f"Saved config {path.name!r}")
             except FileNotFoundError as err:
                 raise _HTTPError(
                     404, f"No saved config {path.name!r} in {str(path.parent)!r}."
@@ -574,6 +746,27 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
             self._handle("DELETE")
 
     return Handler
+
+
+def _check_shown(body: Mapping[str, Any], command: list[str], cwd: str) -> None:
+    """Refuse a launch whose request does not carry exactly the command it will run."""
+    shown, shown_cwd = body.get("command"), body.get("cwd")
+    if not (isinstance(shown, list) and all(isinstance(t, str) for t in shown)) or not isinstance(
+        shown_cwd, str
+    ):
+        msg = (
+            "The launch request must carry the exact command the page showed: 'command' (a list "
+            "of strings) and 'cwd', as POST /api/runs/<run>/command gives them. Nothing was "
+            "started."
+        )
+        raise _HTTPError(400, msg, key="command")
+    if shown != command or shown_cwd != cwd:
+        msg = (
+            f"The command to run now, {command!r} in {cwd!r}, is not the one shown, {shown!r} in "
+            f"{shown_cwd!r} (the run's record changed meanwhile?). Nothing was started: review "
+            "the command and launch again."
+        )
+        raise _HTTPError(409, msg, key="command")
 
 
 # --- the command ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ const state = {
   fresh: new Set(),
   compare: null, // {names, metric}
   edit: null, // {source, types}
+  pending: null, // {source, body}: the launch shown for confirmation
   timer: null,
 };
 
@@ -22,6 +23,21 @@ const SVG = "http://www.w3.org/2000/svg";
 const $ = (id) => document.getElementById(id);
 
 // --- helpers ----------------------------------------------------------------------------------
+
+// Objects keyed by user data (config keys, metric tags, run names) have no prototype, so a key
+// such as "__proto__" or "constructor" is only ever a key: it can neither reach nor shadow
+// Object.prototype. Everything the API sends is converted on arrival.
+function bare(value) {
+  if (Array.isArray(value)) return value.map(bare);
+  if (value === null || typeof value !== "object") return value;
+  const out = Object.create(null);
+  for (const [key, item] of Object.entries(value)) out[key] = bare(item);
+  return out;
+}
+
+function own(object, key) {
+  return object && Object.hasOwn(object, key) ? object[key] : undefined;
+}
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -58,7 +74,7 @@ async function api(path, body) {
   const response = await fetch(path, options);
   let data = null;
   try {
-    data = await response.json();
+    data = bare(await response.json());
   } catch (err) {
     throw new ApiError(`The server answered ${response.status} without JSON.`);
   }
@@ -111,7 +127,7 @@ function formatDuration(seconds) {
 }
 
 function lastValue(row, tag) {
-  const entry = row.metrics && row.metrics[tag];
+  const entry = own(row.metrics, tag);
   return entry ? entry.last : null;
 }
 
@@ -128,7 +144,7 @@ function columns() {
   let configKeys = [...keys.keys()].sort();
   if (!state.allKeys && runs.length > 1) {
     configKeys = configKeys.filter((k) => keys.get(k).size > 1 ||
-      runs.some((row) => row.config && Object.keys(row.config).length && !(k in row.config)));
+      runs.some((row) => row.config && Object.keys(row.config).length && !Object.hasOwn(row.config, k)));
     configKeys = configKeys.slice(0, 12);
   } else if (!state.allKeys) {
     configKeys = configKeys.slice(0, 8);
@@ -141,7 +157,7 @@ function columns() {
     { key: "start_time", label: "start", get: (r) => r.start_time, show: formatTime },
     { key: "duration_s", label: "duration", get: duration, show: formatDuration, num: true },
     ...configKeys.map((k) => ({
-      key: `config:${k}`, label: k, group: "config", get: (r) => (r.config || {})[k],
+      key: `config:${k}`, label: k, group: "config", get: (r) => own(r.config, k),
     })),
     ...[...tags].sort().map((t) => ({
       key: `metric:${t}`, label: t, group: "metric", get: (r) => lastValue(r, t), num: true,
@@ -323,7 +339,7 @@ function drawChart(container, names, series) {
   const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "metric curves" });
   let xs = [], ys = [];
   for (const name of names) {
-    const s = series[name] || { steps: [], values: [] };
+    const s = own(series, name) || { steps: [], values: [] };
     s.steps.forEach((step, i) => { if (s.values[i] !== null) { xs.push(step); ys.push(s.values[i]); } });
   }
   if (!xs.length) {
@@ -354,7 +370,7 @@ function drawChart(container, names, series) {
   let lx = left;
   names.forEach((name, index) => {
     const color = COLORS[index % COLORS.length];
-    const s = series[name] || { steps: [], values: [] };
+    const s = own(series, name) || { steps: [], values: [] };
     let d = "", pen = "M";
     s.steps.forEach((step, i) => {
       const v = s.values[i];
@@ -383,8 +399,12 @@ function drawChart(container, names, series) {
 
 // --- edit and launch --------------------------------------------------------------------------
 
+const TYPE_LABELS = new Map([
+  ["int", "integer"], ["float", "number"], ["bool", "true/false"], ["str", "text"], ["null", "JSON"], ["dict", "JSON object"],
+]);
+
 function typeLabel(type) {
-  return { int: "integer", float: "number", bool: "true/false", str: "text", null: "JSON", dict: "JSON object" }[type] ||
+  return TYPE_LABELS.get(type) ||
     (type.startsWith("list") ? `JSON ${type.replace("list[", "list of ").replace("]", "")}` : type);
 }
 
@@ -420,9 +440,9 @@ function buildFields(container, config, types, path) {
   for (const [name, value] of Object.entries(config)) {
     const here = [...path, name];
     const key = here.join(".");
-    const type = types[key] || pythonType(value);
+    const type = own(types, key) || pythonType(value);
     if (type === "section") {
-      const set = el("fieldset", { "data-section": key }, el("legend", { text: key }));
+      const set = el("fieldset", { "data-section": key, "data-path": JSON.stringify(here) }, el("legend", { text: key }));
       buildFields(set, value, types, here);
       container.append(set);
     } else {
@@ -462,15 +482,21 @@ function readValue(input) {
   return parsed;
 }
 
+// The child object of `node` under `key`, made (prototype-free) when missing.
+function child(node, key) {
+  if (!Object.hasOwn(node, key)) node[key] = Object.create(null);
+  return node[key];
+}
+
 function collectConfig() {
-  const config = {};
+  const config = Object.create(null);
   const errors = [];
   for (const input of $("edit-fields").querySelectorAll("input[data-path]")) {
     try {
       const value = readValue(input);
       const path = JSON.parse(input.dataset.path);
       let node = config;
-      for (const part of path.slice(0, -1)) node = node[part] ??= {};
+      for (const part of path.slice(0, -1)) node = child(node, part);
       node[path[path.length - 1]] = value;
     } catch (err) {
       input.setAttribute("aria-invalid", "true");
@@ -480,9 +506,44 @@ function collectConfig() {
   // Keep empty sections of the saved config.
   for (const set of $("edit-fields").querySelectorAll("fieldset[data-section]")) {
     let node = config;
-    for (const part of set.dataset.section.split(".")) node = node[part] ??= {};
+    for (const part of JSON.parse(set.dataset.path)) node = child(node, part);
   }
   return { config, errors };
+}
+
+// A command line as a shell would read it back: each argument quoted when it needs to be.
+function shellQuote(arg) {
+  return /^[A-Za-z0-9_\/.,:=+@%-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`;
+}
+
+function showConfirm(source, body) {
+  state.pending = { source, body };
+  $("confirm-cwd").textContent = body.cwd;
+  $("confirm-command").textContent = body.command.map(shellQuote).join(" ");
+  $("confirm").hidden = false;
+  $("confirm-launch").focus();
+}
+
+function hideConfirm() {
+  state.pending = null;
+  $("confirm").hidden = true;
+}
+
+async function confirmLaunch() {
+  const pending = state.pending;
+  if (!pending) return;
+  hideConfirm();
+  try {
+    const data = await api(`/api/runs/${pending.source}/launch`, pending.body);
+    show(`Started run ${data.name} (process ${data.pid}); its status shows in the table. Output: ${data.log}`);
+    state.fresh.add(data.name);
+    $("new-name").value = "";
+    await refresh();
+  } catch (err) {
+    showFormErrors([err.message]);
+    markKey(err.key);
+    show(err.message, true);
+  }
 }
 
 function showFormErrors(errors) {
@@ -516,6 +577,7 @@ async function openEdit(name) {
     $("launch-reason").hidden = data.launchable;
     $("launch-reason").textContent = data.launch_reason || "";
     $("download-link").hidden = true;
+    hideConfirm();
     showFormErrors([]);
     updateEditLog(data.log_tail);
     $("edit").hidden = false;
@@ -547,11 +609,10 @@ async function submitEdit(action) {
   const source = encodeURIComponent(state.edit.source);
   try {
     if (action === "launch") {
-      const data = await api(`/api/runs/${source}/launch`, { config, name });
-      show(`Started run ${data.name} (process ${data.pid}); its status shows in the table. Output: ${data.log}`);
-      state.fresh.add(data.name);
-      $("new-name").value = "";
-      await refresh();
+      // Show the exact command first; the launch request carries it back, and the server starts
+      // nothing unless it is still the command it would run.
+      const shown = await api(`/api/runs/${source}/command`, { config, name });
+      showConfirm(source, { config, name, command: shown.command, cwd: shown.cwd });
     } else {
       const data = await api(`/api/runs/${source}/save`, { config, filename: name || `${state.edit.source}-edited` });
       show(`Saved the config to ${data.path}. Run it with: python <script> --config=${data.path}`);
@@ -593,8 +654,11 @@ function start() {
   });
   $("metric-select").addEventListener("change", (e) => openCompare(e.target.value));
   $("compare-close").addEventListener("click", () => { $("compare").hidden = true; state.compare = null; });
-  $("edit-close").addEventListener("click", () => { $("edit").hidden = true; state.edit = null; });
+  $("edit-close").addEventListener("click", () => { $("edit").hidden = true; state.edit = null; hideConfirm(); });
   $("edit-form").addEventListener("submit", (e) => { e.preventDefault(); submitEdit("launch"); });
+  $("edit-form").addEventListener("input", hideConfirm); // an edit after showing: ask again
+  $("confirm-launch").addEventListener("click", confirmLaunch);
+  $("confirm-cancel").addEventListener("click", hideConfirm);
   $("save-button").addEventListener("click", () => submitEdit("save"));
   refresh();
 }
