@@ -66,6 +66,8 @@ class Series(NamedTuple):
 def event_files(directory: str | os.PathLike[str]) -> list[Path]:
     """The TensorBoard event files directly in ``directory``, oldest first.
 
+    A link is never an event file of the run (it may lead out of the storage folder): skipped.
+
     Example:
         >>> import tempfile
         >>> event_files(tempfile.mkdtemp())
@@ -80,7 +82,11 @@ def event_files(directory: str | os.PathLike[str]) -> list[Path]:
         return stamp, 0.0, path.name
 
     try:
-        found = [p for p in Path(directory).iterdir() if "tfevents" in p.name and p.is_file()]
+        found = [
+            p
+            for p in Path(directory).iterdir()
+            if "tfevents" in p.name and p.is_file() and not p.is_symlink()
+        ]
     except (FileNotFoundError, NotADirectoryError):
         return []
     return sorted(found, key=order)

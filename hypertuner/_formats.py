@@ -10,10 +10,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
 import os
 import re
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -29,20 +29,76 @@ _INT = re.compile(r"[-+]?[0-9]+")
 _FLOAT = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
 
+#: Nodes that YAML aliases (``*name``) may add to a document, counted as they are composed: an
+#: "alias bomb" (nine levels of nine aliases in under 1 KB) would expand to hundreds of millions.
+MAX_ALIAS_NODES = 100_000
+#: Levels of nesting a config may have (lists and sections together).
+MAX_DEPTH = 100
+_MAX_INT_DIGITS = 4300  # Python's own limit for int("...") (sys.get_int_max_str_digits)
+
+
+class _TooLarge(Exception):
+    """A document over one of the limits above: ``args`` is (problem, line or None)."""
+
+
+def _expanded_size(node: Any, sizes: dict[int, int]) -> int:
+    """How many nodes ``node`` stands for once every alias in it is expanded (memoised)."""
+    stack = [(node, False)]
+    while stack:
+        current, ready = stack.pop()
+        key = id(current)
+        if key in sizes:
+            continue
+        children = current.value if isinstance(current.value, list) else []
+        flat = [c for pair in children for c in (pair if isinstance(pair, tuple) else (pair,))]
+        if ready or not flat:
+            sizes[key] = 1 + sum(sizes.get(id(c), 1) for c in flat)
+        else:
+            stack.append((current, True))
+            stack.extend((c, False) for c in flat if id(c) not in sizes)
+    return sizes[id(node)]
+
+
 @functools.cache
 def _yaml_loader() -> Any:
-    """The YAML 1.1 safe loader that also reads ``1e-3`` as a float and refuses duplicate keys.
+    """The YAML 1.1 safe loader, stricter: ``1e-3`` is a float, a repeated key or a key that is a
+    list is refused, aliases expand to at most :data:`MAX_ALIAS_NODES` nodes, and a date stays
+    the text it was written as (YAML 1.2's rule: JSON has no dates, and ``config.json`` must hold
+    what ``args`` holds).
 
     Built on first use: PyYAML is a third of the import time of a script that never reads YAML.
     """
     import yaml
 
     class _YamlLoader(yaml.SafeLoader):
+        def __init__(self, stream: Any) -> None:
+            super().__init__(stream)
+            self.alias_nodes = 0
+            self.sizes: dict[int, int] = {}
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                target = self.anchors.get(event.anchor)
+                if target is not None:
+                    self.alias_nodes += _expanded_size(target, self.sizes)
+                    if self.alias_nodes > MAX_ALIAS_NODES:
+                        problem = (
+                            f"its aliases (*{event.anchor} and others) expand to more than "
+                            f"{MAX_ALIAS_NODES:,} values"
+                        )
+                        raise _TooLarge(problem, event.start_mark.line + 1)
+            return super().compose_node(parent, index)
+
         def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
             seen: dict[Any, int] = {}
             for key_node, _ in node.value:
                 key = self.construct_object(key_node, deep=True)
                 line = key_node.start_mark.line + 1
+                if isinstance(key, (list, dict, set)):
+                    kind = type(key).__name__
+                    msg = f"has a key that is a {kind} (line {line}): keys must be strings"
+                    raise yaml.constructor.ConstructorError(None, None, msg, key_node.start_mark)
                 if key in seen:
                     msg = f"repeats the key {key!r} (lines {seen[key]} and {line})"
                     raise yaml.constructor.ConstructorError(None, None, msg, key_node.start_mark)
@@ -54,7 +110,110 @@ def _yaml_loader() -> Any:
         re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)$"),
         list("-+0123456789"),
     )
+    _YamlLoader.yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in _YamlLoader.yaml_implicit_resolvers.items()
+    }
     return _YamlLoader
+
+
+_TYPE_NAMES = {"date": "a date", "datetime": "a date and time", "set": "a set", "bytes": "binary"}
+
+
+def check_plain(tree: Any, where: str, *, path: str | None = None) -> None:
+    """Refuse what ``config.json`` cannot hold as it is: a value that is no JSON type (a YAML
+    ``!!set``, ``!!binary``, ``!!timestamp``), ``inf``/``nan``, a key that is no string, text
+    that is no valid Unicode (a lone surrogate), more than :data:`MAX_DEPTH` levels of nesting.
+
+    ``where`` starts the message (``"Config file 'a.yaml'"``, ``"Value '[1, 2]'"``); ``path`` is
+    the file, when there is one.
+
+    Raises:
+        ConfigError: naming the full dotted key and what is wrong with its value.
+
+    Example:
+        >>> check_plain({"a": [1, 2.5, "x", None, True]}, "Config file 'ok.json'")
+        >>> try:
+        ...     check_plain({"a": {"b": float("inf")}}, "Config file 'c.yaml'")
+        ... except ConfigError as err:
+        ...     print(err.key, "|", err)
+        a.b | Config file 'c.yaml' sets 'a.b' to inf, which the JSON snapshot cannot store: ...
+    """
+    stack: list[tuple[str, Any, int]] = [("", tree, 0)]
+    while stack:
+        key, value, depth = stack.pop()
+        shown = key or "the top level"
+        if depth > MAX_DEPTH:
+            msg = (
+                f"{where} nests more than {MAX_DEPTH} levels deep (at {shown!r}): flatten it, "
+                "or keep that data in a file of its own."
+            )
+            raise ConfigError(msg, key=key or None, path=path)
+        if isinstance(value, dict):
+            for child, item in value.items():
+                if not isinstance(child, str):
+                    msg = (
+                        f"{where} has the key {child!r} under {shown}: keys must be strings "
+                        "(quote it)."
+                    )
+                    raise ConfigError(msg, key=key or None, value=child, path=path)
+                _check_text(
+                    child, f"{key}.{child}" if key else child, where, is_key=True, path=path
+                )
+                stack.append((f"{key}.{child}" if key else child, item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((f"{key}[{i}]", item, depth + 1) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            _check_text(value, key, where, path=path)
+        elif isinstance(value, float):
+            if value != value or value in (math.inf, -math.inf):
+                msg = (
+                    f"{where} sets {key!r} to {value!r}, which the JSON snapshot cannot store: "
+                    "write a finite number, or a string such as 'inf'."
+                )
+                raise ConfigError(msg, key=key, value=value, path=path)
+        elif value is not None and not isinstance(value, (bool, int)):
+            kind = _TYPE_NAMES.get(type(value).__name__, f"a {type(value).__name__}")
+            msg = (
+                f"{where} sets {key!r} to {kind} ({value!r}), which the JSON snapshot cannot "
+                "store as it is: write it as a string (quote it) or a list."
+            )
+            raise ConfigError(msg, key=key, value=repr(value), expected="a JSON value", path=path)
+
+
+def _check_text(
+    text: str, key: str, where: str, *, is_key: bool = False, path: str | None = None
+) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        what = "a key" if is_key else "text"
+        msg = (
+            f"{where} has {what} at {key!r} that is not valid Unicode (a lone surrogate "
+            f"{text[exc.start]!r} at character {exc.start + 1}): fix the escape (such as "
+            "'\\ud800') or the file's encoding."
+        )
+        raise ConfigError(msg, key=key or None, value=ascii(text)[:80], path=path) from None
+
+
+def _number(text: str) -> int | float:
+    """An int or float from text that matched :data:`_INT`/:data:`_FLOAT`, within limits."""
+    try:
+        number: int | float = int(text) if _INT.fullmatch(text) else float(text)
+    except ValueError:  # more digits than int() converts
+        digits = sum(c.isdigit() for c in text)
+        msg = (
+            f"Value {text[:20]}... has {digits:,} digits, more than the {_MAX_INT_DIGITS:,} an "
+            "integer may have: write it as a float or a string."
+        )
+        raise ConfigError(msg, value=text[:40], expected="an integer") from None
+    if isinstance(number, float) and not math.isfinite(number):
+        msg = (
+            f"Value {text!r} is not a finite number (it overflows to {number}): write a smaller "
+            "number, or a string such as 'inf'."
+        )
+        raise ConfigError(msg, value=text, expected="a finite number")
+    return number
 
 
 def parse_value(text: str) -> Any:
@@ -72,10 +231,8 @@ def parse_value(text: str) -> Any:
     """
     if not text:
         return ""
-    if _INT.fullmatch(text):
-        return int(text)
-    if _FLOAT.fullmatch(text):
-        return float(text)
+    if _INT.fullmatch(text) or _FLOAT.fullmatch(text):
+        return _number(text)
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
@@ -85,16 +242,27 @@ def parse_value(text: str) -> Any:
     if first in "[{":
         import yaml
 
+        shown = text if len(text) <= 60 else text[:57] + "..."
         try:
-            return yaml.load(text, Loader=_yaml_loader())
-        except yaml.YAMLError as exc:
+            value = yaml.load(text, Loader=_yaml_loader())
+        except (yaml.YAMLError, _TooLarge, RecursionError, ValueError) as exc:
             closer = "]" if first == "[" else "}"
-            problem = getattr(exc, "problem", None) or "it does not parse"
+            if isinstance(exc, _TooLarge):
+                problem = exc.args[0]
+            elif isinstance(exc, RecursionError):
+                problem = f"it nests more than {MAX_DEPTH} levels deep"
+            elif isinstance(exc, ValueError) and not isinstance(exc, yaml.YAMLError):
+                problem = f"an integer has more than {_MAX_INT_DIGITS:,} digits"
+            else:
+                problem = getattr(exc, "problem", None) or "it does not parse"
             msg = (
-                f"Value {text!r} is not a valid {'list' if first == '[' else 'mapping'} "
+                f"Value {shown!r} is not a valid {'list' if first == '[' else 'mapping'} "
                 f"({problem}): check the brackets, e.g. '{first}1, 2{closer}'."
             )
-            raise ConfigError(msg, value=text) from exc
+            raise ConfigError(msg, value=shown) from None
+        check_plain(value, f"Value {shown!r}")
+        return value
+    _check_text(text, "", f"Value {text[:60]!r}")
     if len(text) >= 2 and first in "'\"" and text[-1] == first:
         return text[1:-1]
     return text
@@ -183,7 +351,26 @@ def _json_key_lines(text: str) -> dict[str, list[int]]:
 
 def _load_json(path: str, text: str) -> dict[str, Any]:
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_json_constant)
+        data = json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_json_constant,
+            parse_float=_json_float,
+        )
+    except RecursionError:
+        msg = (
+            f"Config file {path!r} nests more than {MAX_DEPTH} levels deep: flatten it, or keep "
+            "that data in a file of its own."
+        )
+        raise ConfigError(msg, path=path) from None
+    except _TooLarge as exc:
+        problem, literal = exc.args
+        line = _line_of(text, text.find(literal)) if literal in text else None
+        at = f" (line {line})" if line else ""
+        msg = (
+            f'Config file {path!r} {problem}{at}: write a finite number, or a string such as "inf".'
+        )
+        raise ConfigError(msg, path=path, line=line, value=literal) from None
     except json.JSONDecodeError as exc:
         msg = (
             f"Config file {path!r} is not valid JSON (line {exc.lineno}, column {exc.colno}): "
@@ -209,7 +396,26 @@ def _load_json(path: str, text: str) -> dict[str, Any]:
             'write a number, or a string such as "inf".'
         )
         raise ConfigError(msg, path=path, line=line, value=exc.args[0]) from None
-    return _top_level(path, data)
+    except ValueError:  # an integer of more digits than int() converts
+        match = re.search(rf"-?[0-9]{{{_MAX_INT_DIGITS + 1},}}", text)
+        line = _line_of(text, match.start()) if match else None
+        size = f"{len(match.group().lstrip('-')):,} digits" if match else "too many digits"
+        msg = (
+            f"Config file {path!r} has an integer of {size} (line {line}), more than the "
+            f"{_MAX_INT_DIGITS:,} an integer may have: write it as a float or a string."
+        )
+        raise ConfigError(msg, path=path, line=line) from None
+    data = _top_level(path, data)
+    check_plain(data, f"Config file {path!r}", path=path)
+    return data
+
+
+def _json_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        problem = f"has the number {text}, which overflows to {number}"
+        raise _TooLarge(problem, text)
+    return number
 
 
 def _top_level(path: str, data: Any) -> dict[str, Any]:
@@ -228,6 +434,16 @@ def _load_yaml(path: str, text: str) -> dict[str, Any]:
 
     try:
         data = yaml.load(text, Loader=_yaml_loader())
+    except _TooLarge as exc:
+        problem, line = exc.args
+        msg = f"Config file {path!r} is refused (line {line}): {problem}; write the values out."
+        raise ConfigError(msg, path=path, line=line) from None
+    except RecursionError:
+        msg = (
+            f"Config file {path!r} nests more than {MAX_DEPTH} levels deep: flatten it, or keep "
+            "that data in a file of its own."
+        )
+        raise ConfigError(msg, path=path) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -240,27 +456,15 @@ def _load_yaml(path: str, text: str) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         msg = f"Config file {path!r} is not valid YAML: {exc}."
         raise ConfigError(msg, path=path) from None
+    except ValueError:  # an integer of more digits than int() converts
+        msg = (
+            f"Config file {path!r} has an integer of more than {_MAX_INT_DIGITS:,} digits: write "
+            "it as a float or a string."
+        )
+        raise ConfigError(msg, path=path) from None
     data = _top_level(path, data)
-    _check_yaml_values(path, data, "")
+    check_plain(data, f"Config file {path!r}", path=path)
     return data
-
-
-def _check_yaml_values(path: str, tree: Mapping[Any, Any], prefix: str) -> None:
-    for key, value in tree.items():
-        if not isinstance(key, str):
-            where = repr(prefix[:-1]) if prefix else "the top level"
-            msg = f"Config file {path!r} has the key {key!r} under {where}: keys must be strings."
-            raise ConfigError(msg, path=path, key=f"{prefix}{key}")
-        if isinstance(value, Mapping):
-            _check_yaml_values(path, value, f"{prefix}{key}.")
-        elif isinstance(value, float) and (
-            value != value or value in (float("inf"), float("-inf"))
-        ):
-            msg = (
-                f"Config file {path!r} sets {prefix + key!r} to {value!r}, which the JSON "
-                "snapshot cannot store: write a number, or a string such as 'inf'."
-            )
-            raise ConfigError(msg, path=path, key=prefix + key, value=value)
 
 
 def _yaml_key_lines(text: str) -> dict[str, list[int]]:
@@ -355,6 +559,7 @@ def load_file(path: str) -> _Source:
         from ._cfgformat import read_cfg  # its ast-based evaluator loads for .cfg files only
 
         data, lines = read_cfg(str(found), text, display=path)
+        check_plain(data, f"Config file {path!r}", path=path)
         return _Source(path, text, data, lines)
     if not text.strip():
         msg = f"Config file {path!r} is empty: a config must be an object of keys, at least {{}}."

@@ -8,14 +8,18 @@ Registered by :mod:`hypertuner.cli`. Tables fit 80 columns; the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as _dt
 import json
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -417,9 +421,37 @@ def _board(options: argparse.Namespace) -> int:
         "--port",
         str(port),
     ]
-    process = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
+    with _stopped_by_signals():
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        return _serve_board(process, root, port)
+
+
+class _Stop(Exception):
+    """SIGTERM or SIGHUP arrived: stop TensorBoard as Ctrl-C does, then exit 128 + signal."""
+
+
+@contextlib.contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """While TensorBoard runs, SIGTERM and SIGHUP unwind like Ctrl-C (so its child is stopped,
+    never left serving the port); the default handlers would end this process on the spot."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise _Stop(signum)
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for kind in (signal.SIGTERM, signal.SIGHUP):
+            previous[kind] = signal.signal(kind, stop)
+    try:
+        yield
+    finally:
+        for kind, handler in previous.items():
+            signal.signal(kind, handler)
+
+
+def _serve_board(process: subprocess.Popen[str], root: Path, port: int) -> int:
     try:
         address = f"http://127.0.0.1:{port}/"
         deadline = time.monotonic() + 60
@@ -443,6 +475,8 @@ def _board(options: argparse.Namespace) -> int:
         return process.wait()
     except KeyboardInterrupt:
         return 0
+    except _Stop as stop:
+        return 128 + int(stop.args[0])
     finally:
         if process.poll() is None:
             process.terminate()

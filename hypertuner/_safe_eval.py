@@ -429,7 +429,13 @@ def _plain(value: Any) -> Any:
         except TypeError:
             return sorted(items, key=repr)
     if kind is dict:
-        return {k: _plain(v) for k, v in value.items()}
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if kind is str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            msg = f"the text holds a lone surrogate ({value[exc.start]!r}), which is not Unicode"
+            raise _Refused(msg, "fix the escape, such as '\\ud800'") from None
     return value
 
 

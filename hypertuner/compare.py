@@ -47,7 +47,7 @@ from ._eventfile import Series, event_files, read_scalars
 from ._layout import list_runs, resolve_run, status_of, storage_root
 from ._trees import flatten
 from .errors import MetricError, nearest_hint
-from .tracking import SUMMARY_FILE, read_summary
+from .tracking import read_summary
 
 __all__ = [
     "MODES",
@@ -79,12 +79,6 @@ def _read_json(path: Path) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _summary(directory: Path) -> dict[str, dict[str, Any]]:
-    if os.path.islink(directory / SUMMARY_FILE):
-        return {}  # a link may lead out of the storage folder: not this run's summary
-    return read_summary(directory)
-
-
 def _rows(root: Path, chosen: Sequence[str]) -> list[dict[str, Any]]:
     rows = []
     for name in chosen:
@@ -99,7 +93,7 @@ def _rows(root: Path, chosen: Sequence[str]) -> list[dict[str, Any]]:
                 "duration_s": meta.get("duration_s"),
                 "error": meta.get("error"),
                 "config": flatten(_read_json(directory / "config.json")),
-                "metrics": _summary(directory),
+                "metrics": read_summary(directory),
             }
         )
     rows.sort(key=lambda row: (str(row["start_time"] or ""), row["name"]))
@@ -164,7 +158,7 @@ def read_run(name: str, storage: str | os.PathLike[str] | None = None) -> dict[s
         "directory": str(directory),
         "config": _read_json(directory / "config.json"),
         "meta": meta,
-        "metrics": _summary(directory),
+        "metrics": read_summary(directory),
         "files": sorted(
             p.name
             for p in directory.iterdir()

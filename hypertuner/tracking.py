@@ -464,9 +464,10 @@ def read_summary(directory: str | os.PathLike[str]) -> dict[str, dict[str, Any]]
     """
     path = Path(directory) / SUMMARY_FILE
     try:
-        data = json.loads(path.read_bytes())
+        with os.fdopen(_files.open_nofollow(path), "rb") as handle:  # a link may lead out
+            data = json.loads(handle.read())
         metrics = data["metrics"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return {}
     if not isinstance(metrics, dict):
         return {}

@@ -302,3 +302,37 @@ def test_console_script_lists_runs(two_runs: Path) -> None:
     assert missing.returncode == 2
     assert missing.stderr.startswith("hypertuner: error: No run 'nope'")
     assert "Traceback" not in missing.stderr
+
+
+def _many_runs(storage: Path, count: int) -> None:
+    """``count`` finished runs written directly (a real run start per row would be slow)."""
+    for index in range(count):
+        folder = storage / f"run-{index:05d}"
+        folder.mkdir(parents=True)
+        (folder / "meta.json").write_text(
+            json.dumps({"status": "finished", "start_time": f"2026-01-01T00:00:{index % 60:02d}"})
+        )
+        (folder / "config.json").write_text(json.dumps({"lr": index / count, "pad": "x" * 40}))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "command",
+    [pytest.param(["runs"], id="runs"), pytest.param(["runs", "--json"], id="runs-json")],
+)
+def test_output_into_a_pipe_closed_early_ends_quietly(tmp_path: Path, command: list[str]) -> None:
+    """`hypertuner runs | head -n 2`: no BrokenPipeError traceback, the status SIGPIPE gives."""
+    storage = tmp_path / "storage"
+    _many_runs(storage, 1500)  # well over a pipe's 64 KiB, so the writer meets the closed end
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hypertuner", *command, "--storage", str(storage)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    first = [process.stdout.readline(), process.stdout.readline()]
+    process.stdout.close()  # what head does after two lines
+    _, errors = process.communicate(timeout=60)
+    assert all(first)
+    assert errors.decode() == ""
+    assert process.returncode == 141

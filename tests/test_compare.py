@@ -287,3 +287,22 @@ def test_runs_table_reads_no_event_file_and_imports_no_tensorboard(
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split("\n")[:2] == ["1.0", "[]"]
+
+
+def test_event_files_and_summaries_that_are_links_are_never_read(tmp_path: Path) -> None:
+    """A tampered run folder may hold links out of the storage folder: they are skipped."""
+    from hypertuner._eventfile import event_files
+    from hypertuner.tracking import read_summary
+
+    outside = tmp_path / "outside"
+    with hypertuner.start_run({}, name="victim", storage=outside):
+        hypertuner.log({"secret": 42.0}, step=0)
+    run = tmp_path / "storage" / "tampered"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    for source in event_files(outside / "victim"):
+        (run / source.name).symlink_to(source)
+    (run / "summary.json").symlink_to(outside / "victim" / "summary.json")
+    assert event_files(run) == []
+    assert read_summary(run) == {}
+    assert compare.read_scalars(run) == {}

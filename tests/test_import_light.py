@@ -34,6 +34,7 @@ ALLOWED = {
     "json.decoder",
     "json.encoder",
     "json.scanner",
+    "math",
     "signal",
     "threading",
     "typing",

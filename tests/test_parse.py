@@ -315,6 +315,15 @@ def test_args_pickle_round_trip(base: Path) -> None:
     assert again.model.width == 64
 
 
+def _alias_bomb(levels: int, width: int) -> str:
+    """A YAML "billion laughs": each level a list of ``width`` aliases of the level below."""
+    lines = ['a0: &a0 ["lol"]']
+    for level in range(1, levels + 1):
+        aliases = ", ".join([f"*a{level - 1}"] * width)
+        lines.append(f"a{level}: &a{level} [{aliases}]")
+    return "\n".join(lines) + "\n"
+
+
 BAD_INPUTS = [
     pytest.param(
         {"c.json": '{\n  "a": 1,\n  "b": 2,\n}\n'},
@@ -453,6 +462,13 @@ BAD_INPUTS = [
     pytest.param({}, ["--name=a b"], RunNameError, r"use letters, digits", id="name-space"),
     pytest.param(
         {},
+        ["run.name=-x"],
+        RunNameError,
+        r"Run name '-x' is not allowed: .*not starting with '.' or '-'",
+        id="name-leading-dash",
+    ),
+    pytest.param(
+        {},
         ["run.resume=maybe"],
         ConfigError,
         r"run.resume must be one of 'recall', 'refuse', 'new'",
@@ -486,10 +502,131 @@ BAD_INPUTS = [
         r"Unknown option '--nmae'. Did you mean '--name'\?",
         id="unknown-flag",
     ),
+    # Hostile input: each is one clear line, quickly, and nothing is written.
+    pytest.param(
+        {"bomb.yaml": _alias_bomb(9, 9)},
+        ["--config=bomb.yaml"],
+        ConfigError,
+        r"'bomb.yaml' is refused \(line \d+\): its aliases .* expand to more than 100,000 values",
+        id="yaml-alias-bomb",
+    ),
+    pytest.param(
+        {"deep.json": "[" * 10_000 + "]" * 10_000},
+        ["--config=deep.json"],
+        ConfigError,
+        r"'deep.json' nests more than 100 levels deep",
+        id="json-10000-deep",
+    ),
+    pytest.param(
+        {"deep.json": '{"a": ' + "[" * 150 + "]" * 150 + "}"},
+        ["--config=deep.json"],
+        ConfigError,
+        r"'deep.json' nests more than 100 levels deep \(at 'a(\[0\])+'\)",
+        id="json-150-deep",
+    ),
+    pytest.param(
+        {"deep.yaml": "a: " + "[" * 10_000 + "]" * 10_000 + "\n"},
+        ["--config=deep.yaml"],
+        ConfigError,
+        r"'deep.yaml' nests more than 100 levels deep",
+        id="yaml-10000-deep",
+    ),
+    pytest.param(
+        {"big.json": '{\n  "n": ' + "7" * 5000 + "\n}\n"},
+        ["--config=big.json"],
+        ConfigError,
+        r"'big.json' has an integer of 5,000 digits \(line 2\)",
+        id="json-5000-digits",
+    ),
+    pytest.param(
+        {"big.yaml": "n: " + "7" * 5000 + "\n"},
+        ["--config=big.yaml"],
+        ConfigError,
+        r"'big.yaml' has an integer of more than 4,300 digits",
+        id="yaml-5000-digits",
+    ),
+    pytest.param(
+        {},
+        ["+n=" + "7" * 5000],
+        ConfigError,
+        r"has 5,000 digits, more than the 4,300 an integer may have",
+        id="override-5000-digits",
+    ),
+    pytest.param(
+        {"inf.json": '{\n  "lr": 1e999\n}\n'},
+        ["--config=inf.json"],
+        ConfigError,
+        r"'inf.json' has the number 1e999, which overflows to inf \(line 2\)",
+        id="json-1e999",
+    ),
+    pytest.param(
+        {},
+        ["+lr=1e999"],
+        ConfigError,
+        r"Override '\+lr=1e999': Value '1e999' is not a finite number",
+        id="override-1e999",
+    ),
+    pytest.param(
+        {},
+        ["+lr=[1, 1e999]"],
+        ConfigError,
+        r"sets '\[1\]' to inf, which the JSON snapshot cannot store",
+        id="override-list-1e999",
+    ),
+    pytest.param(
+        {"s.json": '{"name": "a\\ud800b"}'},
+        ["--config=s.json"],
+        ConfigError,
+        r"'s.json' has text at 'name' that is not valid Unicode \(a lone surrogate",
+        id="json-lone-surrogate",
+    ),
+    pytest.param(
+        {"s.json": '{"\\udc80": 1}'},
+        ["--config=s.json"],
+        ConfigError,
+        r"'s.json' has a key at '\\udc80' that is not valid Unicode",
+        id="json-surrogate-key",
+    ),
+    pytest.param(
+        {},
+        ["+name=a\udcffb"],
+        ConfigError,
+        r"is not valid Unicode \(a lone surrogate '\\udcff' at character 2\)",
+        id="override-surrogate",
+    ),
+    pytest.param(
+        {"k.yaml": "? [a, b]\n: 1\n"},
+        ["--config=k.yaml"],
+        ConfigError,
+        r"'k.yaml' is not valid YAML \(line 1, column 3\): has a key that is a list",
+        id="yaml-list-key",
+    ),
+    pytest.param(
+        {"t.yaml": "tags: !!set {a, b}\n"},
+        ["--config=t.yaml"],
+        ConfigError,
+        r"'t.yaml' sets 'tags' to a set \(.*\), which the JSON snapshot cannot store",
+        id="yaml-set",
+    ),
+    pytest.param(
+        {"t.yaml": "blob: !!binary aGVsbG8=\n"},
+        ["--config=t.yaml"],
+        ConfigError,
+        r"'t.yaml' sets 'blob' to binary \(b'hello'\), which the JSON snapshot",
+        id="yaml-binary",
+    ),
+    pytest.param(
+        {"t.yaml": "when: !!timestamp 2024-01-02 03:04:05\n"},
+        ["--config=t.yaml"],
+        ConfigError,
+        r"'t.yaml' sets 'when' to a date and time \(.*\), which the JSON snapshot cannot",
+        id="yaml-explicit-timestamp",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("files", "argv", "error", "match"), BAD_INPUTS)
+@pytest.mark.timeout(20)
 def test_bad_input_is_a_clear_error_and_writes_nothing(
     files: dict[str, str], argv: list[str], error: type[HypertunerError], match: str, storage: Path
 ) -> None:
@@ -514,3 +651,44 @@ def test_hypertuner_explain_looks_for_configs_in_the_current_folder_only(tmp_pat
     assert done.stderr == (
         f"hypertuner: error: Config file 'nope.json' not found (looked in {str(tmp_path)!r}).\n"
     )
+
+
+def test_a_yaml_date_stays_the_text_it_was_written_as_so_a_rerun_is_accepted(storage: Path) -> None:
+    """YAML 1.1 reads 2024-01-02 as a date, which config.json would turn into text: hypertuner
+    keeps the text (YAML 1.2's reading), so args and config.json agree and a rerun is no change."""
+    write("d.yaml", "since: 2024-01-02\nat: 2024-01-02 03:04:05\n")
+    args = hypertuner.parse(["--config=d.yaml", "--name=dated"], defaults={})
+    assert (args.since, args.at) == ("2024-01-02", "2024-01-02 03:04:05")
+    saved = json.loads((storage / "dated" / "config.json").read_text())
+    assert saved == {"since": "2024-01-02", "at": "2024-01-02 03:04:05"}
+    hypertuner.current_run().finish()
+    again = hypertuner.parse(["--config=d.yaml", "--name=dated"], defaults={})
+    assert again.since == "2024-01-02"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["--config=bomb.yaml"], id="alias-bomb"),
+        pytest.param(["+n=" + "9" * 5000], id="5000-digits"),
+        pytest.param(["--config=deep.json"], id="deep-json"),
+    ],
+)
+@pytest.mark.timeout(30)
+def test_hostile_input_on_the_command_line_is_one_line_and_exit_2(
+    argv: list[str], tmp_path: Path
+) -> None:
+    write(tmp_path / "bomb.yaml", _alias_bomb(9, 9))
+    write(tmp_path / "deep.json", "[" * 10_000 + "]" * 10_000)
+    done = subprocess.run(
+        [sys.executable, "-m", "hypertuner", "explain", *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        timeout=25,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith("hypertuner: error: "), done.stderr
+    assert not (tmp_path / "storage").exists()

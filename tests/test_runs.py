@@ -439,7 +439,9 @@ def test_a_run_folder_that_links_out_of_storage_is_skipped_with_a_warning(
     elsewhere = tmp_path / "elsewhere"
     start_run({"lr": 0.2}, name="far", storage=elsewhere).finish()
     (storage / "far").symlink_to(elsewhere / "far")
-    with pytest.warns(HypertunerWarning, match=r"Skipped 1 run folder.*links leading outside.*'far'"):
+    with pytest.warns(
+        HypertunerWarning, match=r"Skipped 1 run folder.*links leading outside.*'far'"
+    ):
         assert list_runs(storage) == ["inside"]
     skipped: list[str] = []
     assert list_runs(storage, skipped=skipped) == ["inside"]

@@ -417,6 +417,7 @@ def test_a_train_function_defined_in_the_users_script_runs_in_reused_worker_proc
 
 def _pid_of_trial(args: hypertuner.Args) -> int:
     assert args.x in (1, 2, 3, 4)
+    time.sleep(0.3)  # long enough that both workers get trials, even on a busy machine
     return os.getpid()
 
 

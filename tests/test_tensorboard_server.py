@@ -179,3 +179,51 @@ def test_hypertuner_board_starts_tensorboard_and_prints_its_address(two_run_stor
             _, errors = process.communicate()
     assert process.returncode == 0
     assert "Traceback" not in errors
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["sigterm", "sighup"])
+def test_hypertuner_board_stopped_by_a_signal_stops_its_tensorboard(
+    two_run_storage: Path, signum: int
+) -> None:
+    """A TensorBoard left behind would keep serving the port after its parent is gone."""
+    if not TENSORBOARD.exists():
+        pytest.skip(f"the tensorboard executable is not installed beside {sys.executable}")
+    port = free_port()
+    storage_option = ["--storage", str(two_run_storage)]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hypertuner", "board", "--port", str(port), *storage_option],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        assert f"http://127.0.0.1:{port}/" in process.stdout.readline()
+        children_file = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+        children = [int(p) for p in children_file.read_text().split()]
+        assert children, "hypertuner board started no TensorBoard"
+        process.send_signal(signum)
+        _, errors = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 128 + signum
+    assert "Traceback" not in errors
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = [pid for pid in children if _running(pid)]
+    assert alive == []
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0  # nothing serves the port any more
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting for its parent counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
