@@ -166,12 +166,15 @@ def _checkpoint_name(step: int | None, epoch: int | None) -> str:
 
 
 class _Background:
-    """One writer thread; the newest queued save replaces an older one not yet started."""
+    """One writer thread; the newest queued save replaces an older one not yet started, unless
+    that one is to be kept (the best so far by the monitor): then the new one waits for the
+    writer to take it, so a best checkpoint is never dropped."""
 
     def __init__(self, write: Callable[..., Any]) -> None:
         self._write = write
         self._cond = threading.Condition()
         self._pending: tuple[Any, ...] | None = None
+        self._pending_kept = False
         self._busy = False
         self._error: BaseException | None = None
         self._thread: threading.Thread | None = None
@@ -179,9 +182,14 @@ class _Background:
         self._buffers: list[list[Any]] = [[], []]
         self._writing: int | None = None
 
-    def submit(self, record: dict[str, Any], *args: Any) -> None:
+    def submit(self, record: dict[str, Any], *args: Any, keep: bool = False) -> None:
         with self._cond:
             self._raise_error()
+            while self._pending is not None and self._pending_kept:
+                if self._thread is None or not self._thread.is_alive():
+                    break
+                self._cond.wait(timeout=1.0)  # the writer takes it next: disk is the bottleneck
+                self._raise_error()
             self._pending = None  # replaced by this save, and its buffers are free again
             slot = 0 if self._writing != 0 else 1
         # Copy outside the lock: the writer keeps writing the other slot meanwhile.
@@ -190,6 +198,7 @@ class _Background:
         self._buffers[slot] = list(_tensors(snapshot))
         with self._cond:
             self._pending = (slot, snapshot, *args)
+            self._pending_kept = keep
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._work, name="hypertuner-saver", daemon=True
@@ -310,6 +319,7 @@ class Saver:
         self._lock = threading.Lock()
         self._ledger: dict[str, Any] | None = None
         self._worker = _Background(self._write) if background else None
+        self._best_submitted: float | None = None  # the monitor's best value handed to _worker
         if self._worker is not None:
             _track_background(self)
         run.on_end(_weak_end(self))
@@ -420,9 +430,21 @@ class Saver:
             else self.path
         )
         if self._worker is not None:
-            self._worker.submit(record, step, epoch, plain_metrics)
+            keep = numbered and self._is_new_best(plain_metrics)
+            self._worker.submit(record, step, epoch, plain_metrics, keep=keep)
             return target
         return self._write(record, step, epoch, plain_metrics)
+
+    def _is_new_best(self, metrics: Mapping[str, float]) -> bool:
+        """Whether a checkpoint with ``metrics`` beats every one submitted so far (by monitor)."""
+        value = metrics.get(self.monitor) if self.monitor is not None else None
+        if value is None or value != value:
+            return False
+        best = self._best_submitted
+        if best is None or (value < best if self.mode == "min" else value > best):
+            self._best_submitted = value
+            return True
+        return False
 
     def _write(
         self,

@@ -67,3 +67,20 @@ def test_plain_example_uses_dataclass_defaults_file_and_overrides(storage: Path)
     assert config["data"]["points"] == 400
     slope = float(done.stdout.split("slope ")[1].split()[0])
     assert abs(slope - 2.0) < 0.1
+
+
+def test_lightning_example_prints_its_result_and_no_third_party_noise(storage: Path) -> None:
+    pytest.importorskip("pytorch_lightning", reason="the example trains with Lightning")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "examples/lightning/train.py"), "2"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+        env={**os.environ, "HYPERTUNER_STORAGE": str(storage)},
+    )
+    assert done.returncode == 0, done.stderr
+    output = done.stdout + done.stderr
+    assert "best val_loss" in done.stdout
+    for noise in ("Tip:", "litlogger", "deprecated", "Warning"):
+        assert noise not in output, output

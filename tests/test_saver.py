@@ -208,6 +208,26 @@ def test_background_save_is_on_disk_after_close(run: hypertuner.Run) -> None:
     assert _same_weights(model, loaded)
 
 
+@pytest.mark.parametrize(
+    ("mode", "best_value"), [pytest.param("min", 0.1, id="min"), pytest.param("max", 0.9, id="max")]
+)
+def test_background_saves_that_queue_up_never_drop_the_best(
+    run: hypertuner.Run, mode: str, best_value: float
+) -> None:
+    """Saves faster than the disk: the newest replaces a queued one, unless that one is the best
+    so far by the monitor, which is then written first."""
+    model = torch.nn.Sequential(torch.nn.Linear(512, 512), torch.nn.Linear(512, 512))
+    saver = hypertuner.Saver(model, monitor="val", mode=mode, keep=1, background=True)
+    values = [0.5, 0.1, 0.3, 0.9, 0.4, 0.45, 0.35]
+    for step, value in enumerate(values, 1):
+        saver.save(step=step, metrics={"val": value})
+    saver.close()
+    assert hypertuner.load(run)["metrics"]["val"] == best_value
+    best_step = values.index(best_value) + 1
+    assert f"step-{best_step:08d}.pt" in _checkpoints(run)
+    assert f"step-{len(values):08d}.pt" in _checkpoints(run)  # and the latest
+
+
 def test_background_save_copies_before_returning(run: hypertuner.Run) -> None:
     model = _model(7)
     expected = {k: v.clone() for k, v in model.state_dict().items()}

@@ -10,7 +10,9 @@ model.pt is the best. Read it back with `hypertuner.load("<run>", MLP())`.
 
 from __future__ import annotations
 
+import logging
 import sys
+import warnings
 
 import pytorch_lightning as pl
 import torch
@@ -55,7 +57,19 @@ def loaders(samples: int = 512) -> tuple[DataLoader, DataLoader]:
     return train, val
 
 
+def quiet_lightning() -> None:
+    """Keep the output about this script: Lightning's cloud-logging tip, and a deprecation that
+    pytorch_lightning 2.6 itself triggers in torch 2.13, say nothing about it."""
+    for package in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric"):
+        logger = logging.getLogger(f"{package}.utilities.rank_zero")
+        logger.addFilter(lambda record: "Tip:" not in record.getMessage())
+    warnings.filterwarnings(
+        "ignore", message=r".*isinstance\(treespec, LeafSpec\)", category=FutureWarning
+    )
+
+
 def main() -> None:
+    quiet_lightning()
     pl.seed_everything(0, verbose=False)
     epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 3
     trainer = pl.Trainer(

@@ -132,7 +132,11 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
         monitor: the metric that ranks checkpoints (``model.pt`` is the best); ``None``: the latest.
         mode: ``"min"`` or ``"max"``.
         keep: how many numbered checkpoints to keep.
-        background: write checkpoints in a background thread (see :class:`hypertuner.Saver`).
+        background: write checkpoints in a background thread (the default): the training loop
+            pauses only to copy the tensors to CPU memory, about a tenth of a synchronous save,
+            and the last save is waited for at the end of ``fit``, on an exception and on
+            SIGTERM, so nothing durable is lost; a best checkpoint is never skipped (see
+            :class:`hypertuner.Saver`). ``False`` writes each checkpoint before training goes on.
         run: the run to save into; default: the current run, or a new one.
 
     Example:
@@ -148,7 +152,7 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
         mode: str = "min",
         *,
         keep: int = 3,
-        background: bool = False,
+        background: bool = True,
         run: Run | None = None,
     ) -> None:
         super().__init__()

@@ -365,3 +365,9 @@ def test_callback_also_works_with_the_lightning_pytorch_namespace(storage: Path)
     assert callback.run is not None
     assert callback.run.config["width"] == 3
     assert hypertuner.load(callback.run)["step"] == 2
+
+
+def test_the_callback_saves_in_the_background_by_default() -> None:
+    """The loop pauses only for a copy; fit's end, an exception and SIGTERM wait for the last save
+    (the tests above run with this default and check what is on disk after each)."""
+    assert HypertunerCallback().background is True
