@@ -60,7 +60,8 @@ def loaders(samples: int = 512) -> tuple[DataLoader, DataLoader]:
 def quiet_lightning() -> None:
     """Keep the output about this script: Lightning's cloud-logging tip, and a deprecation that
     pytorch_lightning 2.6 itself triggers in torch 2.13, say nothing about it."""
-    for package in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric"):
+    packages = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning.fabric")
+    for package in packages:
         logger = logging.getLogger(f"{package}.utilities.rank_zero")
         logger.addFilter(lambda record: "Tip:" not in record.getMessage())
     warnings.filterwarnings(
