@@ -21,7 +21,7 @@ from typing import Any
 from ._view import ConfigView
 from .config import Resolution, explain_text, help_text, resolve
 from .errors import HypertunerError
-from .run import start_run
+from .run import recall_note, start_run
 
 __all__ = ["Args", "parse", "parse_known"]
 
@@ -155,4 +155,6 @@ def _start(res: Resolution, *, name: str | None, storage: str | None) -> Args:
         explicit=res.explicit(),
         backup=res.run.get("backup"),
     )
+    if run.recalled and run.rank == 0:
+        print(recall_note(run), file=sys.stderr)
     return run.view(Args)

@@ -33,7 +33,15 @@ from ._trees import flatten
 from ._view import ConfigView
 from .errors import ConfigError, HypertunerWarning, RunInUseError
 
-__all__ = ["RESUME_MODES", "STATUSES", "Run", "current_run", "rank_info", "start_run"]
+__all__ = [
+    "RESUME_MODES",
+    "STATUSES",
+    "Run",
+    "current_run",
+    "rank_info",
+    "recall_note",
+    "start_run",
+]
 
 RESUME_MODES = ("recall", "refuse", "new")
 #: How a run can end (``running`` until it does).
@@ -354,6 +362,9 @@ class Run:
                 if error is not None:
                     fields["error"] = error
                 self.meta.update(fields)
+                sessions = self.meta.get("sessions")
+                if isinstance(sessions, list) and sessions and isinstance(sessions[-1], dict):
+                    sessions[-1].update(fields)
                 _files.write_json(self.directory / "meta.json", self._public_meta())
                 self.wrote(self.directory / "meta.json")
             self._release()
@@ -635,6 +646,27 @@ def start_run(
     return run
 
 
+def recall_note(run: Run) -> str:
+    """The line that tells a user their run's name existed: this is another session of it.
+
+    Example:
+        >>> import tempfile, hypertuner
+        >>> root = tempfile.mkdtemp()
+        >>> hypertuner.start_run({}, name="again", storage=root).finish()
+        >>> run = hypertuner.start_run({}, name="again", storage=root)
+        >>> recall_note(run).split(" (")[0]
+        "hypertuner: run 'again' exists: recalled with its saved config"
+        >>> run.finish()
+    """
+    sessions = run.meta.get("sessions") or []
+    first = sessions[0].get("start_time") if sessions and isinstance(sessions[0], dict) else None
+    since = f", first started {str(first)[:16].replace('T', ' ')}" if first else ""
+    return (
+        f"hypertuner: run {run.name!r} exists: recalled with its saved config (session "
+        f"{len(sessions)}{since}). Use another --name, or run.resume=new, for a fresh run."
+    )
+
+
 def _join_run(
     root: Path, data: dict[str, Any], name: str | None, resume: str, rank: int, world: int
 ) -> Run:
@@ -702,8 +734,26 @@ def _recall(
             "run.resume=new to start one under a suffixed name."
         )
         raise ConfigError(msg, key=changes[0].split(":")[0], changes=changes)
-    meta.setdefault("starts", [meta.get("start_time")]).append(_files.now())
-    meta.update(status="running", end_time=None, pid=os.getpid(), argv=list(sys.argv))
+    sessions = meta.get("sessions")
+    if not isinstance(sessions, list):  # a run from before sessions were recorded
+        sessions = [{"start_time": meta.get("start_time"), "end_time": meta.get("end_time")}]
+    start = _files.now()
+    sessions.append(_session(start))
+    starts = meta.get("starts")  # every start time, as the first release recorded them
+    if not isinstance(starts, list):
+        starts = [s.get("start_time") for s in sessions[:-1] if isinstance(s, dict)]
+    # start_time and duration_s describe the latest session, so every reader shows the two
+    # together; sessions holds them all (the first start is sessions[0]["start_time"]).
+    meta.update(
+        status="running",
+        start_time=start,
+        end_time=None,
+        duration_s=None,
+        pid=os.getpid(),
+        argv=list(sys.argv),
+        sessions=sessions,
+        starts=[*starts, start],
+    )
     meta.pop("error", None)
     return saved_config, meta
 
@@ -733,7 +783,7 @@ def _remove_new_run(directory: Path) -> None:
 
 def _new_meta(name: str, world: int) -> dict[str, Any]:
     script = _script()
-    return {
+    meta: dict[str, Any] = {
         "name": name,
         "status": "running",
         "argv": list(sys.argv),
@@ -749,6 +799,13 @@ def _new_meta(name: str, world: int) -> dict[str, Any]:
         "start_time": _files.now(),
         "end_time": None,
     }
+    meta["sessions"] = [_session(meta["start_time"])]
+    return meta
+
+
+def _session(start: str) -> dict[str, Any]:
+    """One process's stretch of a run, as ``meta.json``'s ``sessions`` lists them."""
+    return {"start_time": start, "argv": list(sys.argv), "host": host(), "pid": os.getpid()}
 
 
 def _set_process_run(run: Run) -> None:

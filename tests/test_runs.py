@@ -186,6 +186,35 @@ def test_reused_name_recalls_the_saved_config(storage: Path) -> None:
     assert len(meta["starts"]) == 2
 
 
+def test_a_recalled_run_says_so_in_one_line_and_records_every_session(
+    storage: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write("c.json", '{"lr": 0.1}')
+    hypertuner.parse(["--config=c.json", "--name=twice"]).lr  # noqa: B018
+    hypertuner.current_run().finish()
+    first = meta_of(storage, "twice")
+    assert capsys.readouterr().err == ""
+    time.sleep(0.01)
+    hypertuner.parse(["--name=twice"]).lr  # noqa: B018
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(
+        "hypertuner: run 'twice' exists: recalled with its saved config (session 2"
+    )
+    hypertuner.current_run().finish()
+    meta = meta_of(storage, "twice")
+    sessions = meta["sessions"]
+    assert [s["status"] for s in sessions] == ["finished", "finished"]
+    assert sessions[0]["start_time"] == first["start_time"]
+    # start_time and duration_s are the latest session's, shown together by every reader
+    assert meta["start_time"] == sessions[1]["start_time"] > sessions[0]["start_time"]
+    assert meta["duration_s"] == sessions[1]["duration_s"]
+    from hypertuner.compare import runs_table
+
+    row = next(r for r in runs_table(storage) if r["name"] == "twice")
+    assert row["start_time"] == sessions[1]["start_time"]
+
+
 def test_recall_refuses_a_command_line_that_changes_saved_values(storage: Path) -> None:
     write("c.json", '{"lr": 0.1, "epochs": 3}')
     hypertuner.parse(["--config=c.json", "--name=again"])
