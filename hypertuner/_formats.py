@@ -268,6 +268,33 @@ def parse_value(text: str) -> Any:
     return text
 
 
+def format_value(value: Any) -> str:
+    """A config value as it would be written on the command line (the inverse of
+    :func:`parse_value`): how ``explain``, ``show``, ``runs`` and sweep summaries show values.
+
+    Text stands bare unless it would read back as something else (``'4'``, ``'true'``, ``''``);
+    floats are exact (Python's shortest form); lists and mappings are inline.
+
+    Example:
+        >>> [format_value(v) for v in ["relu", "4", 4, 0.0225, 1e-05, True, None, [1, "a"]]]
+        ['relu', "'4'", '4', '0.0225', '1e-05', 'true', 'null', '[1, "a"]']
+    """
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        if value and value == value.strip() and parse_value(value) == value:
+            return value
+        return f"'{value}'"
+    try:
+        return json.dumps(value, ensure_ascii=False, allow_nan=True, default=str)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
 # ---------------------------------------------------------------------------------------------
 # Config files
 

@@ -26,6 +26,7 @@ from typing import Any
 from . import compare
 from ._clitools import add_storage_option
 from ._deps import require
+from ._formats import format_value
 from ._layout import list_runs, storage_root
 from ._trees import flatten
 from .errors import RunNotFoundError, UsageError
@@ -128,11 +129,18 @@ def _number(value: Any) -> str:
 
 
 def _cell(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (list, dict)):
-        return json.dumps(value)
-    return _number(value)
+    """A config value, as explain and the sweep summaries show it."""
+    return format_value(value)
+
+
+def _command_line(meta: dict[str, Any]) -> str:
+    """The run's command line in full, quoted as a shell would need it (never cut short)."""
+    import shlex
+
+    argv = [str(a) for a in meta.get("argv") or []]
+    if meta.get("module"):
+        argv = ["-m", str(meta["module"]), *argv[1:]]
+    return shlex.join([str(meta.get("executable") or "python"), *argv])
 
 
 def _clip(text: str, width: int) -> str:
@@ -281,7 +289,9 @@ def _show(options: argparse.Namespace) -> int:
     if meta.get("host"):
         print(f"host      {meta['host']}")
     if meta.get("argv"):
-        print(f"command   {_clip(' '.join(map(str, meta['argv'])), WIDTH - 10)}")
+        print(f"command   {_command_line(meta)}")
+    if meta.get("cwd"):
+        print(f"cwd       {meta['cwd']}")
     flat = flatten(run["config"])
     print("\nconfig")
     if flat:
@@ -333,27 +343,39 @@ def _compare(options: argparse.Namespace) -> int:
     ranked = compare.rank_runs(
         options.metric, options.mode, names=options.names or None, storage=options.storage
     )
+    listed = [row for row in ranked if options.metric in row["metrics"]]
+    left_out = len(ranked) - len(listed)
+    note = (
+        f"{left_out} run{'s' if left_out != 1 else ''} never logged {options.metric!r} and "
+        f"{'are' if left_out != 1 else 'is'} not listed."
+        if left_out
+        else ""
+    )
     if options.plot:
-        _plot(ranked, options.metric, options.plot, options.storage)
+        _plot(listed, options.metric, options.plot, options.storage)
     if options.json:
-        _print_json(ranked)
+        _print_json(listed)
+        if note:
+            print(note, file=sys.stderr)
         return 0
     score_name = {"min": "best (min)", "max": "best (max)", "last": "last"}[options.mode]
     header = ["rank", "name", score_name, "last", "step", "status"]
     body = []
-    for row in ranked:
-        entry = row["metrics"].get(options.metric) or {}
+    for row in listed:
+        entry = row["metrics"][options.metric]
         body.append(
             [
                 str(row["rank"]) if row["rank"] is not None else "-",
                 row["name"],
                 _number(row["score"]) if row["rank"] is not None else "-",
-                _number(row["last"]) if entry else "-",
+                _number(row["last"]),
                 _cell(entry.get("step", "-")),
                 str(row["status"]),
             ]
         )
     print(_table(header, body))
+    if note:
+        print(note)
     if options.plot:
         print(f"Plot written to {options.plot}.")
     return 0

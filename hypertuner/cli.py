@@ -81,7 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _build()
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        options, extra = parser.parse_known_args(args)
+        try:
+            options, extra = parser.parse_known_args(args)
+        except SystemExit as stop:  # --help and --version print, then stop argparse
+            return int(stop.code or 0)
         if options.command is None:
             parser.print_help()
             return 2

@@ -18,13 +18,12 @@ Example:
 from __future__ import annotations
 
 import functools
-import json
 import re
 import typing
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
-from ._formats import _Source, load_file, parse_value
+from ._formats import _Source, format_value, load_file, parse_value
 from ._trees import copy_tree, flatten, has_dotted, merge, sections
 from .errors import ConfigError, UnknownKeyError, suggest
 
@@ -256,17 +255,26 @@ def _prefixes(key: str) -> list[str]:
 
 
 def _unknown_flag(token: str, merged: Mapping[str, Any]) -> ConfigError:
+    """``--lr=3``: point to the config key it most likely means (``lr=3``, ``train.lr=3``),
+    to an option it misspells (``--nmae``), or to ``+lr=3`` to add the key."""
     flag = token.split("=", 1)[0]
     bare = flag.lstrip("-")
     value = token.split("=", 1)[1] if "=" in token else "VALUE"
     options = ["--config", "--name", "--storage", "--explain", "--help"]
-    close_flags = suggest(flag, options)
     keys = list(sections(merged))
-    close_keys = [bare] if bare in keys else suggest(bare.replace("-", "_"), keys, n=1)
+    wanted = bare.replace("-", "_")
+    ending = [k for k in keys if k.rsplit(".", 1)[-1] in (bare, wanted)]
+    close_keys = [bare] if bare in keys else ending or suggest(wanted, keys, n=1)
+    close_flags = suggest(flag, options, cutoff=0.75)
     if close_keys:
         hint = f" Config keys are set without dashes: '{close_keys[0]}={value}'."
     elif close_flags:
         hint = f" Did you mean {close_flags[0]!r}?"
+    elif bare and "=" in token:
+        hint = (
+            f" Config keys are set without dashes; no config declares {bare!r}, so write "
+            f"'+{bare}={value}' to add it."
+        )
     else:
         hint = f" Options: {', '.join(options)}; config keys are set as key=value."
     msg = f"Unknown option {flag!r}.{hint}"
@@ -317,9 +325,9 @@ def _interpolate(tree: dict[str, Any], res: Resolution) -> dict[str, Any]:
 def explain_text(res: Resolution) -> str:
     """Render each key's final value and the layer that set it, one key a line."""
     flat = flatten(res.config)
-    rows = [(key, json.dumps(value, default=str), res.origin(key)) for key, value in flat.items()]
+    rows = [(key, format_value(value), res.origin(key)) for key, value in flat.items()]
     for key, value in sorted(res.run.items()):
-        rows.append((f"run.{key}", json.dumps(value, default=str), "run settings"))
+        rows.append((f"run.{key}", format_value(value), "run settings"))
     width_key = max([len("key"), *(len(r[0]) for r in rows)])
     width_value = min(max([len("value"), *(len(r[1]) for r in rows)]), 40)
     lines = [f"{'key':<{width_key}}  {'value':<{width_value}}  set by"]

@@ -44,8 +44,9 @@ __all__ = [
 ]
 
 
-def suggest(word: str, choices: Iterable[str], *, n: int = 3) -> list[str]:
-    """Return up to ``n`` names from ``choices`` close to ``word``, best first.
+def suggest(word: str, choices: Iterable[str], *, n: int = 3, cutoff: float = 0.6) -> list[str]:
+    """Return up to ``n`` names from ``choices`` close to ``word``, best first (``cutoff``: how
+    alike they must be, from 0 to 1).
 
     Example:
         >>> suggest("optim.lrr", ["optim.lr", "model.layers"])
@@ -53,7 +54,7 @@ def suggest(word: str, choices: Iterable[str], *, n: int = 3) -> list[str]:
     """
     import difflib  # only an error pays for it
 
-    return difflib.get_close_matches(word, list(choices), n=n, cutoff=0.6)
+    return difflib.get_close_matches(word, list(choices), n=n, cutoff=cutoff)
 
 
 def nearest_hint(word: str, names: Iterable[str], *, listing: str) -> tuple[str, list[str]]:

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.filterwarnings(
 
 def make_run(name: str, config: dict[str, Any], metrics: dict[str, list[float]]) -> None:
     with hypertuner.start_run(config, name=name):
-        for step in range(max(len(v) for v in metrics.values())):
+        for step in range(max((len(v) for v in metrics.values()), default=0)):
             hypertuner.log({k: v[step] for k, v in metrics.items() if step < len(v)}, step=step)
 
 
@@ -97,7 +97,9 @@ def test_show_prints_config_meta_and_metric_summary(
     assert "status    finished" in out
     assert any(line.split() == ["model.layers", "8"] for line in out.splitlines())
     assert any(line.split() == ["val_loss", "0.5", "0.4", "0.9", "2"] for line in out.splitlines())
-    tables = [line for line in out.splitlines() if not line.startswith("folder")]  # a full path
+    # the tables fit 80 columns; the folder, command and cwd lines are printed whole
+    whole = ("folder", "command", "cwd")
+    tables = [line for line in out.splitlines() if not line.startswith(whole)]
     assert max(len(line) for line in tables) <= 80
 
 
@@ -119,7 +121,7 @@ def test_diff_shows_differing_keys_side_by_side(
     assert code == 0
     assert [line.split() for line in out.splitlines()] == [
         ["key", "big-lr01", "small-lr1"],
-        ["lr", "0.1", "1"],
+        ["lr", "0.1", "1.0"],  # config values exact, as written on a command line
         ["model.layers", "8", "2"],
     ]
 
@@ -143,6 +145,21 @@ def test_compare_ranks_runs_by_the_best_value(
     assert lines[0] == ["rank", "name", "best", "(min)", "last", "step", "status"]
     assert lines[1] == ["1", "big-lr01", "0.4", "0.5", "2", "finished"]
     assert lines[2] == ["2", "small-lr1", "0.6", "0.6", "1", "finished"]
+
+
+def test_compare_leaves_out_runs_without_the_metric_and_says_how_many(
+    two_runs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_run("no-val", {"lr": 0.5}, {"acc": [0.3]})
+    make_run("nothing", {"lr": 0.7}, {})
+    code, out, _ = run_cli(capsys, "compare", "--metric", "val_loss")
+    assert code == 0
+    names = [line.split()[1] for line in out.splitlines()[1:-1]]
+    assert names == ["big-lr01", "small-lr1"]
+    assert out.splitlines()[-1] == "2 runs never logged 'val_loss' and are not listed."
+    code, out, err = run_cli(capsys, "compare", "--metric", "val_loss", "--json")
+    assert [row["name"] for row in json.loads(out)] == ["big-lr01", "small-lr1"]
+    assert err == "2 runs never logged 'val_loss' and are not listed.\n"
 
 
 def test_compare_json_by_max_of_chosen_runs(
@@ -336,3 +353,40 @@ def test_output_into_a_pipe_closed_early_ends_quietly(tmp_path: Path, command: l
     assert all(first)
     assert errors.decode() == ""
     assert process.returncode == 141
+
+
+def test_show_prints_the_whole_command_line_the_run_was_started_with(
+    storage: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long_argv = ["train.py", "--config=configs/base.json", *(f"+key{i}={i}" for i in range(20))]
+    with hypertuner.start_run({}, name="long") as run:
+        run.update_meta(
+            argv=long_argv, executable="/usr/bin/python3", cwd="/home/me/project", module=None
+        )
+    code, out, _ = run_cli(capsys, "show", "long")
+    assert code == 0
+    command = next(line for line in out.splitlines() if line.startswith("command"))
+    assert command.split(None, 1)[1] == "/usr/bin/python3 " + " ".join(long_argv)
+    assert "cwd       /home/me/project" in out
+
+
+def test_explain_show_and_runs_write_values_the_same_way(
+    storage: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One value format: as the value would be written on the command line."""
+    write_config = storage.parent / "v.json"
+    write_config.write_text('{"act": "relu", "code": "4", "lr": 0.0225, "tags": ["a", 1]}')
+    code, out, _ = run_cli(capsys, "explain", f"--config={write_config}")
+    assert code == 0
+    rows = {line.split()[0]: line.split()[1] for line in out.splitlines()[1:]}
+    with hypertuner.start_run(json.loads(write_config.read_text()), name="fmt"):
+        pass
+    _, shown, _ = run_cli(capsys, "show", "fmt")
+    for key, value in {"act": "relu", "code": "'4'", "lr": "0.0225", "tags": '["a",'}.items():
+        assert rows[key] == value
+        assert any(line.split()[:2] == [key, value] for line in shown.splitlines()), key
+
+
+def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--version"]) == 0
+    assert capsys.readouterr().out == f"hypertuner {hypertuner.__version__}\n"

@@ -502,6 +502,20 @@ BAD_INPUTS = [
         r"Unknown option '--nmae'. Did you mean '--name'\?",
         id="unknown-flag",
     ),
+    pytest.param(
+        {"c.json": '{"train": {"lr": 0.1}}'},
+        ["--config=c.json", "--lr=3"],
+        ConfigError,
+        r"Unknown option '--lr'. Config keys are set without dashes: 'train.lr=3'.",
+        id="flag-for-a-nested-key",
+    ),
+    pytest.param(
+        {"c.json": '{"train": {"lr": 0.1}}'},
+        ["--config=c.json", "--momentum=0.9"],
+        ConfigError,
+        r"Unknown option '--momentum'. .* write '\+momentum=0.9' to add it.",
+        id="flag-for-a-new-key",
+    ),
     # Hostile input: each is one clear line, quickly, and nothing is written.
     pytest.param(
         {"bomb.yaml": _alias_bomb(9, 9)},

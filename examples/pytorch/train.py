@@ -4,8 +4,11 @@
 
 Fits a small MLP to y = sin(3x) on synthetic data. The hook writes numbered checkpoints to
 storage/<run>/checkpoints/ (keeping the latest 3), model.pt is the latest, and a last save happens
-when the script ends (or on SIGTERM). Run the same command again (same --name) after a crash and
-it resumes from its last checkpoint.
+when the script ends (or on SIGTERM). It logs its loss every 10 steps, so `hypertuner runs`,
+`compare` and the page show it. Run the same command again (same --name) after a crash, or to
+look at a finished run, and it resumes from its last checkpoint: the weights, the optimizer and
+the step count come back, training goes on to `train.steps`, and the loss is that of the
+restored model.
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ def main() -> None:
     hook = attach(optimizer, model, every_n_steps=args.train.save_every)
     if hook.record is not None:
         print(f"resumed at step {hook.step}")
-    loss = torch.tensor(float("nan"))
     steps, batch = args.train.steps, args.train.batch
     while hook.step < steps:
         index = torch.randint(0, args.data.samples, (batch,))
@@ -43,8 +45,12 @@ def main() -> None:
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if hook.step % 10 == 0:
+            hypertuner.log({"loss": loss.item()}, step=hook.step)
+    with torch.no_grad():  # the loss of the model as it is now, resumed or trained
+        final = torch.nn.functional.mse_loss(model(x), y).item()
     run = hypertuner.current_run()
-    print(f"[{run.name}] step {hook.step} loss {loss.item():.4f} -> {run.directory / 'model.pt'}")
+    print(f"[{run.name}] step {hook.step} loss {final:.4f} -> {run.directory / 'model.pt'}")
 
 
 if __name__ == "__main__":

@@ -191,7 +191,13 @@ def test_pytorch_example_trains_saves_and_resumes(storage: Path) -> None:
         "step-00000120.pt",
     ]
     assert hypertuner.load("example", storage=storage)["config"]["train"]["steps"] == 120
+    first_loss = float(first.stdout.rsplit(" loss ", 1)[1].split()[0])
+    summary = json.loads((storage / "example" / "summary.json").read_text())
+    assert summary["metrics"]["loss"]["step"] == 120  # it logs its loss, so runs shows it
     again = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert again.returncode == 0, again.stderr
     assert "resumed at step 120" in again.stdout
+    assert again.stderr.startswith("hypertuner: run 'example' exists: recalled")
+    again_loss = float(again.stdout.rsplit(" loss ", 1)[1].split()[0])
+    assert again_loss == first_loss  # the restored model, never 'nan'
     assert os.path.isfile(storage / "example" / "model.pt")
