@@ -33,7 +33,7 @@ def test_quickstart_demo_trains_twice_and_says_how_to_compare(storage: Path) -> 
         meta = json.loads((storage / name / "meta.json").read_text())
         assert meta["status"] == "finished"
     big = json.loads((storage / "quickstart-big" / "config.json").read_text())
-    assert big["mlp"] == {"width": 64, "layers": 3, "activation": "relu"}
+    assert big["mlp"] == {"width": 64, "layers": 2, "activation": "relu"}
     assert "Compare them" in done.stdout
     from hypertuner.compare import rank_runs
 
@@ -43,6 +43,20 @@ def test_quickstart_demo_trains_twice_and_says_how_to_compare(storage: Path) -> 
     assert record["config"] == big
     best = next(r["score"] for r in ranked if r["name"] == "quickstart-big")
     assert record["metrics"]["loss"] == pytest.approx(best)
+    assert [row["name"] for row in ranked] == ["quickstart-big", "quickstart-small"]
+    small = next(r["score"] for r in ranked if r["name"] == "quickstart-small")
+    assert best < small / 2  # the comparison teaches something: the bigger model clearly wins
+    again = subprocess.run(
+        [sys.executable, str(ROOT / "examples/quickstart/demo.py")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={**os.environ, "HYPERTUNER_STORAGE": str(storage)},
+    )
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("trained in an earlier run of the demo") == 2
+    assert "epoch" not in again.stdout  # nothing retrained
 
 
 def test_plain_example_uses_dataclass_defaults_file_and_overrides(storage: Path) -> None:

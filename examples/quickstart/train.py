@@ -30,7 +30,8 @@ def main() -> None:
     run = hypertuner.current_run()
     torch.manual_seed(args.seed)
     x = torch.randn(args.data.samples, 8)
-    y = (x @ torch.linspace(-1, 1, 8)).unsqueeze(1) + 0.1 * torch.randn(args.data.samples, 1)
+    # Sums of products of inputs: a linear model cannot fit it, a wider, deeper MLP fits it better.
+    y = (x[:, :4] * x[:, 4:]).sum(1, keepdim=True) + 0.05 * torch.randn(args.data.samples, 1)
 
     model = mlp()  # width, layers and activation come from the config's "mlp" section
     optimizer = torch.optim.SGD(model.parameters(), lr=args.train.lr, momentum=args.train.momentum)
