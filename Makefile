@@ -5,10 +5,10 @@ TORCH ?= torch==2.13.0
 VENV := .venv
 PY := $(VENV)/bin/python
 BENCH_VENV := .venv-bench
-EXTRAS ?= lightning,test,dev
+EXTRAS ?= lightning,test,dev,docs
 CORE_VENV := .venv-core
 
-.PHONY: demo test quick test-core bench install browser lint type clean
+.PHONY: demo test quick docs test-core bench install browser lint type clean
 
 # constraints.txt pins the versions the suite last passed with: without it pip's resolver can spend
 # many minutes backtracking through boto/aiobotocore releases.
@@ -34,10 +34,15 @@ browser:
 		echo "chromium could not be installed: the browser tests will skip"; \
 	else echo "no chromium (and no root apt-get): the browser tests will skip"; fi
 
-# The whole suite, then the same checks as tox's lint, type and core environments.
+# The whole suite, then the same checks as tox's lint, type and core environments, and the docs.
 test: install browser
 	$(PY) -m pytest
-	$(MAKE) --no-print-directory lint type test-core
+	$(MAKE) --no-print-directory lint type docs test-core
+
+# The documentation site (docs/, mkdocs.yml) into site/, in strict mode: a broken link or a
+# stale API name fails the build. Every code block of the guides runs in tests/test_docs.py.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict --quiet
 
 # The inner loop: every test but the slow ones (processes, servers, the browser, Ray, Trainers).
 quick: install
@@ -70,4 +75,4 @@ type: install
 	$(PY) -m mypy
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) $(CORE_VENV) storage .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(CORE_VENV) storage site .pytest_cache
