@@ -539,8 +539,8 @@ def sweep(
         threads_per_worker: torch/OpenMP threads in each worker process (``None``: leave as is).
         start_method: how the process backend starts its workers: ``"spawn"`` (a fresh
             interpreter that imports your script, the safe default), ``"forkserver"``, or
-            ``"fork"`` (a copy of this process: no import or warm-up per worker; 16 one-second
-            trials on two cores ran 2.1x faster than serially, against 1.4x with spawn; for CPU
+            ``"fork"`` (a copy of this process: no import or warm-up per worker; ``make bench``
+            prints its speed-up over serial beside spawn's, measured on two cores; for CPU
             trials from a process whose other threads hold no locks; refused with ``gpus``).
         progress: ``None`` for a bar on a terminal (with tqdm) or plain lines otherwise,
             ``True`` to always report, ``False`` for silence.
