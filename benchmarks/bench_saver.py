@@ -256,6 +256,12 @@ class HookClock:
 
     def __init__(self, pl: Any) -> None:
         self.module = importlib.import_module(f"{pl.__name__}.trainer.call")
+        if not callable(getattr(self.module, "_call_callback_hooks", None)):
+            msg = (
+                f"{pl.__name__} {pl.__version__} has no trainer.call._call_callback_hooks, the "
+                "dispatcher this benchmark times: update HookClock for this Lightning."
+            )
+            raise RuntimeError(msg)
         self.calls: dict[str, int] = {}
         self.seconds: dict[str, float] = {}
 
