@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -22,13 +23,30 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from timeit import Timer
 from types import SimpleNamespace
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Row, python_env, row, standard_options, table, timeit, timeit_stmt
+from _common import (
+    Paired,
+    Row,
+    Sampler,
+    calibrated,
+    interleave,
+    load_text,
+    minus,
+    missing,
+    pairs,
+    private,
+    process,
+    python_env,
+    row,
+    standard_options,
+    statement,
+    table,
+    versions,
+)
 
 SECTIONS = (
     "model",
@@ -207,75 +225,132 @@ def _available(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def _missing(figure: str, tool: str) -> Row:
-    print(
-        f"note: {tool} is not installed; '{figure}' is not measured "
-        "(pip install -r benchmarks/requirements.txt)."
-    )
-    return row(figure, float("nan"), None, "")
+def _flat(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (hyperparameter's scopes take dotted keys)."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _inside(
+    enter: Callable[[], contextlib.AbstractContextManager[Any]], sampler: Sampler
+) -> Sampler:
+    """A sampler that takes ``sampler``'s sample inside the context ``enter()`` gives."""
+
+    def sample() -> float:
+        with enter():
+            return sampler()
+
+    return sample
 
 
 # ---------------------------------------------------------------------------------------------
 # Whole processes
 
 
-def interleaved(commands: Sequence[tuple[Sequence[str], str]], repeat: int) -> list[list[float]]:
-    """Run each ``(argv, cwd)`` ``repeat`` times, alternating, after one warm-up; wall seconds."""
-    env = python_env()
-    samples: list[list[float]] = [[] for _ in commands]
-    for i in range(repeat + 1):
-        for j, (argv, cwd) in enumerate(commands):
-            start = time.perf_counter()
-            done = subprocess.run(
-                list(argv), cwd=cwd, env=env, capture_output=True, text=True, check=False
-            )
-            elapsed = time.perf_counter() - start
-            if done.returncode != 0:
-                msg = f"{' '.join(argv)} exited {done.returncode}:\n{done.stderr[-3000:]}"
-                raise RuntimeError(msg)
-            if i:
-                samples[j].append(elapsed)
-    return samples
+def _package_copy(root: Path) -> Path:
+    """Copy the hypertuner package's sources (no ``__pycache__``) under ``root``; return the
+    folder to put on ``PYTHONPATH``, where it comes before the editable install's finder."""
+    import hypertuner
+
+    source = Path(hypertuner.__file__).resolve().parent
+    folder = root / "uncached-src"
+    shutil.copytree(source, folder / "hypertuner", ignore=shutil.ignore_patterns("__pycache__"))
+    return folder
+
+
+def _pycache_dirs(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("__pycache__") if p.is_dir()]
 
 
 def bench_import(work: Workspace, repeat: int) -> list[Row]:
-    """``python -c "import hypertuner"`` against ``python -c "import omegaconf"``."""
+    """``python -c "import hypertuner"`` against ``python -c "import omegaconf"``, three ways.
+
+    - cached: bytecode written on the warm-up run and read afterwards (an installed package);
+    - uncached, as a developer has it: ``PYTHONDONTWRITEBYTECODE=1`` and the project's sources
+      without any ``__pycache__`` (a fresh copy on ``PYTHONPATH``, ahead of the editable
+      install), so every project module is compiled on every run, while the stdlib and
+      omegaconf load their bytecode precompiled at install time;
+    - everything compiled (context): ``PYTHONPYCACHEPREFIX`` set to a fresh empty folder for
+      every run of both sides, so neither reads any bytecode (stdlib included).
+    """
     py = sys.executable
     cwd = str(work.root)
-    ours, ref, bare = interleaved(
+    ours_argv = [py, "-c", "import hypertuner"]
+    ref_argv = [py, "-c", "import omegaconf"]
+    bare_argv = [py, "-c", "pass"]
+
+    cached = python_env()
+    ours, ref, bare = interleave(
         [
-            ([py, "-c", "import hypertuner"], cwd),
-            ([py, "-c", "import omegaconf"], cwd),
-            ([py, "-c", "pass"], cwd),
+            process(ours_argv, cached, cwd),
+            process(ref_argv, cached, cwd),
+            process(bare_argv, cached, cwd),
         ],
         repeat,
     )
-
-    def ms(samples: list[float]) -> str:
-        return f"median {statistics.median(samples) * 1e3:.1f} ms, min {min(samples) * 1e3:.1f} ms"
-
-    print(
-        f"import ({repeat} runs each, interleaved): hypertuner {ms(ours)}; omegaconf {ms(ref)}; "
-        f"bare interpreter {ms(bare)}"
-    )
-    print(import_breakdown(py, cwd))
-    return [
-        row(
-            "python -c 'import hypertuner' vs omegaconf (median)",
-            statistics.median(ours),
-            statistics.median(ref),
-            "<= 1.15x",
-        ),
-        row("  same, fastest run", min(ours), min(ref), ""),
+    rows = [
+        row("import hypertuner vs omegaconf, bytecode cached", Paired(ours, ref), "<= 0.5x"),
+        row("  context: python -c pass vs import omegaconf, cached", Paired(bare, ref), ""),
     ]
+
+    source = _package_copy(work.root)
+    uncached = python_env(PYTHONDONTWRITEBYTECODE="1", PYTHONPATH=str(source))
+    where = subprocess.run(
+        [py, "-c", "import hypertuner; print(hypertuner.__file__)"],
+        env=uncached,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if not where.startswith(str(source)):
+        msg = f"the uncached runs import hypertuner from {where}, not from the copy in {source}"
+        raise RuntimeError(msg)
+    rows.append(
+        row(
+            "import hypertuner vs omegaconf, project compiled each run",
+            pairs(process(ours_argv, uncached, cwd), process(ref_argv, uncached, cwd), repeat),
+            "<= 0.8x",
+        )
+    )
+    if _pycache_dirs(source):
+        msg = f"bytecode was written under {source} although PYTHONDONTWRITEBYTECODE=1"
+        raise RuntimeError(msg)
+
+    prefixes = work.root / "pycache-prefixes"
+    prefixes.mkdir()
+
+    def fresh_prefix() -> dict[str, str]:
+        folder = tempfile.mkdtemp(dir=prefixes)
+        return python_env(PYTHONDONTWRITEBYTECODE="1", PYTHONPYCACHEPREFIX=folder)
+
+    rows.append(
+        row(
+            "  context: same, everything compiled each run (both sides)",
+            pairs(
+                process(ours_argv, fresh_prefix, cwd),
+                process(ref_argv, fresh_prefix, cwd),
+                max(3, repeat // 2),
+            ),
+            "",
+        )
+    )
+    shutil.rmtree(prefixes, ignore_errors=True)
+    print(import_breakdown(py, cwd))
+    return rows
 
 
 def import_breakdown(py: str, cwd: str, runs: int = 7) -> str:
     """Return where ``import hypertuner``'s time goes: what the package's own import line pulls in.
 
-    From ``python -X importtime``: the cumulative time of each module imported directly under
-    ``hypertuner`` (its submodules, and the stdlib or third-party modules that they are first to
-    import), median of ``runs`` runs, biggest first.
+    From ``python -X importtime`` (bytecode cached): the cumulative time of each module imported
+    directly under ``hypertuner`` (its submodules, and the stdlib or third-party modules that
+    they are first to import), median of ``runs`` runs, biggest first.
     """
     times: dict[str, list[int]] = {}
     for _ in range(runs):
@@ -317,7 +392,7 @@ def bench_scripts(work: Workspace, repeat: int) -> list[Row]:
     """A script that only calls ``parse()`` against the same script with ``@hydra.main``."""
     figure = "script: parse() (run folder written) vs @hydra.main"
     if not _available("hydra"):
-        return [_missing(figure, "hydra-core")]
+        return [missing(figure, "hydra-core")]
     py = sys.executable
     ours_cwd = work.root / "cwd_hypertuner"
     hydra_cwd = work.root / "cwd_hydra"
@@ -325,7 +400,8 @@ def bench_scripts(work: Workspace, repeat: int) -> list[Row]:
     hydra_cwd.mkdir(exist_ok=True)
     ours_argv = [py, str(work.hypertuner_script), *work.argv, f"--storage={ours_cwd / 'storage'}"]
     hydra_argv = [py, str(work.hydra_script), *OVERRIDES]
-    ours, ref = interleaved([(ours_argv, str(ours_cwd)), (hydra_argv, str(hydra_cwd))], repeat)
+    env = python_env()
+    paired = pairs(process(ours_argv, env, ours_cwd), process(hydra_argv, env, hydra_cwd), repeat)
     runs = list((ours_cwd / "storage").iterdir())
     if len(runs) != repeat + 1 or not all((r / "config.json").is_file() for r in runs):
         where = ours_cwd / "storage"
@@ -335,7 +411,7 @@ def bench_scripts(work: Workspace, repeat: int) -> list[Row]:
     if work.git and not (meta.get("git") or {}).get("commit"):
         msg = f"{runs[0] / 'meta.json'} has no git commit although the script is in a repository"
         raise RuntimeError(msg)
-    return [row(figure + " (median)", statistics.median(ours), statistics.median(ref), "<= 0.5x")]
+    return [row(figure, paired, "<= 0.5x")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -345,13 +421,13 @@ def bench_scripts(work: Workspace, repeat: int) -> list[Row]:
 def bench_parse(work: Workspace, repeat: int) -> tuple[list[Row], Any]:
     """``resolve()`` (``parse()`` without the run folder) against OmegaConf's route and Hydra."""
     import hypertuner
-    from hypertuner.config import resolve
 
+    resolve = private("resolve")
     argv = list(work.argv)
     expected = resolve(argv).config
     assert expected["model"]["layers"] == 4, expected["model"]
     assert expected["augment"]["p9"] == [1, 2, 3], expected["augment"]
-    ours = timeit(lambda: resolve(argv), repeat=repeat)
+    ours = calibrated(lambda: resolve(argv))
     rows: list[Row] = []
 
     from omegaconf import OmegaConf
@@ -367,9 +443,12 @@ def bench_parse(work: Workspace, repeat: int) -> tuple[list[Row], Any]:
         return OmegaConf.to_container(merged, resolve=True)  # type: ignore[return-value]
 
     assert omegaconf_route() == expected, "OmegaConf's route and resolve() disagree on the config"
-    ref = timeit(omegaconf_route, repeat=repeat)
     rows.append(
-        row("parse() w/o run folder [resolve(argv)] vs OmegaConf route", ours, ref, ">= 5x faster")
+        row(
+            "parse() w/o run folder [resolve(argv)] vs OmegaConf route",
+            pairs(ours, calibrated(omegaconf_route), repeat),
+            ">= 5x faster",
+        )
     )
 
     if _available("hydra"):
@@ -382,19 +461,13 @@ def bench_parse(work: Workspace, repeat: int) -> tuple[list[Row], Any]:
             assert OmegaConf.to_container(cfg, resolve=True) == expected, (
                 "Hydra and resolve() disagree"
             )
-            hydra_time = timeit(
-                lambda: compose(config_name="main", overrides=OVERRIDES), repeat=max(3, repeat // 2)
-            )
+            hydra = calibrated(lambda: compose(config_name="main", overrides=OVERRIDES))
+            paired = pairs(ours, hydra, repeat)
         rows.append(
-            row(
-                "parse() w/o run folder [resolve(argv)] vs Hydra compose",
-                ours,
-                hydra_time,
-                ">= 10x faster",
-            )
+            row("parse() w/o run folder [resolve(argv)] vs Hydra compose", paired, ">= 10x faster")
         )
     else:
-        rows.append(_missing("parse() w/o run folder vs Hydra compose", "hydra-core"))
+        rows.append(missing("parse() w/o run folder vs Hydra compose", "hydra-core"))
 
     # Context: what the plain-dict floor is, and what the run folder adds.
     loaded = [json.loads(p.read_text()) for p in paths]
@@ -407,22 +480,20 @@ def bench_parse(work: Workspace, repeat: int) -> tuple[list[Row], Any]:
 
     rows.append(
         row(
-            "  context: plain-dict merge of the 3 loaded files",
-            timeit(plain_merge, repeat=repeat),
-            ours,
+            "  context: plain-dict merge of the 3 loaded files vs resolve(argv)",
+            pairs(calibrated(plain_merge), ours, repeat),
             "",
         )
     )
     storage = tempfile.mkdtemp(dir=work.root, prefix="storage-inproc-")
     rows.append(
         row(
-            "  context: parse() in-process, run folder written (ends the last run)",
-            timeit(
-                lambda: hypertuner.parse(argv, storage=storage),
-                repeat=max(3, repeat // 2),
-                number=10,
+            "  context: parse() in-process, run folder written, vs resolve(argv)",
+            pairs(
+                calibrated(lambda: hypertuner.parse(argv, storage=storage), number=10),
+                ours,
+                max(3, repeat // 2),
             ),
-            ours,
             "",
         )
     )
@@ -440,38 +511,35 @@ def bench_reads(args: Any, config: dict[str, Any], repeat: int) -> list[Row]:
 
     spaces = {"args": args, "ns": _namespace(config), "cfg": OmegaConf.create(config), "d": config}
     assert args.model.layers == spaces["ns"].model.layers == spaces["cfg"].model.layers
-    ours = timeit_stmt("args.model.layers", spaces, repeat=repeat)
-    ns = timeit_stmt("ns.model.layers", spaces, repeat=repeat)
-    dictconfig = timeit_stmt("cfg.model.layers", spaces, repeat=max(3, repeat // 2), unroll=5)
-    plain = timeit_stmt("d['model']['layers']", spaces, repeat=repeat)
+    ours = statement("args.model.layers", spaces)
+    ns = statement("ns.model.layers", spaces)
+    dictconfig = statement("cfg.model.layers", spaces, unroll=5)
+    plain = statement("d['model']['layers']", spaces)
     return [
-        row("args.model.layers read vs SimpleNamespace", ours, ns, "<= 10x"),
-        row("args.model.layers read vs DictConfig", ours, dictconfig, ">= 30x faster"),
-        row("  context: d['model']['layers'] on a dict", plain, ours, ""),
+        row("args.model.layers read vs SimpleNamespace", pairs(ours, ns, repeat), "<= 10x"),
+        row(
+            "args.model.layers read vs DictConfig",
+            pairs(ours, dictconfig, repeat),
+            ">= 30x faster",
+        ),
+        row("  context: d['model']['layers'] on a dict", pairs(plain, ours, repeat), ""),
     ]
 
 
 def bench_scope_read(config: dict[str, Any], repeat: int) -> list[Row]:
     """``ps.model.layers`` inside a ``param_scope`` (hyperparameter's read for context)."""
     from hypertuner import param_scope
-    from hypertuner._trees import flatten
 
+    figure = "ps.model.layers in a param_scope (ref: hyperparameter's ps.model.layers())"
     with param_scope(**config) as ps:
-        ours = timeit_stmt("ps.model.layers", {"ps": ps}, repeat=repeat)
-    reference = None
-    if _available("hyperparameter"):
+        ours = statement("ps.model.layers", {"ps": ps})
+        if not _available("hyperparameter"):
+            return [row(figure, pairs(ours, None, repeat), "<= 0.3 us")]
         hp_scope, _ = _hp_api()
-        with hp_scope(**flatten(config)) as hps:
+        with hp_scope(**_flat(config)) as hps:
             assert hps.model.layers() == config["model"]["layers"]
-            reference = timeit_stmt("ps.model.layers()", {"ps": hps}, repeat=repeat, unroll=5)
-    return [
-        row(
-            "ps.model.layers read in a param_scope (ref: hyperparameter's ps.model.layers())",
-            ours,
-            reference,
-            "<= 0.3 us",
-        )
-    ]
+            reference = statement("ps.model.layers()", {"ps": hps}, unroll=5)
+            return [row(figure, pairs(ours, reference, repeat), "<= 0.3 us")]
 
 
 def _hp_api() -> tuple[Callable[..., Any], Callable[..., Any]]:
@@ -511,124 +579,88 @@ def _functions() -> tuple[Callable[..., Any], Callable[..., Any]]:
 NESTED = "with S(**kw):\n    f(1)"
 
 
-class _Case:
-    """One statement timed by :func:`interleaved_stmts`, inside the context ``enter()`` gives."""
-
-    def __init__(
-        self,
-        stmt: str,
-        namespace: dict[str, Any],
-        enter: Callable[[], contextlib.AbstractContextManager[Any]],
-    ) -> None:
-        self.timer = Timer("\n".join([stmt] * UNROLL), globals=namespace)
-        self.empty = Timer("pass", globals=namespace)
-        self.enter = enter
-        with enter():
-            number, _ = self.timer.autorange()
-        self.number = max(1, number // 4)  # samples of ~50 ms
-        self.best = float("inf")
-        self.best_empty = float("inf")
-
-
-UNROLL = 10
-
-
-def interleaved_stmts(cases: Sequence[_Case], rounds: int) -> list[float]:
-    """Return the seconds per execution of each case, sampled in turn for ``rounds`` rounds.
-
-    Taking the samples of all cases in rotation, rather than one case after another, puts each
-    through the same moments of a shared machine's load, so their differences and ratios hold
-    even when the absolute times drift. The empty loop's time is subtracted.
-    """
-    for _ in range(rounds):
-        for case in cases:
-            with case.enter():
-                case.best = min(case.best, case.timer.timeit(case.number))
-                case.best_empty = min(case.best_empty, case.empty.timeit(case.number))
-    return [max(c.best - c.best_empty, 0.0) / (c.number * UNROLL) for c in cases]
-
-
 def bench_auto_param(sizes: Sequence[int], repeat: int) -> list[Row]:
     """A call of an ``@auto_param`` function minus a plain call, in scopes of growing size.
 
-    The calls at every size, and the plain calls, are sampled in rotation (see
-    :func:`interleaved_stmts`), so the flatness figure compares like moments.
+    Each sample of an overhead is the decorated call's time minus the plain call's, taken back
+    to back in the same scope; the overheads at every size, ours and hyperparameter's, are
+    sampled in rotation, so each figure pairs samples of the same round.
     """
     from hypertuner import auto_param, param_scope
 
     have_hp = _available("hyperparameter")
-    rows: list[Row] = []
-    cases: list[_Case] = []
+    if have_hp:
+        hp_scope, hp_decorator = _hp_api()
+    samplers: list[Sampler] = []
+    nested_rows: dict[int, Row] = {}
     for size in sizes:
         values = _scope_values(size)
         net, plain = _functions()
         ours_fn = auto_param(net)
         with param_scope(**values):
             assert ours_fn(1) == (1, 4, "gelu"), ours_fn(1)
-
-        def enter(values: dict[str, Any] = values) -> contextlib.AbstractContextManager[Any]:
-            return param_scope(**values)
-
-        space = {"f": ours_fn, "g": plain}
-        cases += [_Case("f(1)", space, enter), _Case("g(1)", space, enter)]
-    timed = interleaved_stmts(cases, rounds=2 * repeat)
-    calls = {size: (timed[2 * k], timed[2 * k + 1]) for k, size in enumerate(sizes)}
-    overheads = {size: max(ours - plain, 1e-10) for size, (ours, plain) in calls.items()}
-
-    for size in sizes:
-        values = _scope_values(size)
-        net, _ = _functions()
-        ours_fn = auto_param(net)
-        with param_scope(**values):
-            nested = {"S": param_scope, "f": ours_fn, "kw": {"net.layers": 5}}
             with param_scope(net={"layers": 5}):
                 assert ours_fn(1) == (1, 5, "gelu"), ours_fn(1)
-            ours_nested = timeit_stmt(NESTED, nested, repeat=max(3, repeat // 2), unroll=2)
-        reference = hp_nested = None
-        if have_hp:
-            hp_scope, hp_decorator = _hp_api()
-            hp_net, hp_plain = _functions()
-            hp_fn = hp_decorator(hp_net)
-            with hp_scope(**values):
-                assert hp_fn(1) == (1, 4, "gelu"), hp_fn(1)
-                space = {"f": hp_fn, "g": hp_plain}
-                hp_call = timeit_stmt("f(1)", space, repeat=max(3, repeat // 2), unroll=5)
-                hp_plain_call = timeit_stmt("g(1)", space, repeat=repeat, unroll=10)
-                nested = {"S": hp_scope, "f": hp_fn, "kw": {"net.layers": 5}}
-                hp_nested = timeit_stmt(NESTED, nested, repeat=max(3, repeat // 2), unroll=2)
-            reference = max(hp_call - hp_plain_call, 1e-10)
-        ours_call, plain_call = calls[size]
-        print(
-            f"auto_param, scope of {size} keys: plain call {plain_call * 1e9:.0f} ns, "
-            f"@auto_param call {ours_call * 1e9:.0f} ns"
-            + (f", @hp.param call {hp_call * 1e9:.0f} ns" if have_hp else "")
+
+        def ours_scope(values: dict[str, Any] = values) -> contextlib.AbstractContextManager[Any]:
+            return param_scope(**values)
+
+        space = {"f": ours_fn, "g": plain, "S": param_scope, "kw": {"net.layers": 5}}
+        samplers.append(
+            _inside(ours_scope, minus(statement("f(1)", space), statement("g(1)", space)))
         )
-        ours = overheads[size]
-        rows.append(
-            row(f"@auto_param call - plain call, scope of {size} keys", ours, reference, "<= 1 us")
-        )
-        if have_hp:
-            rows.append(
-                row(f"  same vs hyperparameter @param, {size} keys", ours, reference, ">= 5x less")
-            )
-        else:
-            rows.append(
-                _missing(f"@auto_param vs hyperparameter @param, {size} keys", "hyperparameter")
-            )
-        rows.append(
-            row(
+        ours_nested = _inside(ours_scope, statement(NESTED, space, unroll=2))
+        if not have_hp:
+            nested_rows[size] = row(
                 f"  context: nested 1-key scope + 1 call, in {size} keys",
-                ours_nested,
-                hp_nested,
+                pairs(ours_nested, None, max(3, repeat // 3)),
                 "",
             )
+            continue
+        hp_net, hp_plain = _functions()
+        hp_fn = hp_decorator(hp_net)
+        with hp_scope(**values):
+            assert hp_fn(1) == (1, 4, "gelu"), hp_fn(1)
+
+        def theirs_scope(values: dict[str, Any] = values) -> contextlib.AbstractContextManager[Any]:
+            return hp_scope(**values)
+
+        hp_space = {"f": hp_fn, "g": hp_plain, "S": hp_scope, "kw": {"net.layers": 5}}
+        samplers.append(
+            _inside(
+                theirs_scope,
+                minus(statement("f(1)", hp_space, unroll=5), statement("g(1)", hp_space, unroll=5)),
+            )
         )
+        nested_rows[size] = row(
+            f"  context: nested 1-key scope + 1 call, in {size} keys (ref: hyperparameter)",
+            pairs(
+                ours_nested,
+                _inside(theirs_scope, statement(NESTED, hp_space, unroll=2)),
+                max(3, repeat // 3),
+            ),
+            "",
+        )
+    timed = interleave(samplers, repeat)
+    step = 2 if have_hp else 1
+    overheads = {size: timed[step * k] for k, size in enumerate(sizes)}
+    references = {size: timed[step * k + 1] if have_hp else None for k, size in enumerate(sizes)}
+    rows: list[Row] = []
+    for size in sizes:
+        paired = Paired(overheads[size], references[size])
+        rows.append(row(f"@auto_param call - plain call, scope of {size} keys", paired, "<= 1 us"))
+        if have_hp:
+            rows.append(row(f"  same vs hyperparameter @param, {size} keys", paired, ">= 5x less"))
+        else:
+            rows.append(
+                missing(f"@auto_param vs hyperparameter @param, {size} keys", "hyperparameter")
+            )
+        rows.append(nested_rows[size])
     small, large = min(sizes), max(sizes)
     rows.append(
         row(
             f"@auto_param overhead flat: {large} keys vs {small} keys",
-            overheads[large],
-            overheads[small],
+            Paired(overheads[large], overheads[small]),
             "<= 1.5x",
         )
     )
@@ -644,6 +676,24 @@ def workspace() -> Iterator[Workspace]:
         yield Workspace(Path(folder))
 
 
+def references() -> list[str]:
+    """The lines under the table: each reference tool's version and what it does."""
+    return [
+        f"{versions('omegaconf')}: `python -c 'import omegaconf'`, same interpreter and "
+        "environment as ours, its bytecode precompiled at install; in-process: json.load + "
+        "OmegaConf.create of each file, OmegaConf.merge with from_dotlist(overrides), "
+        "to_container(resolve=True); reads of cfg.model.layers on a DictConfig",
+        f"{versions('hydra-core')}: a script with @hydra.main(version_base=None) over YAML "
+        "copies of the same files (writes its outputs/ folder and .hydra/ logs); in-process: "
+        "compose(config_name, overrides) after initialize_config_dir",
+        f"{versions('hyperparameter')}: its scope (hp.scope, or param_scope before 0.6) of the "
+        "same flat keys and its decorator (hp.param, or auto_param) on the same function",
+        "SimpleNamespace and dict: nested stdlib objects holding the same resolved config",
+        f"Python {sys.version.split()[0]}; processes run with PYTHONDONTWRITEBYTECODE and "
+        "PYTHONPYCACHEPREFIX unset unless the row says otherwise",
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = standard_options(__doc__.splitlines()[0])
     parser.add_argument(
@@ -653,9 +703,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     options = parser.parse_args(argv)
     quick = options.quick
-    repeat = options.repeat or (3 if quick else 7)
-    process_repeat = options.repeat or (8 if quick else 40)
-    script_repeat = options.repeat or (4 if quick else 15)
+    repeat = options.repeat or (5 if quick else 15)
+    process_repeat = options.repeat or (10 if quick else 40)
+    script_repeat = options.repeat or (5 if quick else 15)
     sizes = [int(s) for s in options.sizes.split(",")]
 
     import hypertuner.errors
@@ -667,6 +717,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"bench_core: Python {sys.version.split()[0]} at {sys.executable}; {work.description}"
         )
+        print(f"machine at the start: {load_text()}")
         rows: list[Row] = []
         rows += bench_import(work, process_repeat)
         rows += bench_scripts(work, script_repeat)
@@ -680,7 +731,7 @@ def main(argv: list[str] | None = None) -> int:
         if run is not None:
             run.finish()
     print(f"({time.perf_counter() - started:.0f} s)")
-    table(rows, title="core (issue 2)")
+    table(rows, title="core (issue 2, issue 10)", references=references())
     return 0
 
 

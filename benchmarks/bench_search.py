@@ -1,14 +1,17 @@
 """Benchmark of search and sweeps (issue 5): parallel trials, scheduling cost, trial generation.
 
-Figures (the issue's sizes by default; ``--trials`` and ``--trial-seconds`` make a quick run):
+Figures (the issue's sizes by default; ``--trials`` and ``--trial-seconds`` make a quick run),
+each the median over rounds in which every contender ran once, in rotating order, with its
+spread:
 
 - 16 trials of about 1 s each (a small MLP, random search over the learning rate), run serially
-  in this process, then with ``workers=2`` on the process backend (spawned workers, reused across
-  trials, one torch thread each), then with optuna's ``study.optimize(n_jobs=2)`` (threads) on
-  the same objective. This process also uses one torch thread (``--serial-threads``), so every
-  trial does the same work everywhere: with torch's default on a busy machine, the serial run's
-  OpenMP threads can slow the small MLP down tenfold, which would flatter the pool. The pool's
-  time includes starting its workers, each of which imports torch;
+  in this process, with ``workers=2`` on the process backend (spawned workers, reused across
+  trials, one torch thread each), the same with ``start_method="fork"``, and with optuna's
+  ``study.optimize(n_jobs=2)`` (threads) on the same objective. This process also uses one
+  torch thread (``--serial-threads``), so every trial does the same work everywhere: with
+  torch's default on a busy machine, the serial run's OpenMP threads can slow the small MLP
+  down tenfold, which would flatter the pool. The pool's time includes starting its workers,
+  each of which imports torch;
 - the sweep's own cost per trial (journal, dispatch, results), serially and through the pool,
   measured with trials that do nothing;
 - generating 100,000 random trials from a 6-parameter space.
@@ -21,21 +24,36 @@ user's script.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
-import os
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Row, row, standard_options, table, time_process
+from _common import (
+    Paired,
+    Row,
+    interleave,
+    load_text,
+    pairs,
+    private,
+    process,
+    python_env,
+    row,
+    standard_options,
+    table,
+    versions,
+    window,
+)
 
 import hypertuner
-from hypertuner.search import choice, generate, irange, loguniform, uniform
+from hypertuner import choice, irange, loguniform, uniform
 
 # ---------------------------------------------------------------------------------------------
 # The objective: a small MLP trained for a fixed number of steps
@@ -175,7 +193,8 @@ def sweep_overhead(storage: str, n_trials: int, workers: int, backend: str) -> t
     return max(per_trial, 0.0), startup
 
 
-def random_generation(n_trials: int, repeat: int) -> float:
+def random_generation(n_trials: int) -> Callable[[], None]:
+    generate = private("generate")
     space = {
         "lr": loguniform(1e-5, 1e-1),
         "momentum": uniform(0.5, 0.99),
@@ -184,13 +203,13 @@ def random_generation(n_trials: int, repeat: int) -> float:
         "activation": choice("relu", "tanh", "gelu"),
         "dropout": uniform(0.0, 0.5),
     }
-    best = float("inf")
-    for seed in range(repeat):
-        start = time.perf_counter()
-        trials = generate(space, "random", n_trials, seed=seed)
-        best = min(best, time.perf_counter() - start)
+    seeds = itertools.count()
+
+    def once() -> None:
+        trials = generate(space, "random", n_trials, seed=next(seeds))
         assert len(trials) == n_trials
-    return best
+
+    return once
 
 
 def main() -> int:
@@ -211,6 +230,7 @@ def main() -> int:
     options = parser.parse_args()
     n_trials = options.trials or (8 if options.quick else 16)
     seconds = options.trial_seconds or (0.5 if options.quick else 1.0)
+    rounds = options.repeat or (3 if options.quick else 5)
     repeat = options.repeat or (3 if options.quick else 7)
     workers = options.workers
 
@@ -225,105 +245,163 @@ def main() -> int:
         print(
             f"calibrated: {steps} steps of a small MLP take about {seconds:g} s here "
             f"(torch threads in this process: {_torch_threads()}); {n_trials} trials; "
-            f"{os.cpu_count()} CPUs"
+            f"{load_text()}"
         )
-        serial = timed_sweep(f"{root}/serial", n_trials, steps, backend="serial")
-        pool = timed_sweep(f"{root}/pool", n_trials, steps, workers=workers, backend="process")
-        forked = timed_sweep(
-            f"{root}/forked",
-            n_trials,
-            steps,
-            workers=workers,
-            backend="process",
-            start_method="fork",
-        )
-        optuna_time = timed_optuna(n_trials, steps, workers)
+        have_optuna = _available("optuna")
+        folders = itertools.count()
+        steady: list[tuple[float, int]] = []
+
+        def sweep(**backend: object) -> Callable[[], float]:
+            def sample() -> float:
+                storage = f"{root}/sweep-{next(folders)}"
+                elapsed = timed_sweep(storage, n_trials, steps, **backend)
+                if backend.get("backend") == "process" and "start_method" not in backend:
+                    steady.append(steady_state(storage, workers))
+                shutil.rmtree(storage, ignore_errors=True)
+                return elapsed
+
+            return sample
+
+        contenders = [
+            sweep(backend="serial"),
+            sweep(workers=workers, backend="process"),
+            sweep(workers=workers, backend="process", start_method="fork"),
+        ]
+        if have_optuna:
+            contenders.append(lambda: timed_optuna(n_trials, steps, workers) or 0.0)
+        else:
+            print(
+                "note: optuna is not installed; the optuna figures are not measured "
+                "(pip install -r benchmarks/requirements.txt)."
+            )
+        # No warm-up round: each sweep starts its own workers, the cost the figures include;
+        # the calibration above warmed this process's torch.
+        timed = interleave(contenders, rounds, warmup=0)
+        serial, pool, forked = timed[:3]
         label = f"{n_trials} trials x {seconds:g} s"
-        rows.append(row(f"{label}, serial (in process)", serial, None, ""))
-        steady, counted = steady_state(f"{root}/pool", workers)
+        rows.append(row(f"{label}, serial (in process)", Paired(serial), ""))
+        counted = min(c for _, c in steady)
         if counted:
             rows.append(
                 row(
-                    f"  context: pool after each worker's first trial ({counted} trials)",
-                    steady,
-                    serial * counted / n_trials,
+                    "  context: pool after each worker's first trial vs serial, same trials",
+                    Paired(
+                        [t for t, _ in steady],
+                        [s * c / n_trials for s, (_, c) in zip(serial, steady, strict=True)],
+                    ),
                     "",
                 )
             )
         rows.append(
             row(
-                f"{label}, process backend, {workers} workers vs serial",
-                pool,
-                serial,
+                f"{label}, process backend (spawn), {workers} workers vs serial",
+                Paired(pool, serial),
                 ">= 1.8x faster",
             )
         )
         rows.append(
             row(
                 f"  opt-in start_method='fork', {workers} workers vs serial",
-                forked,
-                serial,
+                Paired(forked, serial),
                 ">= 1.8x faster",
             )
         )
-        if optuna_time is not None:
+        if have_optuna:
+            optuna_time = timed[3]
             rows.append(
                 row(
                     f"  opt-in start_method='fork' vs optuna n_jobs={workers}",
-                    forked,
-                    optuna_time,
-                    ">= 2.5x faster",
-                )
-            )
-        if optuna_time is None:
-            print(
-                "note: optuna is not installed; the optuna figure is not measured "
-                "(pip install -r benchmarks/requirements.txt)."
-            )
-            rows.append(row(f"{label}, process backend vs optuna n_jobs={workers}", pool, None, ""))
-        else:
-            rows.append(
-                row(
-                    f"{label}, process backend vs optuna n_jobs={workers}",
-                    pool,
-                    optuna_time,
+                    Paired(forked, optuna_time),
                     ">= 2.5x faster",
                 )
             )
             rows.append(
                 row(
-                    f"{label}, optuna n_jobs={workers} (context: / serial)", optuna_time, serial, ""
+                    f"{label}, process backend (spawn) vs optuna n_jobs={workers}",
+                    Paired(pool, optuna_time),
+                    ">= 2.5x faster",
                 )
             )
-        serial_cost, _ = sweep_overhead(f"{root}/noop-serial", 100, 1, "serial")
-        pool_cost, startup = sweep_overhead(f"{root}/noop-pool", 100, 1, "process")
+            rows.append(
+                row(
+                    f"  context: optuna n_jobs={workers} vs serial",
+                    Paired(optuna_time, serial),
+                    "",
+                )
+            )
+        costs: dict[str, list[float]] = {"serial": [], "process": []}
+        startups: list[float] = []
+
+        def noop_sweep(backend: str) -> Callable[[], float]:
+            def sample() -> float:
+                storage = f"{root}/noop-{next(folders)}"
+                cost, startup = sweep_overhead(storage, 100, 1, backend)
+                shutil.rmtree(storage, ignore_errors=True)
+                costs[backend].append(cost)
+                if backend == "process":
+                    startups.append(startup)
+                return cost
+
+            return sample
+
+        interleave([noop_sweep("serial"), noop_sweep("process")], rounds)
         rows.append(
-            row("sweep cost per trial, serial (100 no-op trials)", serial_cost, None, "<= 10 ms")
+            row(
+                "sweep cost per trial, serial (100 no-op trials)",
+                Paired(costs["serial"][-rounds:]),
+                "<= 10 ms",
+            )
         )
         rows.append(
             row(
                 "scheduling per trial, process backend (100 no-op trials)",
-                pool_cost,
-                None,
+                Paired(costs["process"][-rounds:]),
                 "<= 10 ms",
             )
         )
-        rows.append(row("worker start (spawn, import hypertuner; no torch)", startup, None, ""))
-        cold = time_process([sys.executable, "-c", "import torch, hypertuner"], repeat=3)
-        rows.append(row("a fresh process importing torch and hypertuner", cold, None, ""))
-        generation = random_generation(options.random_trials, repeat)
+        rows.append(
+            row(
+                "  context: worker start (spawn, import hypertuner; no torch)",
+                Paired(startups[-rounds:]),
+                "",
+            )
+        )
+        env = python_env()
+        rows.append(
+            row(
+                "  context: a fresh process importing torch and hypertuner vs torch alone",
+                pairs(
+                    process([sys.executable, "-c", "import torch, hypertuner"], env),
+                    process([sys.executable, "-c", "import torch"], env),
+                    repeat,
+                ),
+                "",
+            )
+        )
         rows.append(
             row(
                 f"generate {options.random_trials:,} random trials, 6 parameters",
-                generation,
-                None,
+                pairs(window(random_generation(options.random_trials)), None, repeat),
                 "<= 1 s",
             )
         )
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    table(rows, title="search and sweeps (issue 5)")
+    references = [
+        f"{versions('optuna')}: create_study(sampler=RandomSampler(seed=0)), "
+        f"study.optimize(objective, n_trials={n_trials}, n_jobs={workers}) (threads in this "
+        "process) on the same MLP objective, log-uniform learning rate",
+        f"serial: hypertuner.sweep(backend='serial') in this process; torch threads here: "
+        f"{_torch_threads()}, in each pool worker: 1 (threads_per_worker default)",
+    ]
+    table(rows, title="search and sweeps (issue 5)", references=references)
     return 0
+
+
+def _available(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
 
 
 def _torch_threads() -> int:

@@ -1,16 +1,19 @@
 """Benchmark of metrics writing and reading (issue 4): hypertuner.log, the event reader, `runs`.
 
-Figures, each measured beside its reference in this one run:
+Figures, each the median of interleaved pairs with its reference in this one run:
 
-- ``hypertuner.log`` of 1 scalar a step for 20,000 steps, and of 10 scalars a step, per scalar on
-  the caller's thread (the flushes that land on the caller's thread, and the final one, are
-  included), against ``torch.utils.tensorboard.SummaryWriter.add_scalar`` (its caller's-thread
-  cost: the loop, with its writer thread doing the file work);
+- ``hypertuner.log`` of 1 scalar a step for 20,000 steps, and of 10 scalars a step, per scalar,
+  the window closed by a flush of the run's metrics (the events it framed and wrote, on a
+  timer thread or the caller's), against ``torch.utils.tensorboard.SummaryWriter.add_scalar``
+  closed by ``writer.flush()``, which waits for its writer thread to have written the queue;
+  the writer's loop without that flush is a context row;
 - reading 50 runs x 5,000 steps x 4 tags (1,000,000 scalars in SummaryWriter's layout, one event
-  per scalar, ~46 MB) with every CRC checked, against ``tbparse.SummaryReader(...).scalars``;
+  per scalar, ~46 MB) with every CRC checked, against ``tbparse.SummaryReader(...).scalars``
+  (through tensorboard's EventAccumulator: without tensorflow installed, tensorboard's stub
+  reader checks each record's CRC32C in pure Python, which is most of its time);
 - ``hypertuner runs`` over 200 runs, the whole process, against a bare ``python -c pass``.
 
-Run: ``python benchmarks/bench_tracking.py`` (the issue's sizes) or with ``--quick`` (fewer repeats,
+Run: ``python benchmarks/bench_tracking.py`` (the issue's sizes) or with ``--quick`` (fewer pairs,
 same sizes) on a busy machine. tbparse comes from ``benchmarks/requirements.txt``; without it (or
 without torch) the reference cells say so.
 """
@@ -18,6 +21,7 @@ without torch) the reference cells say so.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import struct
 import sys
@@ -29,7 +33,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Row, python_env, row, standard_options, table, time_process
+from _common import (
+    Paired,
+    Row,
+    load_text,
+    pairs,
+    private,
+    process,
+    python_env,
+    row,
+    standard_options,
+    table,
+    versions,
+    window,
+)
 
 TAGS = ("train/loss", "train/acc", "val/loss", "lr")
 
@@ -40,79 +57,102 @@ def folder() -> Iterator[Path]:
         yield Path(name)
 
 
-def best_of(repeat: int, sample: Callable[[], float]) -> float:
-    return min(sample() for _ in range(repeat))
-
-
 # --- writing -----------------------------------------------------------------------------------
+
+
+def log_sampler(run: object, tags: list[str], steps: int) -> Callable[[], float]:
+    """Sampler: seconds per scalar of ``steps`` calls of ``hypertuner.log``, then the flush."""
+    import hypertuner
+
+    flush = private("flush_metrics")
+    next_step = 1
+
+    def sample() -> float:
+        nonlocal next_step
+        log = hypertuner.log
+        first = next_step
+        metrics = [{tag: 1.0 / (s + i + 1) for i, tag in enumerate(tags)} for s in range(steps)]
+        start = time.perf_counter()
+        for offset, values in enumerate(metrics):
+            log(values, first + offset)
+        flush(run)
+        elapsed = time.perf_counter() - start
+        next_step += steps
+        return elapsed / (steps * len(tags))
+
+    return sample
+
+
+class WriterSampler:
+    """Sampler: seconds per scalar of ``SummaryWriter.add_scalar``, closed by ``flush()``.
+
+    The time of the loop alone (the writer thread's file work left out) is kept in ``loop``.
+    """
+
+    def __init__(self, writer: object, tags: list[str], steps: int) -> None:
+        self.writer = writer
+        self.tags = tags
+        self.steps = steps
+        self.next_step = 1
+        self.loop: list[float] = []
+
+    def __call__(self) -> float:
+        add = self.writer.add_scalar  # type: ignore[attr-defined]
+        first, tags, steps = self.next_step, self.tags, self.steps
+        values = [[1.0 / (s + i + 1) for i in range(len(tags))] for s in range(steps)]
+        start = time.perf_counter()
+        for offset, row_values in enumerate(values):
+            for tag, value in zip(tags, row_values, strict=True):
+                add(tag, value, first + offset)
+        looped = time.perf_counter()
+        self.writer.flush()  # type: ignore[attr-defined]
+        end = time.perf_counter()
+        self.next_step += steps
+        count = steps * len(tags)
+        self.loop.append((looped - start) / count)
+        return (end - start) / count
 
 
 def bench_log(steps: int, per_step: int, repeat: int) -> list[Row]:
     import hypertuner
-    from hypertuner import tracking
 
     tags = ["loss"] if per_step == 1 else [f"metric_{i}" for i in range(per_step)]
-    with folder() as root:
-        run = hypertuner.start_run({"lr": 0.1}, name="bench", storage=root)
-        hypertuner.log(dict.fromkeys(tags, 0.0), step=0)  # the writer starts lazily: warm it up
-        tracking.flush(run)
-        next_step = 1
-
-        def sample() -> float:
-            nonlocal next_step
-            log = hypertuner.log
-            first = next_step
-            metrics = [{tag: 1.0 / (s + i + 1) for i, tag in enumerate(tags)} for s in range(steps)]
-            start = time.perf_counter()
-            for offset, values in enumerate(metrics):
-                log(values, first + offset)
-            tracking.flush(run)
-            elapsed = time.perf_counter() - start
-            next_step += steps
-            return elapsed / (steps * per_step)
-
-        ours = best_of(repeat, sample)
-        run.finish()
-    reference = bench_summary_writer(steps, tags, repeat)
     figure = f"log {per_step} scalar{'s' if per_step > 1 else ''}/step x {steps:,} (per scalar)"
     target = "<= 5 us" if per_step == 1 else "<= 1.5 us"
-    rows = [row(figure, ours, reference, target)]
-    if per_step == 1 and reference is not None:
-        rows.append(row("  same, vs SummaryWriter.add_scalar", ours, reference, ">= 8x faster"))
-    return rows
-
-
-def bench_summary_writer(steps: int, tags: list[str], repeat: int) -> float | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             from torch.utils.tensorboard import SummaryWriter
     except ImportError:
+        SummaryWriter = None
         print("(torch.utils.tensorboard is not installed: no SummaryWriter reference)")
-        return None
     with folder() as root:
-        writer = SummaryWriter(str(root))
+        run = hypertuner.start_run({"lr": 0.1}, name="bench", storage=root / "ours")
+        hypertuner.log(dict.fromkeys(tags, 0.0), step=0)  # the writer starts lazily: warm it up
+        private("flush_metrics")(run)
+        ours = log_sampler(run, tags, steps)
+        if SummaryWriter is None:
+            paired = pairs(ours, None, repeat)
+            run.finish()
+            return [row(figure, paired, target)]
+        writer = SummaryWriter(str(root / "theirs"))
         writer.add_scalar(tags[0], 0.0, 0)
         writer.flush()
-        next_step = 1
-
-        def sample() -> float:
-            nonlocal next_step
-            add = writer.add_scalar
-            first = next_step
-            values = [[1.0 / (s + i + 1) for i in range(len(tags))] for s in range(steps)]
-            start = time.perf_counter()
-            for offset, row_values in enumerate(values):
-                for tag, value in zip(tags, row_values, strict=True):
-                    add(tag, value, first + offset)
-            elapsed = time.perf_counter() - start
-            writer.flush()
-            next_step += steps
-            return elapsed / (steps * len(tags))
-
-        result = best_of(repeat, sample)
+        theirs = WriterSampler(writer, tags, steps)
+        paired = pairs(ours, theirs, repeat)
         writer.close()
-    return result
+        run.finish()
+    rows = [row(figure, paired, target)]
+    if per_step == 1:
+        rows.append(row("  same, vs SummaryWriter.add_scalar + flush()", paired, ">= 8x faster"))
+        rows.append(
+            row(
+                "  context: vs SummaryWriter's loop alone (its thread's writing left out)",
+                Paired(paired.ours, theirs.loop[-repeat:]),
+                "",
+            )
+        )
+    return rows
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -120,8 +160,10 @@ def bench_summary_writer(steps: int, tags: list[str], repeat: int) -> float | No
 
 def write_dataset(root: Path, runs: int, steps: int) -> int:
     """SummaryWriter's layout (one event per scalar), framed by hypertuner's writer code."""
-    from hypertuner._eventfile import frame_records
-    from hypertuner.tracking import _event_bytes, _value_prefix, _varint
+    frame_records = private("frame_records")
+    _event_bytes = private("event_bytes")
+    _value_prefix = private("value_prefix")
+    _varint = private("varint")
 
     head = struct.Struct("<Bd").pack
     prefixes = {tag: _value_prefix(tag) for tag in TAGS}
@@ -150,42 +192,37 @@ def write_dataset(root: Path, runs: int, steps: int) -> int:
 
 
 def bench_read(runs: int, steps: int, repeat: int) -> list[Row]:
-    from hypertuner._eventfile import read_scalars
+    read_scalars = private("read_scalars")
 
     with folder() as root:
         size = write_dataset(root, runs, steps)
         folders = sorted(root.iterdir())
         expected = runs * steps * len(TAGS)
 
-        def ours_once() -> float:
-            start = time.perf_counter()
+        def ours() -> None:
             count = sum(len(s.steps) for f in folders for s in read_scalars(f).values())
-            elapsed = time.perf_counter() - start
             if count != expected:
                 msg = f"read {count} scalars, expected {expected}"
                 raise RuntimeError(msg)
-            return elapsed
 
-        ours = best_of(repeat, ours_once)
-        reference = None
+        theirs = None
         try:
             from tbparse import SummaryReader
         except ImportError:
             print("(tbparse is not installed: pip install -r benchmarks/requirements.txt)")
         else:
 
-            def theirs_once() -> float:
-                start = time.perf_counter()
+            def theirs() -> None:
                 frame = SummaryReader(str(root), extra_columns={"dir_name"}).scalars
-                elapsed = time.perf_counter() - start
                 if len(frame) != expected:
                     msg = f"tbparse read {len(frame)} scalars, expected {expected}"
                     raise RuntimeError(msg)
-                return elapsed
 
-            reference = best_of(max(1, repeat // 3), theirs_once)
+        # tbparse takes about a minute a read here: no warm-up round (the files were just
+        # written, so both read them from the page cache)
+        paired = pairs(window(ours), window(theirs) if theirs else None, repeat, warmup=0)
     figure = f"read {runs}x{steps:,}x{len(TAGS)} scalars ({size / 1e6:.0f} MB), CRCs checked"
-    return [row(figure, ours, reference, ">= 6x faster")]
+    return [row(figure, paired, ">= 6x faster")]
 
 
 # --- hypertuner runs ---------------------------------------------------------------------------
@@ -211,13 +248,31 @@ def bench_runs_command(count: int, repeat: int) -> list[Row]:
                 )
             run.finish()
         env = python_env()
-        ours = time_process(
-            [sys.executable, "-m", "hypertuner", "runs", "--storage", str(storage)],
-            repeat=repeat,
-            env=env,
+        paired = pairs(
+            process([sys.executable, "-m", "hypertuner", "runs", "--storage", str(storage)], env),
+            process([sys.executable, "-c", "pass"], env),
+            repeat,
         )
-        bare = time_process([sys.executable, "-c", "pass"], repeat=repeat, env=env)
-    return [row(f"hypertuner runs over {count} runs (whole process)", ours, bare, "<= 0.5 s")]
+    return [row(f"hypertuner runs over {count} runs (whole process)", paired, "<= 0.5 s")]
+
+
+def references() -> list[str]:
+    """The lines under the table: each reference tool's version and what it does."""
+    tensorflow = importlib.util.find_spec("tensorflow") is not None
+    crc = (
+        "tensorflow is installed, so its native reader checks the CRCs"
+        if tensorflow
+        else "tensorflow is not installed, so tensorboard's stub reader checks every record's "
+        "CRC32C in pure Python (a native CRC, with tensorflow, would be much faster)"
+    )
+    return [
+        f"{versions('torch', 'tensorboard')}: torch.utils.tensorboard.SummaryWriter, "
+        "add_scalar per scalar (its own writer thread), then flush(), which waits for that "
+        "thread to write the queue; default max_queue=10, flush_secs=120",
+        f"{versions('tbparse', 'tensorboard')}: SummaryReader(folder, "
+        f"extra_columns={{'dir_name'}}).scalars, a pandas DataFrame of every scalar; {crc}",
+        "python -c pass: the same interpreter starting and exiting (the floor for a command)",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -227,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--read-steps", type=int, default=5_000, help="steps of the read figure")
     parser.add_argument("--table-runs", type=int, default=200, help="runs of the runs figure")
     options = parser.parse_args(argv)
-    repeat = options.repeat or (3 if options.quick else 7)
+    repeat = options.repeat or (5 if options.quick else 11)
     process_repeat = options.repeat or (5 if options.quick else 15)
     read_repeat = options.repeat or (2 if options.quick else 3)
 
@@ -237,13 +292,14 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop("HYPERTUNER_STORAGE", None)
     started = time.perf_counter()
     print(f"bench_tracking: Python {sys.version.split()[0]} at {sys.executable}")
+    print(f"machine at the start: {load_text()}")
     rows: list[Row] = []
     rows += bench_log(options.steps, 1, repeat)
     rows += bench_log(options.steps, 10, repeat)
     rows += bench_read(options.runs, options.read_steps, read_repeat)
     rows += bench_runs_command(options.table_runs, process_repeat)
     print(f"({time.perf_counter() - started:.0f} s)")
-    table(rows, title="tracking and reading (issue 4)")
+    table(rows, title="tracking and reading (issue 4)", references=references())
     return 0
 
 

@@ -1,5 +1,8 @@
 """Benchmark of issue 7: the ``hypertuner ui`` runs table.
 
+Each figure is the median of interleaved pairs (or of repeated samples, for an absolute target)
+with its spread.
+
 - the runs table of 500 runs (``GET /api/runs``, the request the page repeats while runs are
   live) from a warm server: at most 0.5 s, and at most 2x the time of ``hypertuner runs --json``
   (a whole process, as a user runs it) on the same storage folder;
@@ -13,19 +16,31 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import python_env, row, standard_options, table, time_process, timeit
+from _common import (
+    calibrated,
+    load_text,
+    pairs,
+    private,
+    process,
+    python_env,
+    row,
+    standard_options,
+    table,
+    window,
+)
 
 import hypertuner
-from hypertuner import compare
-from hypertuner.ui.server import UIServer
+
+runs_table = private("runs_table")
+UIServer = private("UIServer")
 
 RUNS = 500
 STEPS = 5000
@@ -78,7 +93,7 @@ def make_long_runs(root: Path, steps: int) -> None:
                 hypertuner.log({"loss": lr / (step + 1)}, step=step, run=run)
 
 
-def get(server: UIServer, path: str) -> bytes:
+def get(server: Any, path: str) -> bytes:
     """One request on a fresh connection, as a browser's first fetch would make it."""
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
     connection.request(
@@ -97,43 +112,48 @@ def get(server: UIServer, path: str) -> bytes:
 
 def main() -> int:
     options = standard_options(__doc__ or "").parse_args()
-    repeat = options.repeat or (3 if options.quick else 7)
+    repeat = options.repeat or (5 if options.quick else 11)
     work = Path(tempfile.mkdtemp(prefix="bench-ui-"))
+    print(f"bench_ui: machine at the start: {load_text()}")
     try:
         storage = work / "storage"
         make_storage(storage, RUNS)
-        rows_count = len(compare.runs_table(storage))
+        rows_count = len(runs_table(storage))
         assert rows_count == RUNS, rows_count
         env = {**python_env(), "HYPERTUNER_STORAGE": str(storage)}
-        cli = [sys.executable, "-m", "hypertuner", "runs", "--json"]
-        reference = time_process(cli, repeat=max(repeat, 5), env=env, cwd=str(work))
-        in_process = timeit(lambda: compare.runs_table(storage), repeat=repeat, number=1)
+        cli = process([sys.executable, "-m", "hypertuner", "runs", "--json"], env, work)
+        in_process = calibrated(lambda: runs_table(storage), number=1)
 
         with UIServer(storage, port=0) as server:
             server.start()
             assert len(json.loads(get(server, "/api/runs"))["runs"]) == RUNS  # warm start
-            served = timeit(lambda: get(server, "/api/runs"), repeat=repeat, number=1)
+            served = pairs(window(lambda: get(server, "/api/runs")), cli, repeat)
+            table_pairs = pairs(in_process, window(lambda: get(server, "/api/runs")), repeat)
 
         long_storage = work / "long"
         make_long_runs(long_storage, STEPS)
         with UIServer(long_storage, port=0) as server:
             server.start()
             query = "/api/compare?run=long-a&run=long-b&metric=loss"
-            get(server, query)
-            compared = timeit(lambda: get(server, query), repeat=repeat, number=1)
+            compared = pairs(window(lambda: get(server, query)), None, repeat)
 
         rows = [
-            row(f"runs table, {RUNS} runs: GET /api/runs (warm)", served, None, "<= 0.5 s"),
+            row(f"runs table, {RUNS} runs: GET /api/runs (warm)", served, "<= 0.5 s"),
+            row(f"runs table, {RUNS} runs: vs `hypertuner runs --json`", served, "<= 2x"),
             row(
-                f"runs table, {RUNS} runs: vs `hypertuner runs --json`",
-                served,
-                reference,
-                "<= 2x",
+                f"  context: compare.runs_table in-process vs GET /api/runs, {RUNS} runs",
+                table_pairs,
+                "",
             ),
-            row(f"runs table, {RUNS} runs: compare.runs_table in-process", in_process, None, ""),
-            row(f"compare 2 runs x {STEPS} steps: GET /api/compare", compared, None, ""),
+            row(f"compare 2 runs x {STEPS} steps: GET /api/compare", compared, ""),
         ]
-        table(rows, title=f"bench_ui: hypertuner ui ({os.cpu_count()} CPUs)")
+        references = [
+            "`hypertuner runs --json` on the same storage folder: a whole process (this "
+            f"interpreter, Python {sys.version.split()[0]}, bytecode cached), as a user runs it; "
+            "the requests: one fresh HTTP connection each, from this process, to the server's "
+            "thread in this process",
+        ]
+        table(rows, title="bench_ui: hypertuner ui (issue 7)", references=references)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

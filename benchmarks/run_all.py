@@ -13,7 +13,7 @@ broken benchmark.
 Usage::
 
     python benchmarks/run_all.py            # the sizes the issues name
-    python benchmarks/run_all.py --quick    # fewer repeats, for a busy machine
+    python benchmarks/run_all.py --quick    # fewer interleaved pairs, for a busy machine
     python benchmarks/run_all.py --only core --only tracking
 """
 
