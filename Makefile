@@ -7,8 +7,9 @@ PY := $(VENV)/bin/python
 BENCH_VENV := .venv-bench
 EXTRAS ?= lightning,test,dev
 CORE_VENV := .venv-core
+COMPAT_VENV := .venv-compat
 
-.PHONY: demo test test-core bench install browser lint type clean
+.PHONY: demo test test-core bench install browser lint type clean compat-env
 
 # constraints.txt pins the versions the suite last passed with: without it pip's resolver can spend
 # many minutes backtracking through boto/aiobotocore releases.
@@ -35,9 +36,22 @@ browser:
 	else echo "no chromium (and no root apt-get): the browser tests will skip"; fi
 
 # The whole suite, then the same checks as tox's lint, type and core environments.
-test: install browser
+test: install browser compat-env
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory lint type test-core
+
+# The original hyperparameter and test-tube, for the differential tests in tests/compat/.
+# test-tube imports torch: the pinned CPU one goes in first. Where they cannot install (no
+# index), make test goes on and those tests skip, each saying why; the next make tries again.
+$(COMPAT_VENV)/.installed: tests/compat/requirements.txt constraints.txt
+	$(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install --quiet "$(TORCH)"
+	$(COMPAT_VENV)/bin/python -m pip install --quiet -c constraints.txt -r tests/compat/requirements.txt
+	touch $@
+
+compat-env:
+	@$(MAKE) --no-print-directory $(COMPAT_VENV)/.installed || \
+		echo "compat-env: the original libraries did not install; tests/compat/ will skip them"
 
 # The core tests where torch and Lightning are not installed: hypertuner must work without them.
 test-core:
@@ -66,4 +80,4 @@ type: install
 	$(PY) -m mypy
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) $(CORE_VENV) storage .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(CORE_VENV) $(COMPAT_VENV) storage .pytest_cache
