@@ -762,6 +762,29 @@ def test_nested_scopes_restore_on_exit(tmp_path: Path) -> None:
     )
 
 
+def test_a_scope_takes_the_values_around_it_when_entered(tmp_path: Path) -> None:
+    """A scope made outside a with and entered inside it sees that with's values; one made
+    inside and entered later does not. This is the default (Rust) backend's rule; 0.5.12's
+    Python backend copies the values at creation instead."""
+    assert_same(
+        """
+        from hyperparameter import param_scope
+
+        out = {}
+        made_outside = param_scope()
+        with param_scope(a=1):
+            with made_outside:
+                out["made outside, entered inside"] = param_scope.a | 0
+            made_inside = param_scope(b=2)
+        with made_inside:
+            out["made inside, entered outside"] = [param_scope.a | 0, param_scope.b | 0]
+        emit(out)
+        """,
+        HYPERPARAMETER,
+        tmp_path,
+    )
+
+
 def test_a_new_thread_starts_from_the_base_not_the_callers_scope(tmp_path: Path) -> None:
     """0.5.12's own ``test_new_thread``: a thread started inside a scope does not see it."""
     assert_same(
@@ -836,6 +859,32 @@ def test_frozen_makes_the_current_values_the_base_of_new_threads(tmp_path: Path)
             seen["in scope"] = [param_scope.A.B(), f()]
         seen["main after"] = [param_scope.A.B(), f()]
         thread = threading.Thread(target=look, args=("new thread",))
+        thread.start()
+        thread.join()
+        emit(seen)
+        """,
+        HYPERPARAMETER,
+        tmp_path,
+    )
+
+
+def test_frozen_replaces_the_base_of_new_threads(tmp_path: Path) -> None:
+    """A second ``frozen()`` replaces the first one's values: new threads see only the values
+    current at the last call. This is the default (Rust) backend's rule; 0.5.12's Python backend
+    adds each call's values to the ones frozen before."""
+    assert_same(
+        """
+        import threading
+        from hyperparameter import param_scope
+
+        with param_scope(x=1):
+            param_scope.frozen()
+        with param_scope(y=2):
+            param_scope.frozen()
+        seen = {}
+        thread = threading.Thread(
+            target=lambda: seen.update(values=[param_scope.x | 0, param_scope.y | 0])
+        )
         thread.start()
         thread.join()
         emit(seen)
