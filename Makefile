@@ -9,7 +9,7 @@ EXTRAS ?= lightning,test,dev
 CORE_VENV := .venv-core
 COMPAT_VENV := .venv-compat
 
-.PHONY: demo test test-core bench install browser lint type clean compat-env
+.PHONY: demo test quick test-core bench install browser lint type clean compat-env
 
 # constraints.txt pins the versions the suite last passed with: without it pip's resolver can spend
 # many minutes backtracking through boto/aiobotocore releases.
@@ -40,6 +40,10 @@ test: install browser compat-env
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory lint type test-core
 
+# The inner loop: every test but the slow ones (processes, servers, the browser, Ray, Trainers).
+quick: install
+	$(PY) -m pytest -q -m "not slow"
+
 # The original hyperparameter and test-tube, for the differential tests in tests/compat/.
 # test-tube imports torch: the pinned CPU one goes in first. Where they cannot install (no
 # index), make test goes on and those tests skip, each saying why; the next make tries again.
@@ -59,7 +63,7 @@ test-core:
 	$(CORE_VENV)/bin/python -m pip install --quiet -c constraints.txt -e . pytest pytest-timeout
 	$(CORE_VENV)/bin/python -m pytest -q -p no:cacheprovider \
 		-o addopts="--strict-markers -ra --import-mode=importlib" \
-		tests/test_public_api.py tests/test_import_light.py tests/test_parse.py \
+		tests/test_public_api.py tests/test_import_light.py tests/test_architecture.py tests/test_parse.py \
 		tests/test_scope.py tests/test_runs.py
 
 # The reference tools live only here. Hydra 1.3 needs omegaconf < 2.4 and antlr 4.9, so the

@@ -1,6 +1,6 @@
 """Benchmark of issue 6: reading ``.cfg`` files, and training with a run mirrored to S3.
 
-- reading a 500-key ``.cfg`` file with :func:`hypertuner.cfgfile.read_cfg` (INI lines, every
+- reading a 500-key ``.cfg`` file with :func:`hypertuner._cfgformat.read_cfg` (INI lines, every
   value evaluated safely) against ``configparser`` reading the same text plus ``ast.literal_eval``
   of each value (target: at most 1.5x);
 - a small CPU training loop (forward, backward, step; ``hypertuner.log`` every 10 steps and a
@@ -77,7 +77,7 @@ def reference_read(text: str) -> dict[str, dict[str, Any]]:
 
 
 def bench_read(repeat: int) -> list[Row]:
-    from hypertuner.cfgfile import read_cfg
+    from hypertuner._cfgformat import read_cfg
 
     text = make_cfg()
     ours, _ = read_cfg("bench.cfg", text)

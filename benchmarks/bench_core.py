@@ -454,7 +454,7 @@ def bench_reads(args: Any, config: dict[str, Any], repeat: int) -> list[Row]:
 def bench_scope_read(config: dict[str, Any], repeat: int) -> list[Row]:
     """``ps.model.layers`` inside a ``param_scope`` (hyperparameter's read for context)."""
     from hypertuner import param_scope
-    from hypertuner.config import flatten
+    from hypertuner._trees import flatten
 
     with param_scope(**config) as ps:
         ours = timeit_stmt("ps.model.layers", {"ps": ps}, repeat=repeat)

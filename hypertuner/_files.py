@@ -1,4 +1,4 @@
-"""Crash-safe file writes: a temporary file in the same folder, fsync, ``os.replace``, folder fsync.
+"""Files of runs and sweeps: crash-safe writes, folder locks and the timestamps they record.
 
 A process killed at any moment leaves either the old file or the new one, never a mix; an error
 while writing leaves the old file byte-identical and removes the temporary file.
@@ -15,6 +15,20 @@ from pathlib import Path
 from typing import IO, Any
 
 TEMP_MARK = ".tmp-hypertuner-"
+
+
+def now() -> str:
+    """The local time with its UTC offset, to the millisecond, as run and sweep files record it.
+
+    Example:
+        >>> now()[:2] == "20" and now()[10] == "T"
+        True
+    """
+    import datetime
+
+    return (
+        datetime.datetime.now(datetime.timezone.utc).astimezone().isoformat(timespec="milliseconds")
+    )
 
 
 def _umask() -> int:

@@ -1,12 +1,14 @@
-"""Reading config files strictly: JSON (the native format), YAML, and ``.cfg`` through cfgfile.
+"""Reading config files strictly: JSON (the native format), YAML, and ``.cfg`` (``_cfgformat``).
 
 Also types command-line values as YAML scalars. Line numbers of keys are found only when an error
-or ``--explain`` needs them, never on the fast path.
+or ``--explain`` needs them, never on the fast path. PyYAML is imported only when a YAML file or a
+``[...]``/``{...}`` value is read.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -14,8 +16,6 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
-
-import yaml
 
 from .errors import ConfigError, ConfigFileNotFoundError
 
@@ -29,26 +29,32 @@ _INT = re.compile(r"[-+]?[0-9]+")
 _FLOAT = re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
 
-class _YamlLoader(yaml.SafeLoader):
-    """YAML 1.1 safe loader that also reads ``1e-3`` as a float and refuses duplicate keys."""
+@functools.cache
+def _yaml_loader() -> Any:
+    """The YAML 1.1 safe loader that also reads ``1e-3`` as a float and refuses duplicate keys.
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            if key in seen:
-                msg = f"repeats the key {key!r} (lines {seen[key]} and {line})"
-                raise yaml.constructor.ConstructorError(None, None, msg, key_node.start_mark)
-            seen[key] = line
-        return super().construct_mapping(node, deep=deep)
+    Built on first use: PyYAML is a third of the import time of a script that never reads YAML.
+    """
+    import yaml
 
+    class _YamlLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    msg = f"repeats the key {key!r} (lines {seen[key]} and {line})"
+                    raise yaml.constructor.ConstructorError(None, None, msg, key_node.start_mark)
+                seen[key] = line
+            return super().construct_mapping(node, deep=deep)
 
-_YamlLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)$"),
-    list("-+0123456789"),
-)
+    _YamlLoader.add_implicit_resolver(
+        "tag:yaml.org,2002:float",
+        re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)$"),
+        list("-+0123456789"),
+    )
+    return _YamlLoader
 
 
 def parse_value(text: str) -> Any:
@@ -77,8 +83,10 @@ def parse_value(text: str) -> Any:
         return None
     first = text[0]
     if first in "[{":
+        import yaml
+
         try:
-            return yaml.load(text, Loader=_YamlLoader)
+            return yaml.load(text, Loader=_yaml_loader())
         except yaml.YAMLError as exc:
             closer = "]" if first == "[" else "}"
             problem = getattr(exc, "problem", None) or "it does not parse"
@@ -216,8 +224,10 @@ def _top_level(path: str, data: Any) -> dict[str, Any]:
 
 
 def _load_yaml(path: str, text: str) -> dict[str, Any]:
+    import yaml
+
     try:
-        data = yaml.load(text, Loader=_YamlLoader)
+        data = yaml.load(text, Loader=_yaml_loader())
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -254,6 +264,8 @@ def _check_yaml_values(path: str, tree: Mapping[Any, Any], prefix: str) -> None:
 
 
 def _yaml_key_lines(text: str) -> dict[str, list[int]]:
+    import yaml
+
     out: dict[str, list[int]] = {}
 
     def walk(node: yaml.Node, prefix: str) -> None:
@@ -340,7 +352,7 @@ def load_file(path: str) -> _Source:
         msg = f"Config file {path!r} cannot be read: {exc.strerror}."
         raise ConfigError(msg, path=path) from None
     if suffix in (".cfg", ".ini"):
-        from .cfgfile import read_cfg
+        from ._cfgformat import read_cfg  # its ast-based evaluator loads for .cfg files only
 
         data, lines = read_cfg(str(found), text, display=path)
         return _Source(path, text, data, lines)

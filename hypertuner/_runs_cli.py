@@ -1,6 +1,6 @@
 """The run-comparing subcommands of ``hypertuner``: runs, show, diff, compare, board.
 
-Registered in :mod:`hypertuner.cli` through ``_COMMAND_PROVIDERS``. Tables fit 80 columns; the
+Registered by :mod:`hypertuner.cli`. Tables fit 80 columns; the
 ``--json`` output of ``runs``, ``show`` and ``compare`` is the plain data of
 :mod:`hypertuner.compare` (non-finite numbers as ``null``).
 """
@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from . import compare
-from .cli import add_storage_option
-from .config import flatten
-from .errors import HypertunerError
-from .run import list_runs, storage_root
+from ._clitools import add_storage_option
+from ._deps import require
+from ._layout import list_runs, storage_root
+from ._trees import flatten
+from .errors import RunNotFoundError, UsageError
 
 __all__ = ["add_commands"]
 
@@ -201,7 +202,7 @@ def _require_runs(storage: str | None) -> Path:
         "hypertuner.parse() (for example 'python train.py'), or point --storage (or "
         "$HYPERTUNER_STORAGE) at the folder that holds your runs."
     )
-    raise HypertunerError(msg, path=str(root))
+    raise RunNotFoundError(msg)
 
 
 # --- runs ------------------------------------------------------------------------------------
@@ -309,7 +310,7 @@ def _diff(options: argparse.Namespace) -> int:
     names = list(options.names)
     if len(names) < 2:
         msg = "hypertuner diff needs two or more run names, for example: hypertuner diff a b."
-        raise HypertunerError(msg)
+        raise UsageError(msg)
     _require_runs(options.storage)
     changes = compare.diff_configs(names, options.storage)
     if not changes:
@@ -355,8 +356,6 @@ def _compare(options: argparse.Namespace) -> int:
 
 
 def _plot(ranked: list[dict[str, Any]], metric: str, path: str, storage: str | None) -> None:
-    from ._deps import require
-
     require("matplotlib", "plot", "hypertuner compare --plot")
     import matplotlib
 
@@ -380,7 +379,7 @@ def _plot(ranked: list[dict[str, Any]], metric: str, path: str, storage: str | N
         if target.parent and not target.parent.is_dir():
             folder = str(target.parent)
             msg = f"Cannot write the plot to {path!r}: the folder {folder!r} does not exist."
-            raise HypertunerError(msg, path=path)
+            raise UsageError(msg, option="--plot", value=path)
         figure.savefig(target, dpi=100, bbox_inches="tight")
     finally:
         plt.close(figure)
@@ -399,8 +398,6 @@ def _tensorboard_command() -> list[str]:
     beside = Path(sys.executable).with_name("tensorboard")
     if beside.is_file() and os.access(beside, os.X_OK):
         return [str(beside)]
-    from ._deps import require
-
     require("tensorboard", "core", "hypertuner board")
     return [sys.executable, "-m", "tensorboard.main"]
 
@@ -410,7 +407,7 @@ def _board(options: argparse.Namespace) -> int:
     port = options.port or _free_port()
     if not 0 < port < 65536:
         msg = f"Port {port} is not a TCP port: use 1-65535, or 0 for any free port."
-        raise HypertunerError(msg, value=port)
+        raise UsageError(msg, option="--port", value=port)
     command = [
         *_tensorboard_command(),
         "--logdir",
@@ -433,7 +430,7 @@ def _board(options: argparse.Namespace) -> int:
                     f"TensorBoard stopped before it was ready on port {port}"
                     f"{': ' + detail[-1] if detail else ''}. Try another --port."
                 )
-                raise HypertunerError(msg, value=port)
+                raise UsageError(msg, option="--port", value=port)
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
                 probe.settimeout(0.5)
                 if probe.connect_ex(("127.0.0.1", port)) == 0:

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _deps, _files
+from ._layout import resolve_run
 from .errors import CheckpointError, CheckpointNotFoundError
-from .run import Run, resolve_run
+from .run import Run
 
 if TYPE_CHECKING:
     from types import ModuleType

@@ -6,16 +6,20 @@ import dataclasses
 import enum
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
-from .errors import ConfigError
+from ._trees import sections
+from .errors import ConfigError, UnknownKeyError
+
+if typing.TYPE_CHECKING:
+    from ._formats import _Source
 
 # ---------------------------------------------------------------------------------------------
 # Dataclass defaults
 
 
-def _dataclass_tree(schema: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+def dataclass_tree(schema: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """Return (defaults, {dotted key: type}) of a dataclass type or instance."""
     cls = schema if isinstance(schema, type) else type(schema)
     hints = typing.get_type_hints(cls)
@@ -34,7 +38,7 @@ def _dataclass_tree(schema: Any) -> tuple[dict[str, Any], dict[str, Any]]:
         else:
             value = _REQUIRED
         if dataclasses.is_dataclass(value):
-            sub_values, sub_types = _dataclass_tree(value)
+            sub_values, sub_types = dataclass_tree(value)
             values[field.name] = sub_values
             types_[field.name] = _Section
             types_.update({f"{field.name}.{k}": t for k, t in sub_types.items()})
@@ -137,3 +141,56 @@ def _check_type(value: Any, tp: Any, key: str) -> Any:
 def _type_mismatch(key: str, tp: Any, value: Any, extra: str = "") -> NoReturn:
     msg = f"Key {key!r} expects {_type_name(tp)}{extra}, got {value!r} ({type(value).__name__})."
     raise ConfigError(msg, key=key, value=value, expected=_type_name(tp))
+
+
+def check_keys(tree: Mapping[str, Any], schema: Mapping[str, Any], source: _Source) -> None:
+    """Refuse a key of a config file that the dataclass does not declare (file and line named)."""
+    valid = sorted(schema)
+    for key in sections(tree):
+        if key == "run" or key.startswith("run."):
+            continue
+        if key not in schema and not any(
+            key.startswith(k + ".") for k, t in schema.items() if t is not _Section
+        ):
+            line = source.line(key)
+            at = f" (line {line})" if line else ""
+            raise UnknownKeyError.for_key(
+                key,
+                valid,
+                where=f" in config file {source.path!r}{at}",
+                path=source.path,
+                line=line,
+            )
+
+
+def validate(
+    tree: dict[str, Any], schema: dict[str, Any], origin: Callable[[str], str]
+) -> dict[str, Any]:
+    """Check every value against its field's type; ``origin(key)`` says which layer set it."""
+    flat_types = {k: t for k, t in schema.items()}
+
+    def walk(node: dict[str, Any], prefix: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            full = prefix + key
+            tp = flat_types.get(full)
+            if tp is _Section and isinstance(value, dict):
+                out[key] = walk(value, full + ".")
+                continue
+            if value is _REQUIRED:
+                msg = (
+                    f"Key {full!r} has no value: its dataclass field has no default, so set it in "
+                    f"a config file or on the command line ({full}=...)."
+                )
+                raise ConfigError(msg, key=full)
+            if tp is None:
+                out[key] = value
+                continue
+            try:
+                out[key] = _check_type(value, tp, full) if tp is not _Section else value
+            except ConfigError as exc:
+                msg = f"{exc.message[:-1]}, set by {origin(full)}."
+                raise ConfigError(msg, key=full, value=value, expected=_type_name(tp)) from None
+        return out
+
+    return walk(tree, "")

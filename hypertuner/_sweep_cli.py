@@ -1,6 +1,6 @@
 """``hypertuner sweep SCRIPT ...``: run a training script once per trial of a search space.
 
-Registered on the ``hypertuner`` command through ``cli._COMMAND_PROVIDERS``.
+Registered on the ``hypertuner`` command by :mod:`hypertuner.cli`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ._clitools import add_storage_option
 from .errors import SearchSpecError
 from .launch import SweepResults, sweep
+from .search import is_dimension_expression, parse_dimension
 
 __all__ = ["add_commands"]
 
@@ -35,8 +37,6 @@ _FLAG_OPTIONS = {"--no-progress": "no_progress"}
 
 def add_commands(sub: Any) -> None:
     """Register ``hypertuner sweep`` on the ``hypertuner`` command's subparsers."""
-    from .cli import add_storage_option
-
     parser = sub.add_parser(
         "sweep",
         help="run a script once per trial of a search space",
@@ -120,8 +120,6 @@ def _int_option(options: Mapping[str, Any], key: str) -> int | None:
 
 
 def _sweep_command(options: argparse.Namespace) -> int:
-    from .search import is_dimension_expression, parse_dimension
-
     extra, script_tokens = _split_sweep_args(options.args)
     merged = {k: v for k, v in vars(options).items() if k not in ("args", "handler", "command")}
     merged["trials"] = merged.pop("trials", None)

@@ -1,53 +1,29 @@
 """The ``hypertuner`` command: ``python -m hypertuner`` or the ``hypertuner`` console script.
 
-Each feature module registers its own subcommands through a function named in
-``_COMMAND_PROVIDERS``; the function adds parsers to the subparsers object and sets
-``handler=callable(options) -> int`` on each. A subcommand that takes free-form arguments (like
-``explain``'s ``--config`` and ``key=value``) also sets ``takes_extra=True`` and reads them from
-``options.extra``.
+Each command group lives in its own module and adds its subcommands with an ``add_commands(sub)``
+function: runs, show, diff, compare and board (``_runs_cli``), sweep (``_sweep_cli``), pull and
+push (``_storage_cli``), ui (``ui.server``); ``explain`` is here. Each subcommand sets
+``handler=callable(options) -> int``; one that takes free-form arguments (``explain``'s
+``--config`` and ``key=value``) also sets ``takes_extra=True`` and reads them from
+``options.extra``. Errors become exit codes here and only here.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import os
+import signal
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any
 
+from . import _runs_cli, _storage_cli, _sweep_cli
+from ._clitools import Parser
+from .config import explain_text, resolve
 from .errors import HypertunerError
+from .ui import server as ui_server
 
 __all__ = ["main"]
-
-_COMMAND_PROVIDERS = (
-    "hypertuner.cli:_add_explain",
-    "hypertuner._runs_cli:add_commands",
-    "hypertuner._sweep_cli:add_commands",
-    "hypertuner.storage:add_commands",
-    "hypertuner.ui.server:add_commands",
-)
-
-
-class UsageError(Exception):
-    """A command line that does not parse (argparse's complaint, on one line)."""
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse, with errors raised as :class:`UsageError` so ``main`` prints them on one line."""
-
-    def error(self, message: str) -> NoReturn:
-        text = message[:1].upper() + message[1:]
-        raise UsageError(text.rstrip(".") + ".")
-
-
-def add_storage_option(parser: argparse.ArgumentParser) -> None:
-    """Add ``--storage DIR`` (default: ``$HYPERTUNER_STORAGE`` or ``./storage``) to ``parser``."""
-    parser.add_argument(
-        "--storage",
-        metavar="DIR",
-        default=None,
-        help="the storage folder (default: $HYPERTUNER_STORAGE or ./storage)",
-    )
 
 
 def _add_explain(sub: Any) -> None:
@@ -61,26 +37,40 @@ def _add_explain(sub: Any) -> None:
 
 
 def _explain(options: argparse.Namespace) -> int:
-    from .config import explain_text, resolve
-
     res = resolve(list(options.extra), prog="hypertuner explain")
     print(explain_text(res))
     return 0
 
 
+class _Version(argparse.Action):
+    """``--version``: the installed version, read only when asked (importlib.metadata is slow)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from importlib import metadata
+
+        try:
+            version = metadata.version("hypertuner")
+        except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+            version = "unknown"
+        print(f"hypertuner {version}")
+        parser.exit()
+
+
 def _build() -> Parser:
     parser = Parser(prog="hypertuner", description="Compare and manage hypertuner runs.")
+    parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for provider in _COMMAND_PROVIDERS:
-        module_name, _, function = provider.partition(":")
-        getattr(importlib.import_module(module_name), function)(sub)
+    _add_explain(sub)
+    for group in (_runs_cli, _sweep_cli, _storage_cli, ui_server):
+        group.add_commands(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``hypertuner`` command on ``argv`` (default ``sys.argv[1:]``); return its exit code.
 
-    Bad input prints one ``hypertuner: error: ...`` line on stderr and returns 2.
+    Bad input prints one ``hypertuner: error: ...`` line on stderr and returns 2. Output into a
+    pipe that closes early (``hypertuner runs | head``) ends quietly, as Unix tools do.
 
     Example:
         >>> main(["explain", "+lr=0.1"])
@@ -99,6 +89,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         options.extra = extra
         return int(options.handler(options))
-    except (HypertunerError, UsageError) as err:
+    except HypertunerError as err:
         print(f"hypertuner: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _closed_pipe() -> int:
+    """The reader of our output went away: no traceback, and no second error when Python
+    flushes stdout at exit; the exit status a process killed by SIGPIPE has."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a real file (a test's capture)
+        pass
+    return 128 + signal.SIGPIPE

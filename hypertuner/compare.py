@@ -39,9 +39,10 @@ from pathlib import Path
 from typing import Any
 
 from ._eventfile import Series, event_files, read_scalars
-from .config import flatten
-from .errors import HypertunerError, nearest_hint
-from .run import list_runs, resolve_run, status_of, storage_root
+from ._layout import list_runs, resolve_run, status_of, storage_root
+from ._trees import flatten
+from .errors import MetricError, nearest_hint
+from .tracking import read_summary
 
 __all__ = [
     "MODES",
@@ -70,8 +71,6 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _summary(directory: Path) -> dict[str, dict[str, Any]]:
-    from .tracking import read_summary
-
     return read_summary(directory)
 
 
@@ -207,7 +206,7 @@ def rank_runs(
     ``None``.
 
     Raises:
-        HypertunerError: ``mode`` is not one of :data:`MODES`, or no run logged ``metric`` (the
+        MetricError: ``mode`` is not one of :data:`MODES`, or no run logged ``metric`` (the
             message lists the nearest metric names).
         RunNotFoundError: a name in ``names`` is not a run.
 
@@ -222,7 +221,7 @@ def rank_runs(
     """
     if mode not in MODES:
         msg = f"Mode {mode!r} is not one of {', '.join(repr(m) for m in MODES)}."
-        raise HypertunerError(msg, value=mode)
+        raise MetricError(msg, value=mode)
     rows = runs_table(storage, names=names)
     known = sorted({tag for row in rows for tag in row["metrics"]})
     if metric not in known:
@@ -230,7 +229,7 @@ def rank_runs(
         if not known:
             hint = " These runs logged no metrics yet (hypertuner.log writes them)."
         msg = f"No run logged metric {metric!r}.{hint}"
-        raise HypertunerError(msg, key=metric, suggestions=close)
+        raise MetricError(msg, key=metric, suggestions=close)
     scored: list[dict[str, Any]] = []
     missing: list[dict[str, Any]] = []
     for row in rows:

@@ -1,8 +1,11 @@
-"""Runs: a safe name, the folder ``storage/<run>/``, its config snapshot and ``meta.json``.
+"""Runs, and the one path that starts them: :func:`start_run`.
 
-A run is created once per process by :func:`hypertuner.parse` (or by :func:`start_run`), recalled
-when its name is used again, locked while a process writes it, and written only by global rank zero
-under distributed training.
+``start_run`` turns a resolved config into a started run: it names the run (or recalls it when
+the name exists), claims and locks ``storage/<run>/``, writes ``config.json`` and ``meta.json``,
+hands the name to the other ranks, installs the config as the base scope of ``param_scope`` and
+``@auto_param``, starts mirroring to ``run.backup``, and hooks the run's end (status, unread-keys
+report, Ctrl-C, SIGTERM, exceptions). :func:`hypertuner.parse`, ``HParams``, a sweep's trials and
+the Lightning callback all start their runs through it. Only global rank zero writes files.
 """
 
 from __future__ import annotations
@@ -18,38 +21,26 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
-from . import _files
-from .errors import (
-    ConfigError,
-    RunInUseError,
-    RunNameError,
-    RunNotFoundError,
-    nearest_hint,
-)
+from . import _files, scope
+from ._layout import check_run_name, host, storage_root
+from ._trees import flatten
+from ._view import ConfigView
+from .errors import ConfigError, HypertunerWarning, RunInUseError
 
-__all__ = [
-    "RESUME_MODES",
-    "Run",
-    "check_run_name",
-    "current_run",
-    "list_runs",
-    "rank_info",
-    "resolve_run",
-    "start_run",
-    "status_of",
-    "storage_root",
-]
+__all__ = ["RESUME_MODES", "STATUSES", "Run", "current_run", "rank_info", "start_run"]
 
 RESUME_MODES = ("recall", "refuse", "new")
-_NAME = re.compile(r"[A-Za-z0-9._-]{1,200}")
+#: How a run can end (``running`` until it does).
+STATUSES = ("running", "finished", "failed", "interrupted")
+_V = TypeVar("_V", bound=ConfigView)
 _HANDOFF_ENV = "HYPERTUNER_RUN_NAME"
 _HANDOFF_PID_ENV = "HYPERTUNER_RUN_PID"
-_STATUSES = ("running", "finished", "failed", "interrupted")
 
 _current: contextvars.ContextVar[Run | None] = contextvars.ContextVar(
     "hypertuner_run", default=None
@@ -57,51 +48,6 @@ _current: contextvars.ContextVar[Run | None] = contextvars.ContextVar(
 _process_run: Run | None = None
 _exit_hooks_installed = False
 _lock = threading.Lock()
-
-
-def check_run_name(name: object) -> str:
-    """Return ``name`` if it is a safe run folder name, else raise :class:`RunNameError`.
-
-    Allowed: letters, digits, ``.``, ``_`` and ``-``; no leading dot, at most 200 characters.
-
-    Raises:
-        RunNameError: the name could escape the storage folder or is not a plain folder name.
-
-    Example:
-        >>> check_run_name("big-lr0.1")
-        'big-lr0.1'
-    """
-    if not isinstance(name, str) or not _NAME.fullmatch(name) or name.startswith("."):
-        msg = (
-            f"Run name {name!r} is not allowed: use letters, digits, '.', '_' and '-' only "
-            "(at most 200 characters, not starting with '.')."
-        )
-        raise RunNameError(msg, name=name)
-    return name
-
-
-def storage_root(storage: str | os.PathLike[str] | None = None) -> Path:
-    """The absolute storage folder: ``storage``, else ``$HYPERTUNER_STORAGE``, else ``./storage``.
-
-    Raises:
-        ConfigError: ``storage`` is a URL (mirror runs to one with ``run.backup`` instead).
-
-    Example:
-        >>> storage_root("/tmp/runs").as_posix()
-        '/tmp/runs'
-    """
-    chosen = (
-        storage if storage not in (None, "") else os.environ.get("HYPERTUNER_STORAGE") or "storage"
-    )
-    text = os.fspath(chosen)
-    if "://" in text:
-        msg = (
-            f"Storage {text!r} is a URL, but runs are written to a local folder. Keep a local "
-            "storage folder and mirror runs there with run.backup=URL (hypertuner pull brings "
-            "one back)."
-        )
-        raise ConfigError(msg, key="run.storage", value=text)
-    return Path(os.path.abspath(text))
 
 
 def rank_info() -> tuple[int, int]:
@@ -127,12 +73,6 @@ def rank_info() -> tuple[int, int]:
     if env.get("SLURM_PROCID") and world > 1:
         return int(env["SLURM_PROCID"]), world
     return 0, world
-
-
-def _now() -> str:
-    import datetime as _dt
-
-    return _dt.datetime.now(_dt.timezone.utc).astimezone().isoformat(timespec="milliseconds")
 
 
 def _script() -> str | None:
@@ -260,6 +200,9 @@ class Run:
         self._write_callbacks: list[Callable[[Run, list[Path]], None]] = []
         self._tokens: list[contextvars.Token[Run | None]] = []
         self._pending_status: str | None = None
+        self._base: scope.Base | None = None  # this run's config as the base scope
+        self._base_entered = False  # installed by __enter__ (a trial): restored by __exit__
+        self._reads_handed_out = False
 
     @property
     def is_writer(self) -> bool:
@@ -280,7 +223,7 @@ class Run:
             >>> run.finish(); run.meta["status"], run.meta["error"]
             ('interrupted', 'SIGTERM')
         """
-        if status not in _STATUSES[1:]:
+        if status not in STATUSES[1:]:
             msg = f"Run status {status!r} is not one of 'finished', 'failed' or 'interrupted'."
             raise ValueError(msg)
         self._pending_status = status
@@ -289,6 +232,32 @@ class Run:
 
     def __repr__(self) -> str:
         return f"Run(name={self.name!r}, directory={str(self.directory)!r}, status={self.status!r})"
+
+    def view(self, cls: type[_V], data: Mapping[str, Any] | None = None) -> _V:
+        """The run's config (or ``data``) as a read-only ``cls`` view whose reads are recorded.
+
+        Handing out a view turns on the unread-keys report: when the run ends, the config keys
+        the code never read are listed in ``meta.json`` (``unread_keys``) and in a warning.
+        :func:`hypertuner.parse` returns such a view (:class:`hypertuner.Args`).
+
+        Example:
+            >>> import tempfile, hypertuner
+            >>> run = hypertuner.start_run({"lr": 0.1}, name="v", storage=tempfile.mkdtemp())
+            >>> run.view(hypertuner.Args).lr
+            0.1
+            >>> run.finish(); run.meta["unread_keys"]
+            []
+        """
+        base = self._install_base()
+        self._reads_handed_out = True
+        return cls.from_dict(self.config if data is None else data, _reads=base.usage.reads)
+
+    def _install_base(self) -> scope.Base:
+        """Make this run's config the base scope (once) and hook the unread-keys report."""
+        if self._base is None:
+            self._base = scope.install_base(self.config)
+            self.on_end(_report_unused)
+        return self._base
 
     def on_end(self, callback: Callable[[Run, str], None]) -> None:
         """Call ``callback(run, status)`` when the run ends, before ``meta.json`` is finalised.
@@ -361,7 +330,7 @@ class Run:
             'failed'
         """
         global _process_run
-        if status not in _STATUSES[1:]:
+        if status not in STATUSES[1:]:
             msg = f"Run status {status!r} is not one of 'finished', 'failed' or 'interrupted'."
             raise ValueError(msg)
         with _lock:
@@ -379,7 +348,7 @@ class Run:
                 end = time.time()
                 fields: dict[str, Any] = {
                     "status": status,
-                    "end_time": _now(),
+                    "end_time": _files.now(),
                     "duration_s": round(end - self.meta.get("_start_epoch", end), 3),
                 }
                 if error is not None:
@@ -402,6 +371,9 @@ class Run:
 
     def __enter__(self) -> Run:
         self._tokens.append(_current.set(self))
+        if self._base is None:  # a run that is not the process's run (a sweep's trial)
+            self._install_base()
+            self._base_entered = True
         return self
 
     def __exit__(
@@ -412,12 +384,38 @@ class Run:
     ) -> None:
         with contextlib.suppress(ValueError):  # a token from another context: nothing to reset
             _current.reset(self._tokens.pop())
-        if exc is None:
-            self.finish("finished")
-        elif isinstance(exc, KeyboardInterrupt):
-            self.finish("interrupted", error="KeyboardInterrupt")
-        else:
-            self.finish("failed", error=f"{type(exc).__name__}: {exc}")
+        try:
+            if exc is None:
+                self.finish("finished")
+            elif isinstance(exc, KeyboardInterrupt):
+                self.finish("interrupted", error="KeyboardInterrupt")
+            else:
+                self.finish("failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            if self._base_entered and self._base is not None:
+                self._base.restore()
+                self._base_entered = False
+
+
+def _report_unused(run: Run, status: str) -> None:
+    """At the run's end: list the config keys nothing read and the scope keys nothing declares."""
+    if run._base is None or not run._reads_handed_out:
+        return  # nobody read the config through a recorded view: unread would mean nothing
+    unread, undeclared = scope.unused_keys(run._base)
+    run.meta["unread_keys"] = unread
+    run.meta["undeclared_scope_keys"] = undeclared
+    parts = []
+    if unread:
+        parts.append(f"config keys never read: {', '.join(unread)}")
+    if undeclared:
+        parts.append(f"scope keys no @auto_param declares: {', '.join(undeclared)}")
+    if parts and run.rank == 0:
+        msg = f"Run {run.name!r}: " + "; ".join(parts) + " (a typo, or a value the code ignores)."
+        # Reported at the run's end, where no user line is on the stack: name the script instead.
+        script = run.meta.get("script") or "<run>"
+        warnings.warn_explicit(
+            msg, HypertunerWarning, filename=script, lineno=0, module="hypertuner"
+        )
 
 
 def current_run() -> Run | None:
@@ -444,7 +442,7 @@ def _lock_directory(directory: Path, name: str) -> int:
         )
         raise RunInUseError(msg, name=name)
     os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()} {_host()}\n".encode())
+    os.write(fd, f"{os.getpid()} {host()}\n".encode())
     return fd
 
 
@@ -478,12 +476,6 @@ def _claim(storage: Path, name: str, *, exact: bool) -> tuple[str, int, bool]:
         if created or not exists or exact:
             return candidate, fd, exists
         os.close(fd)  # pragma: no cover - a run finished between mkdir and lock
-
-
-def _host() -> str:
-    import socket
-
-    return socket.gethostname()
 
 
 def _handoff_path(storage: Path) -> Path | None:
@@ -539,8 +531,6 @@ def _publish_handoff(storage: Path, name: str) -> None:
 
 
 def _changed_keys(saved: Mapping[str, Any], explicit: Mapping[str, Any]) -> list[str]:
-    from .config import flatten
-
     flat_saved = flatten(saved)
     changes = []
     for key, new in explicit.items():
@@ -574,9 +564,14 @@ def start_run(
     storage: str | os.PathLike[str] | None = None,
     resume: str = "recall",
     explicit: Mapping[str, Any] | None = None,
+    backup: str | None = None,
     current: bool = True,
 ) -> Run:
-    """Create (or recall) a run and make it the current one.
+    """Start a run from a resolved config (or recall the run of that name): the one path.
+
+    The run's folder is claimed and locked, ``meta.json`` and ``config.json`` are written (by
+    global rank zero; the other ranks join the run rank zero names), the config becomes the base
+    scope of ``param_scope`` and ``@auto_param``, and the folder is mirrored to ``backup``.
 
     Args:
         config: the resolved config to snapshot in ``config.json`` (plain data).
@@ -586,7 +581,11 @@ def start_run(
             ``"refuse"`` (an error) or ``"new"`` (a fresh run named ``name-2``, ``name-3``...).
         explicit: flat ``{dotted key: value}`` set on purpose (command line, config files); on
             recall, a value here that differs from the saved one is refused.
-        current: make the new run the process's current run (ending the one before).
+        backup: an fsspec URL (``s3://bucket/runs``) the run folder is mirrored to, as
+            ``<backup>/<run>/``, while the run lasts.
+        current: make the new run the process's current run (ending the one before) and its
+            config the base scope now; otherwise both happen inside ``with run:`` only (how a
+            sweep runs several trials in one process).
 
     Returns:
         The running :class:`Run`; on recall its ``config`` is the saved one.
@@ -595,7 +594,9 @@ def start_run(
         RunNameError: ``name`` is not a safe folder name.
         RunInUseError: the name is being written by another process, or exists with
             ``resume="refuse"``.
-        ConfigError: ``resume`` is unknown, or a recalled run's saved value would change.
+        ConfigError: ``resume`` is unknown, a recalled run's saved value would change, or
+            ``backup`` has a scheme no filesystem provides.
+        MissingDependencyError: ``backup`` needs a filesystem package that is not installed.
 
     Example:
         >>> import tempfile, hypertuner
@@ -606,53 +607,60 @@ def start_run(
         (True, {'lr': 0.1})
         >>> again.finish()
     """
-    global _process_run
     if resume not in RESUME_MODES:
         options = ", ".join(repr(m) for m in RESUME_MODES)
         msg = f"run.resume must be one of {options}, not {resume!r}."
         raise ConfigError(msg, key="run.resume", value=resume)
     if name is not None:
         check_run_name(name)
+    if backup:
+        from . import storage as remote  # only runs with run.backup load it (and fsspec)
+
+        remote.check_url(backup)  # before the run exists: a bad URL leaves no run
     root = storage_root(storage)
-    data: dict[str, Any] = dict(config or {})
     rank, world = rank_info()
+    if rank == 0:
+        run = _claim_run(root, dict(config or {}), name, resume, explicit or {}, world)
+    else:
+        run = _join_run(root, dict(config or {}), name, resume, rank, world)
+    if current:
+        if rank == 0:
+            _publish_handoff(root, run.name)
+        _set_process_run(run)
+        run._install_base()
+    if rank == 0:
+        _install_exit_hooks()
+        if backup:
+            remote.mirror_run(run, backup)
+    return run
 
-    if rank != 0:
-        run_name = name if name is not None and resume != "new" else _await_handoff(root)
-        saved = root / run_name / "config.json"
-        with contextlib.suppress(FileNotFoundError, ValueError):
-            data = json.loads(saved.read_text())
-        run = Run(run_name, root, data, rank=rank, world_size=world, recalled=saved.exists())
-        if current:
-            _set_process_run(run)
-        return run
 
+def _join_run(
+    root: Path, data: dict[str, Any], name: str | None, resume: str, rank: int, world: int
+) -> Run:
+    """A non-zero rank: the run rank zero started (named explicitly or handed over)."""
+    run_name = name if name is not None and resume != "new" else _await_handoff(root)
+    saved = root / run_name / "config.json"
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        data = json.loads(saved.read_text())
+    return Run(run_name, root, data, rank=rank, world_size=world, recalled=saved.exists())
+
+
+def _claim_run(
+    root: Path,
+    data: dict[str, Any],
+    name: str | None,
+    resume: str,
+    explicit: Mapping[str, Any],
+    world: int,
+) -> Run:
+    """Rank zero: claim the folder, recall or create the run, and write its files."""
     exact = name is not None and resume != "new"
     run_name, fd, exists = _claim(root, name or _generated_stem(), exact=exact)
     directory = root / run_name
     try:
         if exists:
-            if resume == "refuse":
-                msg = (
-                    f"Run {run_name!r} exists already in {str(root)!r} and run.resume is "
-                    "'refuse'. Choose another --name, or use run.resume=recall or run.resume=new."
-                )
-                raise RunInUseError(msg, name=run_name)
-            meta = _read_json(directory / "meta.json")
-            saved_config = _read_json(directory / "config.json")
-            changes = _changed_keys(saved_config, explicit or {})
-            if changes:
-                listing = "; ".join(changes)
-                msg = (
-                    f"Run {run_name!r} exists and is recalled with its saved config, but the "
-                    f"command line changes saved values: {listing}. Use a new --name for a new "
-                    "run, or run.resume=new to start one under a suffixed name."
-                )
-                raise ConfigError(msg, key=changes[0].split(":")[0], changes=changes)
-            data = saved_config
-            meta.setdefault("starts", [meta.get("start_time")]).append(_now())
-            meta.update(status="running", end_time=None, pid=os.getpid(), argv=list(sys.argv))
-            meta.pop("error", None)
+            data, meta = _recall(directory, run_name, resume, explicit)
         else:
             meta = _new_meta(run_name, world)
         _files.remove_stale_temporaries(directory)
@@ -670,11 +678,34 @@ def start_run(
         if not exists:
             _remove_new_run(directory)
         raise
-    if current:
-        _publish_handoff(root, run_name)
-        _set_process_run(run)
-    _install_exit_hooks()
     return run
+
+
+def _recall(
+    directory: Path, name: str, resume: str, explicit: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The saved config and meta of an existing run, checked against what was set explicitly."""
+    if resume == "refuse":
+        msg = (
+            f"Run {name!r} exists already in {str(directory.parent)!r} and run.resume is "
+            "'refuse'. Choose another --name, or use run.resume=recall or run.resume=new."
+        )
+        raise RunInUseError(msg, name=name)
+    meta = _read_json(directory / "meta.json")
+    saved_config = _read_json(directory / "config.json")
+    changes = _changed_keys(saved_config, explicit)
+    if changes:
+        listing = "; ".join(changes)
+        msg = (
+            f"Run {name!r} exists and is recalled with its saved config, but the command line "
+            f"changes saved values: {listing}. Use a new --name for a new run, or "
+            "run.resume=new to start one under a suffixed name."
+        )
+        raise ConfigError(msg, key=changes[0].split(":")[0], changes=changes)
+    meta.setdefault("starts", [meta.get("start_time")]).append(_files.now())
+    meta.update(status="running", end_time=None, pid=os.getpid(), argv=list(sys.argv))
+    meta.pop("error", None)
+    return saved_config, meta
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -711,11 +742,11 @@ def _new_meta(name: str, world: int) -> dict[str, Any]:
         "module": _main_module(),
         "cwd": os.getcwd(),
         "git": _git(os.path.dirname(script) if script else os.getcwd()),
-        "host": _host(),
+        "host": host(),
         "pid": os.getpid(),
         "world_size": world,
         "versions": _versions(),
-        "start_time": _now(),
+        "start_time": _files.now(),
         "end_time": None,
     }
 
@@ -786,80 +817,3 @@ def _at_exit() -> None:
     if run is not None and run.status == "running":
         error = run.meta.get("error") if run._pending_status else None
         run.finish(run._pending_status or "finished", error=error)
-
-
-def status_of(meta: Mapping[str, Any]) -> str:
-    """A run's status as readers should show it: ``crashed`` for a run whose process is gone.
-
-    ``meta.json`` says ``running`` until the run ends; a process killed with SIGKILL (or a machine
-    that lost power) never says more. On the host that ran it, a dead process id tells.
-
-    Example:
-        >>> status_of({"status": "finished"})
-        'finished'
-        >>> import subprocess, sys
-        >>> gone = subprocess.Popen([sys.executable, "-c", "pass"]); _ = gone.wait()
-        >>> status_of({"status": "running", "host": _host(), "pid": gone.pid})
-        'crashed'
-    """
-    status = str(meta.get("status") or "unknown")
-    if status == "running" and meta.get("host") == _host():
-        pid = meta.get("pid")
-        if isinstance(pid, int) and not _files._alive(pid):
-            return "crashed"
-    return status
-
-
-def list_runs(storage: str | os.PathLike[str] | None = None) -> list[str]:
-    """Return the names of the runs in the storage folder, sorted.
-
-    Example:
-        >>> import tempfile
-        >>> list_runs(tempfile.mkdtemp())
-        []
-    """
-    root = storage_root(storage)
-    try:
-        entries = os.scandir(root)
-    except FileNotFoundError:
-        return []
-    with entries:
-        return sorted(
-            e.name
-            for e in entries
-            if e.is_dir()
-            and not e.name.startswith(".")
-            and os.path.isfile(os.path.join(e.path, "config.json"))
-        )
-
-
-def resolve_run(name: str, storage: str | os.PathLike[str] | None = None) -> Path:
-    """Return the folder of run ``name``; raise with the nearest names when it does not exist.
-
-    Raises:
-        RunNameError: ``name`` is not a safe run name.
-        RunNotFoundError: no such run; ``suggestions`` holds the nearest run names.
-
-    Example:
-        >>> import tempfile
-        >>> try:
-        ...     resolve_run("nope", tempfile.mkdtemp())
-        ... except RunNotFoundError as err:
-        ...     print(err)  # doctest: +ELLIPSIS
-        No run 'nope' in '...': the storage folder has no runs yet...
-    """
-    check_run_name(name)
-    root = storage_root(storage)
-    directory = root / name
-    if (directory / "config.json").is_file():
-        return directory
-    names = list_runs(root)
-    if not names:
-        msg = (
-            f"No run {name!r} in {str(root)!r}: the storage folder has no runs yet. Start one with "
-            "'python train.py' (a script that calls hypertuner.parse()), or pass --storage."
-        )
-        raise RunNotFoundError(msg, name=name, suggestions=[])
-    hint, close = nearest_hint(name, names, listing="Runs there")
-    msg = f"No run {name!r} in {str(root)!r}.{hint}"
-    raise RunNotFoundError(msg, name=name, suggestions=close)

@@ -1,9 +1,12 @@
-"""Scoped parameters: ``param_scope`` and ``@auto_param``, fed by the run's resolved config.
+"""Scoped parameters: ``param_scope``, ``@auto_param`` and ``carry``; the base scope.
 
-The values visible at any moment form a *frame*: the base config (installed by
-:func:`hypertuner.parse`) plus the ``param_scope`` blocks around the code. The current frame lives
-in a ``ContextVar``, so threads and asyncio tasks never see each other's scopes; a thread with no
-scope of its own sees the base config.
+The values visible at any moment form a *frame*: the base config plus the ``param_scope`` blocks
+around the code. The current frame lives in a ``ContextVar``, so threads and asyncio tasks never
+see each other's scopes; a thread with no scope of its own sees the base config.
+
+This module knows nothing of runs: whoever starts a run installs its config as the base with
+:func:`install_base` (the run does, see :mod:`hypertuner.run`) and reads back what was used of it
+with :func:`unused_keys`.
 """
 
 from __future__ import annotations
@@ -11,18 +14,16 @@ from __future__ import annotations
 import contextvars
 import functools
 import typing
-import warnings
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import Any, TypeVar, overload
 
-from .config import Args, _merge, flatten, parse_value, unflatten
-from .errors import ConfigError, HypertunerWarning
+from ._formats import parse_value
+from ._trees import flatten, merge, unflatten
+from ._view import ConfigView
+from .errors import ConfigError
 
-if TYPE_CHECKING:
-    from .run import Run
-
-__all__ = ["auto_param", "carry", "install", "param_scope"]
+__all__ = ["Base", "Usage", "auto_param", "carry", "install_base", "param_scope", "unused_keys"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,8 +65,13 @@ def _parents(key: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
-class _Usage:
-    """Which keys were read, given in scopes, and declared by ``@auto_param`` (for the report)."""
+class Usage:
+    """Which keys were read, given in scopes, and declared by ``@auto_param`` (for the report).
+
+    Example:
+        >>> sorted(Usage().reads)
+        []
+    """
 
     def __init__(self) -> None:
         self.reads: set[str] = set()
@@ -77,7 +83,7 @@ class _Base:
     frame = _Frame({}, {})
 
 
-_usage = _Usage()
+_usage = Usage()
 _current: contextvars.ContextVar[_Frame | None] = contextvars.ContextVar(
     "hypertuner_scope", default=None
 )
@@ -88,7 +94,7 @@ def _frame() -> _Frame:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, Args):
+    if isinstance(value, ConfigView):
         return value.to_dict()  # handing a section to a scope counts as reading it
     return value
 
@@ -131,7 +137,7 @@ class param_scope:
         self._values = flat
         self._tokens: list[contextvars.Token[_Frame | None]] = []
 
-    def __enter__(self) -> Args:
+    def __enter__(self) -> ConfigView:
         # Entering costs a copy of the flat dict plus the sections the new values touch, never
         # a walk over every key: scopes nest inside loops.
         parent = _frame()
@@ -146,11 +152,11 @@ class param_scope:
                 flat.pop(above, None)
             flat[key] = value
         typed = {k: parse_value(v) if isinstance(v, _Raw) else v for k, v in self._values.items()}
-        tree = _merge(parent.tree, unflatten(typed))
+        tree = merge(parent.tree, unflatten(typed))
         sections = parent_sections.union(p for key in self._values for p in _parents(key))
         _usage.scope_keys.update(self._values)
         self._tokens.append(_current.set(_Frame(flat, tree, sections)))
-        return Args.from_dict(tree, _reads=_usage.reads)
+        return ConfigView.from_dict(tree, _reads=_usage.reads)
 
     def __exit__(
         self,
@@ -360,43 +366,77 @@ def carry(fn: Callable[..., Any] | None = None) -> Callable[..., Any]:
 
 
 # ---------------------------------------------------------------------------------------------
-# The run's base config
+# The base scope
 
 
-def install(run: Run) -> Args:
-    """Make ``run.config`` the base scope and return it as :class:`Args` (used by ``parse``)."""
+class Base:
+    """A config installed as the base scope of every thread, and what the code used of it.
+
+    Made by :func:`install_base`; :meth:`restore` puts back the base that was there before.
+
+    Example:
+        >>> base = install_base({"lr": 0.1})
+        >>> with param_scope() as ps:
+        ...     ps.lr
+        0.1
+        >>> base.restore()
+    """
+
+    def __init__(self, tree: dict[str, Any], usage: Usage, previous: tuple[_Frame, Usage]):
+        self.tree = tree
+        self.usage = usage
+        self._previous = previous
+
+    def restore(self) -> None:
+        """Put back the base scope (and its usage record) that this one replaced."""
+        global _usage
+        if _Base.frame.tree is self.tree:
+            _Base.frame, _usage = self._previous
+
+
+def install_base(tree: dict[str, Any]) -> Base:
+    """Make ``tree`` (a resolved config) the base scope of every thread and start recording
+    which of its keys the code reads.
+
+    Example:
+        >>> base = install_base({"dnn": {"layers": 4}})
+        >>> @auto_param
+        ... def dnn(layers=3):
+        ...     return layers
+        >>> dnn(), unused_keys(base)
+        (4, ([], []))
+        >>> base.restore()
+    """
     global _usage
-    previous = _usage
-    _usage = _Usage()
-    _usage.declared = previous.declared  # decorators ran once, at import time
-    _Base.frame = _Frame(flatten(run.config), run.config)
-    if _report not in run._end_callbacks:  # installing the same run twice reports once
-        run.on_end(_report)
-    return Args.from_dict(run.config, _reads=_usage.reads)
+    previous = (_Base.frame, _usage)
+    usage = Usage()
+    usage.declared = _usage.declared  # decorators ran once, at import time
+    _Base.frame = _Frame(flatten(tree), tree)
+    _usage = usage
+    return Base(tree, usage, previous)
 
 
-def _report(run: Run, status: str) -> None:
-    keys = flatten(run.config)
-    unread = sorted(k for k in keys if k not in _usage.reads)
+def unused_keys(base: Base) -> tuple[list[str], list[str]]:
+    """Return ``(unread, undeclared)``: the config keys nothing read, and the keys given in
+    scopes that no ``@auto_param`` declares and no config holds (each a likely typo).
+
+    Example:
+        >>> base = install_base({"lr": 0.1, "epochs": 3})
+        >>> with param_scope() as ps:
+        ...     _ = ps.lr
+        >>> unused_keys(base)
+        (['epochs'], [])
+        >>> base.restore()
+    """
+    usage = base.usage
+    keys = flatten(base.tree)
+    unread = sorted(k for k in keys if k not in usage.reads)
     known = set(keys)
     undeclared = sorted(
         k
-        for k in _usage.scope_keys
-        if k not in _usage.declared
+        for k in usage.scope_keys
+        if k not in usage.declared
         and k not in known
         and not any(c.startswith(k + ".") for c in known)
     )
-    run.meta["unread_keys"] = unread
-    run.meta["undeclared_scope_keys"] = undeclared
-    parts = []
-    if unread:
-        parts.append(f"config keys never read: {', '.join(unread)}")
-    if undeclared:
-        parts.append(f"scope keys no @auto_param declares: {', '.join(undeclared)}")
-    if parts and run.rank == 0:
-        msg = f"Run {run.name!r}: " + "; ".join(parts) + " (a typo, or a value the code ignores)."
-        # Reported at the run's end, where no user line is on the stack: name the script instead.
-        script = run.meta.get("script") or "<run>"
-        warnings.warn_explicit(
-            msg, HypertunerWarning, filename=script, lineno=0, module="hypertuner"
-        )
+    return unread, undeclared

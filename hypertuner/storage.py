@@ -16,7 +16,6 @@ and the other ``FSSPEC_<PROTOCOL>_<OPTION>`` variables, fsspec's config files).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import shutil
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _files
 from ._deps import require
+from ._layout import check_run_name, resolve_run, storage_root
 from .errors import (
     ConfigError,
     HypertunerWarning,
@@ -47,7 +47,6 @@ __all__ = [
     "MAX_BACKOFF",
     "MIN_INTERVAL",
     "Mirror",
-    "add_commands",
     "check_url",
     "mirror_run",
     "pull",
@@ -427,8 +426,6 @@ def push(
         >>> push("pushed", "memory://doc-push", root)
         2
     """
-    from .run import resolve_run
-
     check_url(url)
     directory = resolve_run(name, storage)
     fs, root = _open_fs(url, storage_options)
@@ -501,8 +498,6 @@ def pull(
         >>> sorted(p.name for p in target.iterdir())
         ['config.json', 'meta.json']
     """
-    from .run import check_run_name, storage_root
-
     check_url(url)
     clean = url.rstrip("/")
     name = clean.rsplit("/", 1)[-1]
@@ -567,51 +562,3 @@ def _no_remote_run(fs: Any, remote: str, url: str, name: str, has_files: bool) -
     hint, close = nearest_hint(name, names, listing="Runs there")
     msg = f"No run at {url!r}.{hint}"
     return RunNotFoundError(msg, name=name, suggestions=close)
-
-
-# ---------------------------------------------------------------------------------------------
-# The command line
-
-
-def add_commands(sub: Any) -> None:
-    """Add ``hypertuner pull`` and ``hypertuner push`` to the subparsers ``sub``."""
-    from .cli import add_storage_option
-
-    pull_parser = sub.add_parser(
-        "pull",
-        help="copy a backed-up run into the local storage folder",
-        description="Copy the run at URL (<backup url>/<run>, e.g. s3://bucket/runs/baseline) into "
-        "storage/<run>/.",
-    )
-    pull_parser.add_argument("url", metavar="URL")
-    pull_parser.add_argument(
-        "--force", action="store_true", help="overwrite a local run of that name"
-    )
-    add_storage_option(pull_parser)
-    pull_parser.set_defaults(handler=_pull_command)
-
-    push_parser = sub.add_parser(
-        "push",
-        help="copy a local run to a backup URL",
-        description="Copy storage/<run>/ to URL/<run>/ (new and changed files).",
-    )
-    push_parser.add_argument("run", metavar="RUN")
-    push_parser.add_argument("url", metavar="URL")
-    add_storage_option(push_parser)
-    push_parser.set_defaults(handler=_push_command)
-
-
-def _pull_command(options: argparse.Namespace) -> int:
-    target = pull(options.url, options.storage, force=options.force)
-    count = sum(1 for p in target.rglob("*") if p.is_file())
-    print(f"Pulled run {target.name!r} ({count} files) into {str(target)!r}.")
-    return 0
-
-
-def _push_command(options: argparse.Namespace) -> int:
-    count = push(options.run, options.url, options.storage)
-    print(
-        f"Pushed run {options.run!r} ({count} files) to "
-        f"{options.url.rstrip('/') + '/' + options.run!r}."
-    )
-    return 0

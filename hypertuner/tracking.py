@@ -43,7 +43,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _files
+from ._eventfile import event_files, read_scalars
 from ._tfrecord import frame_records
+from ._trees import flatten
 from .errors import HypertunerError, MetricError, NoRunError
 from .run import Run, current_run
 
@@ -133,8 +135,6 @@ def _session_start(run: Run, wall_time: float) -> bytes:
         metadata,
         plugin_data_pb2,
     )
-
-    from .config import flatten
 
     info = plugin_data_pb2.SessionStartInfo(start_time_secs=wall_time)
     for key, value in flatten(run.config).items():
@@ -301,7 +301,7 @@ class _Tracker:
                 f"Metric name {tag!r} cannot be logged: use a non-empty string that does not "
                 "start with '_hparams_/' (for example 'val/loss')."
             )
-            raise MetricError(msg, key=tag)
+            raise MetricError(msg, key=str(tag))
         prefix = _value_prefix(tag)
         self.prefixes[tag] = prefix
         return prefix
@@ -339,8 +339,6 @@ class _Tracker:
         self.run.wrote(self.path, self.run.directory / SUMMARY_FILE)
 
     def _open(self) -> None:
-        from ._eventfile import event_files
-
         # TensorBoard reads a folder's event files in name order: a resumed run's file must sort
         # after the earlier ones even when they were created within the same second.
         stamp = int(time.time())
@@ -377,8 +375,6 @@ class _Tracker:
 def _stats_before(directory: Path, step: int) -> dict[str, list[Any]]:
     """The summary of what a recalled run logged before ``step`` (what TensorBoard still shows)."""
     import numpy as np
-
-    from ._eventfile import read_scalars
 
     stats: dict[str, list[Any]] = {}
     for tag, series in read_scalars(directory).items():

@@ -47,7 +47,7 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
             warnings.simplefilter("ignore", HypertunerWarning)
             current.finish()
     run_module._process_run = None
-    scope_module._Base.frame = scope_module._Frame({}, {})
+    scope_module.install_base({})  # no base scope left from another test
     os.environ.pop("HYPERTUNER_RUN_NAME", None)
     os.environ.pop("HYPERTUNER_RUN_PID", None)
 

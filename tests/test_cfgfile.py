@@ -14,7 +14,7 @@ import pytest
 import hypertuner
 from hypertuner import HParams, auto_param, param_scope
 from hypertuner import cfgfile as cfgfile_module
-from hypertuner.cfgfile import read_cfg
+from hypertuner._cfgformat import read_cfg
 from hypertuner.config import explain_text, resolve
 from hypertuner.errors import (
     ConfigError,
@@ -365,7 +365,7 @@ def test_other_file_and_other_name_load_side_by_side(storage: Path) -> None:
     assert (first.model.layers, second.model.layers, third.model.layers) == (4, 8, 8)
     assert HParams.get_hparams_by_name("exp").run.name == "resnet-baseline"
     assert hypertuner.current_run().name == "second"
-    assert sorted(hypertuner.run.list_runs(storage)) == ["resnet-baseline", "second"]
+    assert sorted(hypertuner._layout.list_runs(storage)) == ["resnet-baseline", "second"]
 
 
 def test_same_run_name_recalls_the_saved_copy_and_says_so_on_one_line(
@@ -429,6 +429,7 @@ def test_parse_of_a_bad_cfg_prints_one_line_and_exits_2(tmp_path: Path) -> None:
     assert not Path("storage").exists()
 
 
+@pytest.mark.slow
 def test_example_trains_from_hparams_cfg_and_recalls_it(tmp_path: Path, storage: Path) -> None:
     """The example as a new user runs it: the run folder, then the recall on a second run."""
     pytest.importorskip("torch", reason="the example trains a torch model")

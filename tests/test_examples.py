@@ -12,6 +12,8 @@ import pytest
 
 import hypertuner
 
+pytestmark = pytest.mark.slow  # the examples run as scripts
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from hypertuner.launch import JOURNAL, SWEEP_FILE
-from hypertuner.run import list_runs
+from hypertuner._layout import list_runs
+from hypertuner._sweeprecord import JOURNAL, SWEEP_FILE
+
+pytestmark = pytest.mark.slow  # a real Ray instance
 
 pytest.importorskip("ray")
 

@@ -17,8 +17,9 @@ import pytest
 
 import hypertuner
 from hypertuner import _files
+from hypertuner._layout import list_runs, resolve_run
 from hypertuner.errors import ConfigError, RunInUseError, RunNotFoundError
-from hypertuner.run import list_runs, resolve_run, start_run
+from hypertuner.run import start_run
 from tests.conftest import write
 
 # These tests are about folders and statuses, not about which keys the code read.
@@ -121,6 +122,7 @@ def test_sigterm_marks_the_run_interrupted(tmp_path: Path, storage: Path) -> Non
     assert meta["error"] == "SIGTERM"
 
 
+@pytest.mark.slow
 def test_sigterm_ends_the_process_even_when_the_script_swallows_the_exit(
     tmp_path: Path, storage: Path
 ) -> None:
@@ -216,6 +218,7 @@ def test_resume_new_starts_a_suffixed_run(storage: Path) -> None:
     assert json.loads((storage / "exp" / "config.json").read_text()) == {"lr": 1}
 
 
+@pytest.mark.slow
 def test_two_processes_never_share_a_new_run_name(tmp_path: Path, storage: Path) -> None:
     script = write(tmp_path / "train.py", SCRIPT)
     argv = [
@@ -253,6 +256,7 @@ def test_half_created_run_folder_is_taken_over(storage: Path) -> None:
     assert json.loads((storage / "crashed" / "config.json").read_text()) == {"a": 1}
 
 
+@pytest.mark.slow
 def test_torchrun_ranks_agree_on_one_run_and_only_rank_zero_writes(
     tmp_path: Path, storage: Path
 ) -> None:

@@ -465,7 +465,7 @@ _KILL_SCRIPT = textwrap.dedent(
         os.waitpid(pid, 0)
         record = hypertuner.load(os.path.join(storage, "killed", "model.pt"))
         assert record["config"] == {"kind": "kill"}, record["config"]
-        ledger = hypertuner.saver._read_ledger(hypertuner.run.storage_root(storage) / "killed")
+        ledger = hypertuner.saver._read_ledger(hypertuner._layout.storage_root(storage) / "killed")
         for entry in ledger["checkpoints"]:
             hypertuner.load(os.path.join(storage, "killed", entry["file"]))
     print("survived", kills)
@@ -473,6 +473,7 @@ _KILL_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_model_pt_stays_loadable_when_saving_process_is_killed_at_random(storage: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-c", _KILL_SCRIPT, str(storage), "25"],

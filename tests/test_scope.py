@@ -182,6 +182,7 @@ def test_carry_runs_a_function_in_another_thread_with_the_current_scope() -> Non
     assert results == [12]
 
 
+@pytest.mark.slow
 def test_carry_reaches_spawned_process_pool_and_dataloader_workers(tmp_path: Path) -> None:
     pytest.importorskip("torch", reason="the DataLoader case needs torch")
     script = write(

@@ -161,6 +161,7 @@ def wait_for(condition: Any, timeout: float = 60.0) -> bool:
 # Against the S3 server
 
 
+@pytest.mark.slow
 def test_example_run_arrives_in_s3_and_pull_restores_it(
     s3: MotoServer, storage: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -204,6 +205,7 @@ def test_example_run_arrives_in_s3_and_pull_restores_it(
     assert "--force" in err
 
 
+@pytest.mark.slow
 def test_parse_run_backup_mirrors_files_written_later(s3: MotoServer, storage: Path) -> None:
     args = hypertuner.parse(["+lr=0.1", "--name=parsed", "run.backup=s3://bucket/parsed"])
     assert args.lr == 0.1
@@ -220,6 +222,7 @@ def test_parse_run_backup_mirrors_files_written_later(s3: MotoServer, storage: P
     assert json.loads(fs.cat("bucket/parsed/parsed/meta.json"))["status"] == "finished"
 
 
+@pytest.mark.slow
 def test_server_outage_is_retried_warned_and_never_stops_the_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, storage: Path
 ) -> None:

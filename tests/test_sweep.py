@@ -18,9 +18,9 @@ import pytest
 
 import hypertuner
 from hypertuner import auto_param, choice, cli, irange, loguniform
+from hypertuner._layout import list_runs
+from hypertuner._sweeprecord import JOURNAL, SWEEP_FILE, Progress, Trial, trial_id
 from hypertuner.errors import MissingDependencyError, SearchSpecError
-from hypertuner.launch import JOURNAL, SWEEP_FILE, Trial, _Progress, trial_id
-from hypertuner.run import list_runs
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -252,7 +252,7 @@ def test_progress_draws_a_bar_on_a_terminal() -> None:
             return True
 
     stream = Terminal()
-    progress = _Progress("bar", 2, 0, "min", None, stream=stream)
+    progress = Progress("bar", 2, 0, "min", None, stream=stream)
     progress.update(Trial(0, "id", "bar-0", {}, "finished", value=0.5))
     progress.close()
     text = stream.getvalue()
@@ -267,6 +267,107 @@ def test_the_ray_backend_without_ray_names_the_extra_to_install(
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(MissingDependencyError, match=r"pip install 'hypertuner\[ray\]'"):
         hypertuner.sweep(_fails_on_two, {"x": [1]}, backend="ray", progress=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# Backends as objects
+
+
+class _ThreadBackend:
+    """A backend written outside hypertuner, in one class: each trial in a thread of its own."""
+
+    name = "threads"
+    workers = 2
+
+    def __init__(self) -> None:
+        self.checked: list[Any] = []
+
+    def check(self, target: Any) -> None:
+        self.checked.append(target)
+
+    def run(self, driver: Any) -> None:
+        import threading
+
+        from hypertuner._trial import execute
+
+        jobs = []
+        while (job := driver.next_job()) is not None:
+            jobs.append(job)
+        outcomes: dict[int, Any] = {}
+
+        def work(job: Any) -> None:
+            outcomes[job.index] = execute(job)
+
+        threads = [threading.Thread(target=work, args=(job,)) for job in jobs]
+        for job, thread in zip(jobs, threads, strict=True):
+            driver.started(job)
+            thread.start()
+        for job, thread in zip(jobs, threads, strict=True):
+            thread.join()
+            driver.finished(outcomes[job.index])
+
+
+def test_a_backend_written_elsewhere_runs_the_sweep_without_any_change_to_hypertuner(
+    storage: Path,
+) -> None:
+    backend = _ThreadBackend()
+    results = hypertuner.sweep(
+        _fails_on_two, {"x": [1, 2, 3]}, backend=backend, name="own", progress=False
+    )
+    assert backend.checked == [_fails_on_two]
+    assert [t.status for t in results] == ["finished", "failed", "finished"]
+    sweep_file = json.loads((storage / "own" / SWEEP_FILE).read_text())
+    assert (sweep_file["backend"], sweep_file["workers"]) == ("threads", 2)
+    assert list_runs(storage) == ["own-0", "own-1", "own-2"]
+
+
+def test_a_process_pool_object_is_the_same_as_its_shorthand_keywords(storage: Path) -> None:
+    from hypertuner.backends import ProcessPool
+
+    results = hypertuner.sweep(
+        _pid_of_trial,
+        {"x": [1, 2, 3, 4]},
+        backend=ProcessPool(workers=2, start_method="fork"),
+        name="object",
+        progress=False,
+    )
+    assert [t.status for t in results] == ["finished"] * 4
+    assert len({t.result for t in results}) == 2
+    sweep_file = json.loads((storage / "object" / SWEEP_FILE).read_text())
+    assert (sweep_file["backend"], sweep_file["workers"]) == ("process", 2)
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        pytest.param(
+            {"backend": "__pool__", "workers": 2},
+            r"give workers to it \(for example ProcessPool\(workers=2\)\), not to sweep\(\)",
+            id="object-and-shorthand",
+        ),
+        pytest.param({"backend": object()}, r"has no run\(\) method", id="not-a-backend"),
+        pytest.param({"backend": "proces"}, r"Did you mean 'process'\?", id="misspelt-name"),
+        pytest.param(
+            {"backend": "serial", "workers": 2}, r"backend='serial' runs one trial", id="serial-2"
+        ),
+        pytest.param({"workers": 0}, r"workers must be a positive integer", id="no-workers"),
+        pytest.param(
+            {"workers": 2, "start_method": "vfork"},
+            r"start_method must be one of 'spawn', 'forkserver', 'fork'",
+            id="start-method",
+        ),
+    ],
+)
+def test_a_bad_backend_is_refused_before_anything_is_written(
+    storage: Path, options: dict[str, Any], match: str
+) -> None:
+    from hypertuner.backends import ProcessPool
+
+    if options.get("backend") == "__pool__":
+        options = {**options, "backend": ProcessPool(workers=2)}
+    with pytest.raises(SearchSpecError, match=match):
+        hypertuner.sweep(_fails_on_two, {"x": [1]}, name="bad", progress=False, **options)
+    assert not storage.exists() or not any(storage.iterdir())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -290,6 +391,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_a_train_function_defined_in_the_users_script_runs_in_reused_worker_processes(
     tmp_path: Path,
 ) -> None:
@@ -335,6 +437,7 @@ def test_fork_start_method_runs_trials_in_forked_workers(storage: Path) -> None:
     assert list_runs(storage) == ["forked-0", "forked-1", "forked-2", "forked-3"]
 
 
+@pytest.mark.slow
 def test_a_script_that_starts_the_sweep_without_a_main_guard_gets_a_clear_error(
     tmp_path: Path,
 ) -> None:
@@ -378,6 +481,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_gpu_trials_see_one_gpu_ids_entry_set_before_import_and_never_shared(
     tmp_path: Path,
 ) -> None:
@@ -421,6 +525,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_sweep_marks_unfinished_trials_and_a_rerun_resumes(tmp_path: Path) -> None:
     script = _script(tmp_path, "stop_sweep.py", CTRL_C_SCRIPT)
     env = {**os.environ, "SLEEP": "60"}
@@ -489,6 +594,7 @@ print("trained", hypertuner.current_run().name)
 """
 
 
+@pytest.mark.slow
 def test_the_sweep_command_runs_the_script_once_per_trial_with_its_overrides(
     tmp_path: Path, storage: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -534,6 +640,7 @@ def test_the_sweep_command_runs_the_script_once_per_trial_with_its_overrides(
 # The examples, as a new user runs them (tiny data)
 
 
+@pytest.mark.slow
 def test_the_testtube_style_example_runs_on_two_workers(tmp_path: Path) -> None:
     done = _python(
         REPO / "examples" / "search" / "testtube_style.py",
@@ -550,6 +657,7 @@ def test_the_testtube_style_example_runs_on_two_workers(tmp_path: Path) -> None:
     assert len(list_runs(tmp_path / "storage")) == 4
 
 
+@pytest.mark.slow
 def test_the_native_sweep_example_runs_and_resumes(tmp_path: Path) -> None:
     example = REPO / "examples" / "search" / "native_sweep.py"
     done = _python(example, "--trials", "3", "--steps", "3", cwd=tmp_path, timeout=240)

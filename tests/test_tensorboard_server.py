@@ -19,9 +19,10 @@ import pytest
 
 import hypertuner
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Run .* never read:hypertuner.errors.HypertunerWarning"
-)
+pytestmark = [
+    pytest.mark.slow,  # a real TensorBoard server per test
+    pytest.mark.filterwarnings("ignore:Run .* never read:hypertuner.errors.HypertunerWarning"),
+]
 
 TENSORBOARD = Path(sys.executable).with_name("tensorboard")
 

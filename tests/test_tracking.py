@@ -182,6 +182,7 @@ def test_log_to_an_explicit_run_that_is_not_current(storage: Path) -> None:
     assert read_scalars(run.directory)["loss"].steps.tolist() == [0]
 
 
+@pytest.mark.slow
 def test_background_timer_flushes_within_the_interval(
     storage: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -221,6 +222,7 @@ raise RuntimeError("boom")
         pytest.param("raise", "STATUS_FAILURE", id="uncaught-exception"),
     ],
 )
+@pytest.mark.slow
 def test_crashed_process_still_shows_its_last_metrics(
     storage: Path, tmp_path: Path, how: str, status_name: str | None
 ) -> None:
@@ -389,6 +391,7 @@ def test_event_file_is_named_for_tensorboard(storage: Path) -> None:
     assert int(pid) == os.getpid()
 
 
+@pytest.mark.slow
 def test_a_run_never_finished_is_flushed_at_interpreter_exit(storage: Path) -> None:
     code = (
         "import hypertuner\n"

@@ -446,6 +446,7 @@ def test_launch_command_keeps_other_arguments_and_drops_config_name_storage_over
     ]
 
 
+@pytest.mark.slow
 def test_launch_runs_the_recorded_script_with_the_edited_config(
     server: UIServer, script_runs: Path, tmp_path: Path
 ) -> None:
@@ -468,6 +469,7 @@ def test_launch_runs_the_recorded_script_with_the_edited_config(
     assert Path(data["log"]).parent == script_runs / ".hypertuner" / "logs"
 
 
+@pytest.mark.slow
 def test_launched_process_that_fails_early_shows_as_failed_with_its_output(
     server: UIServer, script_runs: Path, tmp_path: Path
 ) -> None:
@@ -481,6 +483,7 @@ def test_launched_process_that_fails_early_shows_as_failed_with_its_output(
     assert "broken before parse()" in row["launch"]["log_tail"]
 
 
+@pytest.mark.slow
 def test_launch_is_refused_when_the_script_no_longer_exists(
     server: UIServer, script_runs: Path, tmp_path: Path
 ) -> None:

@@ -20,6 +20,8 @@ import pytest
 
 from hypertuner.ui.server import UIServer
 
+pytestmark = pytest.mark.slow  # a real Chromium per test
+
 CHROMIUM = os.environ.get("HYPERTUNER_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from types import FrameType, ModuleType
 from typing import Any
 
-from .. import _deps
+from .. import _deps, tracking
 from ..errors import NoRunError
 from ..run import Run, current_run, start_run
 from ..saver import Saver, check_options
@@ -48,7 +48,6 @@ def _lightning_modules() -> list[ModuleType]:
 
 _NAMESPACES = _lightning_modules()
 _BASES: tuple[type, ...] = tuple(dict.fromkeys(m.Callback for m in _NAMESPACES))
-_TRACKING = "hypertuner.tracking"
 
 
 class _Optimizers:
@@ -166,7 +165,6 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
         self._sigterm = False
         self._signal_installed = False
         self._log_every = 0
-        self._tracking = False
         self._val_keys: set[str] = set()
         self._resumed: dict[str, Any] | None = None
         self._stopped = False
@@ -201,7 +199,6 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
         )
         self._has_checkpointing = bool(getattr(trainer, "checkpoint_callbacks", []))
         self._log_every = int(getattr(trainer, "log_every_n_steps", 0) or 0)
-        self._tracking = importlib.util.find_spec(_TRACKING) is not None
 
     def _start_run(self, trainer: Any, config: dict[str, Any]) -> Run:
         """Start the run on rank zero; the other ranks join it by the name rank zero broadcasts."""
@@ -257,8 +254,7 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
         self._validated = True
         metrics = trainer.callback_metrics
         self._val_keys.update(metrics)
-        if self._tracking:
-            self._log_metrics(trainer, metrics, trainer.global_step)
+        self._log_metrics(trainer, metrics, trainer.global_step)
         if not self._has_checkpointing:
             self._save(trainer)
 
@@ -270,7 +266,7 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
         self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         # Cheap on purpose: this runs every step (the per-step budget is a few microseconds).
-        if self._tracking and self._log_every and trainer.global_step % self._log_every == 0:
+        if self._log_every and trainer.global_step % self._log_every == 0:
             metrics = trainer.callback_metrics
             step_metrics = {k: v for k, v in metrics.items() if k not in self._val_keys}
             if step_metrics:
@@ -280,8 +276,6 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
         """Send ``metrics`` to :func:`hypertuner.tracking.log` (TensorBoard), rank zero only."""
         if self.run is None or self.run.rank != 0 or not metrics:
             return
-        from .. import tracking
-
         tracking.log(metrics, step, run=self.run)
 
     def _save(self, trainer: Any, *, last: bool = False) -> None:

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _files
+from .._layout import check_run_name, resolve_run, storage_root
 from ..errors import ConfigError, LaunchError, RunInUseError, RunNameError
-from ..run import check_run_name, resolve_run, storage_root
 
 if TYPE_CHECKING:
     import subprocess

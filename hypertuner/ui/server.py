@@ -39,6 +39,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import compare
+from .._clitools import add_storage_option
+from .._layout import check_run_name, resolve_run, storage_root
 from ..errors import (
     ConfigError,
     HypertunerError,
@@ -47,7 +49,6 @@ from ..errors import (
     RunNameError,
     RunNotFoundError,
 )
-from ..run import check_run_name, resolve_run, storage_root
 from .edit import Launch, Launcher
 
 if TYPE_CHECKING:
@@ -586,8 +587,6 @@ def add_commands(sub: Any) -> None:
         >>> cli.main(["ui", "--port", "-1"])
         2
     """
-    from ..cli import add_storage_option
-
     ui = sub.add_parser(
         "ui",
         help="serve a page to browse, compare, edit and launch runs",

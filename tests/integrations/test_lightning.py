@@ -22,6 +22,7 @@ from hypertuner.integrations.lightning import HypertunerCallback  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [
+    pytest.mark.slow,  # every test here fits a real Trainer
     # Lightning's own advice about a tiny CPU setup, not about the code under test.
     pytest.mark.filterwarnings("ignore:.*does not have many workers:UserWarning"),
     pytest.mark.filterwarnings("ignore:.*smaller than the logging interval:UserWarning"),

@@ -151,6 +151,7 @@ _SIGTERM_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_sigterm_saves_last_checkpoint_and_marks_run_interrupted(storage: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-c", _SIGTERM_SCRIPT, str(storage)],
@@ -172,6 +173,7 @@ def test_sigterm_saves_last_checkpoint_and_marks_run_interrupted(storage: Path) 
     assert record["step"] >= 3
 
 
+@pytest.mark.slow
 def test_pytorch_example_trains_saves_and_resumes(storage: Path) -> None:
     command = [
         sys.executable,

@@ -1,0 +1,226 @@
+"""The ``.cfg`` format: INI sections of safely evaluated Python expressions (the reader).
+
+A ``.cfg`` file is a list of ``key = value`` lines (``:`` works too) under ``[section]`` headers;
+``[model] layers = 4`` is the key ``model.layers``, a dotted header ``[model.encoder]`` nests one
+level deeper, and keys before the first header are top-level. Lines starting with ``#`` or ``;``
+are comments, and an indented line continues the value above it.
+
+Each value is a Python expression, evaluated here by walking its syntax tree, never by ``eval``:
+literals (numbers, strings, booleans, ``None``, lists, tuples, dicts, sets), arithmetic, bitwise,
+boolean and comparison operators, ``a if c else b``, and calls of ``abs``, ``bool``, ``float``,
+``int``, ``len``, ``max``, ``min``, ``pow``, ``round``, ``str`` and ``sum``. A value that is one
+bare word (``activation = relu``) is that word as a string. Everything else (names inside
+expressions, attribute access, subscripts, other calls, lambdas, comprehensions, f-strings,
+``:=``, dunder names) is refused before anything runs, and so is every result over the limits
+(integers of 4096 bits, 1,000,000 elements and characters, 100 levels of nesting), checked
+*before* it is computed (``9 ** 9 ** 9``, ``[0] * 10**12``).
+
+The values are stored as JSON data, as ``config.json`` keeps them: tuples and sets become lists
+(a set sorted), dict keys must be strings, and ``inf``/``nan`` are refused. Every value of the
+``run`` section (``name``, ``storage``, ``resume``, ``backup``) is the text itself, never evaluated.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ._safe_eval import _evaluate, _Refused
+from .errors import ConfigError
+
+__all__ = ["read_cfg"]
+
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*")
+
+
+def _raw_string(text: str) -> str:
+    """A ``run`` setting: the text itself, without surrounding quotes or a trailing comment."""
+    text = re.split(r"\s[#;]", text, maxsplit=1)[0].strip()
+    if len(text) >= 2 and text[0] in ("'", '"') and text[-1] == text[0]:
+        return text[1:-1]
+    return text
+
+
+# ---------------------------------------------------------------------------------------------
+# The INI reader
+
+
+def read_cfg(
+    path: str, text: str, *, display: str | None = None
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """Read the ``.cfg`` text of ``path`` into nested data and the line of each dotted key.
+
+    Args:
+        path: the file's path (used in messages when ``display`` is not given).
+        text: the file's text.
+        display: how messages name the file (the path as the user wrote it).
+
+    Returns:
+        ``(data, lines)``: the nested config and ``{dotted key or section: line number}``.
+
+    Raises:
+        ConfigError: a line is neither a section, a key nor a comment; a section or key is
+            repeated (the message names both lines); a value is refused (file, line and key).
+
+    Example:
+        >>> data, lines = read_cfg("h.cfg", "[run]\\nname = base\\n[model]\\nlayers = 2 * 2\\n")
+        >>> data, lines["model.layers"]
+        ({'run': {'name': 'base'}, 'model': {'layers': 4}}, 4)
+    """
+    shown = display if display is not None else path
+    data: dict[str, Any] = {}
+    lines: dict[str, int] = {}
+    headers: dict[str, int] = {}
+    prefix = ""
+    pending: tuple[str, int, int, list[str]] | None = None  # key, line, indent, value parts
+
+    def finish() -> None:
+        key, number, _, parts = pending  # type: ignore[misc]
+        raw = "\n".join(parts).strip()
+        if not raw:
+            msg = (
+                f"Key {key!r} in config file {shown!r} (line {number}) has no value: write one, "
+                "'' for an empty string, or None."
+            )
+            raise ConfigError(msg, path=shown, key=key, line=number)
+        if key.startswith("run."):
+            value: Any = _raw_string(raw)
+        else:
+            try:
+                value = _evaluate(raw)
+            except _Refused as exc:
+                msg = (
+                    f"Value of {key!r} in config file {shown!r} (line {number}) is refused: "
+                    f"{exc.reason}; {exc.hint}."
+                )
+                raise ConfigError(msg, path=shown, key=key, line=number, value=raw) from None
+        _store(data, lines, key, value, number, shown)
+
+    if text.startswith("\ufeff"):  # a byte-order mark that some editors write
+        text = text[1:]
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#;":
+            continue
+        indent = len(line) - len(line.lstrip())
+        if pending is not None and indent > pending[2]:
+            pending[3].append(stripped)
+            continue
+        if pending is not None:
+            finish()
+            pending = None
+        if stripped[0] == "[":
+            prefix = _section(stripped, number, data, lines, headers, shown)
+            continue
+        at = _delimiter(stripped)
+        if at < 0:
+            msg = (
+                f"Line {number} of config file {shown!r} is not a '[section]', a 'key = value' "
+                f"line or a comment: {stripped[:60]!r}."
+            )
+            raise ConfigError(msg, path=shown, line=number, value=stripped)
+        name = stripped[:at].strip()
+        if not _KEY.fullmatch(name):
+            msg = (
+                f"Key {name!r} in config file {shown!r} (line {number}) is not a name: use "
+                "letters, digits, '_' and '-', starting with a letter or '_'."
+            )
+            raise ConfigError(msg, path=shown, key=prefix + name, line=number)
+        pending = (prefix + name, number, indent, [stripped[at + 1 :]])
+    if pending is not None:
+        finish()
+    return data, lines
+
+
+def _delimiter(line: str) -> int:
+    equals, colon = line.find("="), line.find(":")
+    if equals < 0:
+        return colon
+    if colon < 0:
+        return equals
+    return min(equals, colon)
+
+
+def _section(
+    stripped: str,
+    number: int,
+    data: dict[str, Any],
+    lines: dict[str, int],
+    headers: dict[str, int],
+    shown: str,
+) -> str:
+    if not stripped.endswith("]"):
+        msg = (
+            f"Section header {stripped!r} in config file {shown!r} (line {number}) has no "
+            "closing ']'."
+        )
+        raise ConfigError(msg, path=shown, line=number, value=stripped)
+    name = stripped[1:-1].strip()
+    if not _KEY.fullmatch(name):
+        msg = (
+            f"Section [{name}] in config file {shown!r} (line {number}) is not a name: use "
+            "letters, digits, '_' and '-' (dotted names such as [model.encoder] nest)."
+        )
+        raise ConfigError(msg, path=shown, key=name, line=number)
+    if name in headers:
+        first = headers[name]
+        msg = (
+            f"Config file {shown!r} repeats the section [{name}] (lines {first} and {number}): "
+            "merge them into one."
+        )
+        raise ConfigError(msg, path=shown, key=name, line=number, lines=(first, number))
+    headers[name] = number
+    _store(data, lines, name, None, number, shown, section=True)
+    return name + "."
+
+
+_MISSING: Any = object()
+
+
+def _store(
+    data: dict[str, Any],
+    lines: dict[str, int],
+    key: str,
+    value: Any,
+    number: int,
+    shown: str,
+    *,
+    section: bool = False,
+) -> None:
+    parts = key.split(".")
+    node = data
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part, _MISSING)
+        if child is _MISSING:
+            child = node[part] = {}
+            lines.setdefault(".".join(parts[: i + 1]), number)
+        elif not isinstance(child, dict):
+            parent = ".".join(parts[: i + 1])
+            first = lines.get(parent, number)
+            msg = (
+                f"Config file {shown!r} sets {key!r} (line {number}), but {parent!r} is a value "
+                f"(line {first}), not a section: rename one of them."
+            )
+            raise ConfigError(msg, path=shown, key=key, line=number, lines=(first, number))
+        node = child
+    last = parts[-1]
+    existing = node.get(last, _MISSING)
+    if existing is _MISSING:
+        node[last] = {} if section else value
+        lines[key] = number
+        return
+    first = lines.get(key, number)
+    if section and isinstance(existing, dict):
+        lines[key] = number  # a section that a dotted header or key opened before its own header
+        return
+    if section:
+        msg = (
+            f"Config file {shown!r} uses {key!r} as a value (line {first}) and as a section "
+            f"(line {number}): rename one of them."
+        )
+    else:
+        msg = (
+            f"Config file {shown!r} repeats the key {key!r} (lines {first} and {number}): keep "
+            "one of them."
+        )
+    raise ConfigError(msg, path=shown, key=key, line=number, lines=(first, number))

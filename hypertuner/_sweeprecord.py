@@ -1,0 +1,313 @@
+"""A sweep's records: its trials (:class:`Trial`, :class:`SweepResults`), the journal
+``trials.jsonl``, ``sweep.json``, and the progress it prints.
+
+Example:
+    >>> trial_id({"a": 1, "b": 2}) == trial_id({"b": 2, "a": 1})
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import _files
+from ._trial import json_default
+from .errors import RunInUseError, SearchSpecError
+
+__all__ = [
+    "JOURNAL",
+    "SWEEP_FILE",
+    "Journal",
+    "Progress",
+    "SweepResults",
+    "Trial",
+    "best_of",
+    "lock_sweep",
+    "read_sweep_file",
+    "trial_id",
+]
+
+JOURNAL = "trials.jsonl"
+SWEEP_FILE = "sweep.json"
+
+
+# ---------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclasses.dataclass
+class Trial:
+    """One trial of a sweep, as recorded in its journal.
+
+    Attributes:
+        index: the trial's position in the strategy's order (its run is ``<sweep>-<index>``).
+        id: a hash of the trial's config.
+        name: the trial's run name.
+        config: the trial's config (the base config with the trial's values).
+        status: ``finished``, ``failed`` or ``interrupted``.
+        result: what the trial function returned (or the script's recorded result).
+        value: the number ranked by ``metric``/``mode``, or ``None``.
+        error: why the trial failed, or ``None``.
+        directory: the trial's run folder.
+        resumed: ``True`` when the trial finished in an earlier session and was skipped.
+    """
+
+    index: int
+    id: str
+    name: str
+    config: dict[str, Any]
+    status: str
+    result: Any = None
+    value: float | None = None
+    error: str | None = None
+    directory: Path = Path()
+    resumed: bool = False
+
+
+class SweepResults(list[Trial]):
+    """The trials of a sweep in index order, with the sweep's ``name``, ``directory`` and ``best``.
+
+    Example:
+        >>> import tempfile, hypertuner
+        >>> results = hypertuner.sweep(lambda args: args.x ** 2, {"x": [3, -1, 2]},
+        ...                            storage=tempfile.mkdtemp(), progress=False)
+        >>> [t.value for t in results], results.best.config
+        ([9.0, 1.0, 4.0], {'x': -1})
+    """
+
+    def __init__(self, trials: list[Trial], name: str, directory: Path, mode: str) -> None:
+        super().__init__(trials)
+        self.name = name
+        self.directory = directory
+        self.mode = mode
+
+    @property
+    def best(self) -> Trial | None:
+        """The finished trial with the lowest (``mode="min"``) or highest value, or ``None``."""
+        return best_of(list(self), self.mode)
+
+
+def best_of(trials: Sequence[Trial], mode: str) -> Trial | None:
+    scored = [t for t in trials if t.status == "finished" and t.value is not None]
+    if not scored:
+        return None
+    pick = min if mode == "min" else max
+    return pick(scored, key=lambda t: t.value)  # type: ignore[arg-type, return-value]
+
+
+# ---------------------------------------------------------------------------------------------
+# The journal and the sweep folder
+
+
+def trial_id(config: Mapping[str, Any]) -> str:
+    """The id of a trial: a hash of its config (key order does not matter).
+
+    Example:
+        >>> trial_id({"a": 1, "b": 2}) == trial_id({"b": 2, "a": 1})
+        True
+    """
+    text = json.dumps(config, sort_keys=True, default=repr, separators=(",", ":"))
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+class Journal:
+    """``trials.jsonl``: one JSON line per trial event.
+
+    Lines are written through at once (a crash of the sweep loses nothing) and fsynced at most
+    every ``SYNC_EVERY_S`` and at the end (an OS crash loses at most that much: those trials run
+    again on resume).
+    """
+
+    SYNC_EVERY_S = 0.5
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / JOURNAL
+        self._handle: Any = None
+        self._synced = 0.0
+        self._dirty = False
+
+    def read(self) -> dict[str, dict[str, Any]]:
+        latest: dict[str, dict[str, Any]] = {}
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return latest
+        for line in text.splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a line torn by a crash: the trial runs again
+            if isinstance(record, dict) and isinstance(record.get("trial"), str):
+                merged = dict(latest.get(record["trial"], {}))
+                merged.update(record)
+                latest[record["trial"]] = merged
+        return latest
+
+    def append(self, record: Mapping[str, Any], *, durable: bool = True) -> None:
+        """Append one line; a ``durable`` one (a trial's end) is fsynced soon.
+
+        A "running" line need not be durable: lost in a crash, its trial simply runs again.
+        """
+        if self._handle is None:
+            self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+        line = json.dumps(dict(record, time=_files.now()), default=json_default, allow_nan=False)
+        self._handle.write(line + "\n")
+        self._handle.flush()
+        if durable:
+            self._dirty = True
+            if time.monotonic() - self._synced >= self.SYNC_EVERY_S:
+                self.sync()
+
+    def sync(self) -> None:
+        """fsync what was written so far."""
+        if self._handle is not None and self._dirty:
+            os.fsync(self._handle.fileno())
+            self._dirty = False
+        self._synced = time.monotonic()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self.sync()
+            self._handle.close()
+            self._handle = None
+
+
+def lock_sweep(directory: Path, name: str) -> int:
+    fd = _files.lock_folder(directory)
+    if fd is None:
+        msg = (
+            f"Sweep {name!r} is being run by another process. Wait for it to end, or give this "
+            "sweep another name."
+        )
+        raise RunInUseError(msg, name=name)
+    return fd
+
+
+# ---------------------------------------------------------------------------------------------
+# Progress
+
+
+class Progress:
+    """A tqdm bar on a terminal (when tqdm is installed), else one plain line per trial."""
+
+    def __init__(
+        self,
+        name: str,
+        total: int,
+        done: int,
+        mode: str,
+        enabled: bool | None,
+        stream: TextIO | None = None,
+    ) -> None:
+        self.name = name
+        self.total = total
+        self.done = done
+        self.mode = mode
+        self.stream = stream if stream is not None else sys.stderr
+        self.started = time.monotonic()
+        self.ran = 0
+        self.best: Trial | None = None
+        self.bar: Any = None
+        self.enabled = enabled is not False
+        if self.enabled and _isatty(self.stream):
+            try:
+                tqdm: Any = importlib.import_module("tqdm").tqdm
+            except ImportError:
+                tqdm = None
+            if tqdm is not None:
+                self.bar = tqdm(
+                    total=total,
+                    initial=done,
+                    desc=f"sweep {name}",
+                    file=self.stream,
+                    unit="trial",
+                    dynamic_ncols=True,
+                )
+
+    def update(self, trial: Trial) -> None:
+        self.done += 1
+        self.ran += 1
+        if trial.status == "finished" and trial.value is not None:
+            best = self.best.value if self.best is not None else None
+            if best is None or (trial.value < best if self.mode == "min" else trial.value > best):
+                self.best = trial
+        if not self.enabled:
+            return
+        shown = f"{self.best.value:.6g} (trial {self.best.index})" if self.best else "-"
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"best {shown}", refresh=False)
+            self.bar.update(1)
+            return
+        elapsed = time.monotonic() - self.started
+        remaining = self.total - self.done
+        eta = _fmt_duration(elapsed / self.ran * remaining) if self.ran and remaining else "0s"
+        what = trial.status
+        if trial.value is not None:
+            what += f", value {trial.value:.6g}"
+        if trial.error:
+            what += f": {trial.error}"
+        print(
+            f"sweep {self.name}: {self.done}/{self.total} trial {trial.index} {what} | "
+            f"best {shown} | eta {eta}",
+            file=self.stream,
+            flush=True,
+        )
+
+    def note(self, text: str) -> None:
+        if not self.enabled:
+            return
+        if self.bar is not None:
+            self.bar.write(text, file=self.stream)
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _fmt_duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def read_sweep_file(directory: Path) -> dict[str, Any]:
+    """The ``sweep.json`` of a sweep's folder (``{}`` when there is none yet).
+
+    Raises:
+        SearchSpecError: the file is not valid JSON.
+    """
+    path = directory / SWEEP_FILE
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except ValueError as exc:
+        msg = (
+            f"Sweep file {str(path)!r} is not valid JSON ({exc}); delete the sweep's folder "
+            "to start over."
+        )
+        raise SearchSpecError(msg, path=str(path)) from None
+    return value if isinstance(value, dict) else {}

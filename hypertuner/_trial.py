@@ -1,0 +1,254 @@
+"""One trial of a sweep, run in the process that calls :func:`execute`.
+
+A :class:`Job` says what to run (a function with the trial's config, or a script's command
+line); :func:`execute` runs it as an ordinary run, started through :func:`hypertuner.start_run`
+like any other, and returns an :class:`Outcome`. The serial loop, pool workers, thread slots and
+Ray tasks (:mod:`hypertuner.backends`) all call it.
+
+Example:
+    >>> import tempfile
+    >>> job = Job(0, "t0", "demo-0", tempfile.mkdtemp(), {"x": 3}, "demo", fn=lambda a: a.x * 2)
+    >>> outcome = execute(job)
+    >>> outcome.status, outcome.result
+    ('finished', 6)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .args import Args
+from .run import start_run
+
+__all__ = ["Job", "Outcome", "execute", "interrupt_commands", "jsonable", "number_of"]
+
+#: Seconds a stopped trial gets to end before it is killed.
+STOP_GRACE_S = 10.0
+
+
+def number_of(result: Any, metric: str | None) -> float | None:
+    """The finite number a trial's ``result`` ranks by (``result[metric]`` for a mapping).
+
+    Example:
+        >>> number_of({"loss": 0.5}, "loss"), number_of("text", None)
+        (0.5, None)
+    """
+    if isinstance(result, Mapping) and metric is not None:
+        result = result.get(metric)
+    if isinstance(result, bool) or not hasattr(type(result), "__float__"):
+        return None
+    try:  # a number, a numpy scalar, a one-element tensor
+        number = float(result)
+    except (TypeError, ValueError, RuntimeError):  # a tensor of several elements
+        return None
+    return number if math.isfinite(number) else None
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON data (numbers from numpy scalars and tensors, else ``repr``).
+
+    Example:
+        >>> jsonable({"a": (1, 2), "b": float("nan")})
+        "{'a': (1, 2), 'b': nan}"
+    """
+    try:
+        return json.loads(json.dumps(value, allow_nan=False, default=json_default))
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def json_default(value: Any) -> Any:
+    """The ``default=`` of ``json.dumps`` for results: a number where one can be had, else
+    ``repr``."""
+    number = number_of(value, None)
+    if number is not None:
+        return number
+    return repr(value)
+
+
+@dataclasses.dataclass
+class Job:
+    """What a worker runs for one trial.
+
+    A function job calls ``fn(args)`` with the trial's config as :class:`hypertuner.Args`; a
+    command job runs ``command`` (a script that calls :func:`hypertuner.parse`), its output
+    appended to ``log_path``.
+    """
+
+    index: int
+    trial_id: str
+    run_name: str
+    storage: str
+    config: dict[str, Any]
+    sweep_name: str
+    fn: Callable[..., Any] | None = None
+    command: list[str] | None = None
+    log_path: str | None = None
+    metric: str | None = None
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+    backup: str | None = None  # mirror the trial's run to this URL (storage given as a URL)
+    gpu: str | None = None  # the CUDA_VISIBLE_DEVICES the trial ran with (for the journal)
+
+
+@dataclasses.dataclass
+class Outcome:
+    """How one trial ended: ``finished`` (with its ``result``), ``failed`` or ``interrupted``."""
+
+    index: int
+    status: str
+    result: Any = None
+    error: str | None = None
+    duration_s: float = 0.0
+
+
+def execute(job: Job) -> Outcome:
+    """Run one trial here (in this process) and report how it ended.
+
+    A trial that raises, or a script that exits non-zero, is ``failed``; Ctrl-C makes it
+    ``interrupted``. Nothing but ``KeyboardInterrupt`` in a command's wait escapes.
+    """
+    if job.command is not None:
+        return _execute_command(job)
+    return _execute_function(job)
+
+
+def _execute_function(job: Job) -> Outcome:
+    started = time.perf_counter()
+    result: Any = None
+    try:
+        run = start_run(
+            job.config, name=job.run_name, storage=job.storage, backup=job.backup, current=False
+        )
+        with run:  # the trial's config is the base scope inside, the sweep's own one after
+            run.update_meta(sweep=job.sweep_name, trial=job.index, trial_id=job.trial_id)
+            result = job.fn(run.view(Args))  # type: ignore[misc]
+            if result is None and job.metric:
+                result = summary_metric(run.directory, job.metric)
+            if result is not None:
+                run.meta["result"] = jsonable(result)  # written when the run ends below
+    except KeyboardInterrupt:
+        elapsed = time.perf_counter() - started
+        return Outcome(job.index, "interrupted", error="KeyboardInterrupt", duration_s=elapsed)
+    except Exception as exc:  # a failing trial is recorded; the sweep goes on
+        elapsed = time.perf_counter() - started
+        return Outcome(job.index, "failed", error=describe_error(exc), duration_s=elapsed)
+    return Outcome(job.index, "finished", result=result, duration_s=time.perf_counter() - started)
+
+
+def describe_error(exc: BaseException) -> str:
+    """``"Type: message (file.py:line)"``: an error as the journal records it.
+
+    Example:
+        >>> describe_error(ValueError("boom"))
+        'ValueError: boom'
+    """
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" ({Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def summary_metric(directory: Path, metric: str) -> float | None:
+    """The last value of ``metric`` in a run's ``summary.json`` (written by ``hypertuner.log``)."""
+    try:
+        data = json.loads((directory / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    entry = data.get("metrics", data).get(metric) if isinstance(data, dict) else None
+    if isinstance(entry, Mapping):
+        entry = entry.get("last")
+    return number_of(entry, None)
+
+
+def _command_result(directory: Path, metric: str | None) -> Any:
+    try:
+        meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        meta = {}
+    if isinstance(meta, dict) and meta.get("result") is not None:
+        return meta["result"]
+    return summary_metric(directory, metric) if metric else None
+
+
+_children: dict[int, subprocess.Popen[bytes]] = {}
+_children_lock = threading.Lock()
+
+
+def _execute_command(job: Job) -> Outcome:
+    started = time.perf_counter()
+    assert job.command is not None
+    assert job.log_path is not None
+    env = dict(os.environ)
+    env.update(job.env)
+    try:
+        with open(job.log_path, "ab") as log:
+            process = subprocess.Popen(job.command, stdout=log, stderr=subprocess.STDOUT, env=env)
+            with _children_lock:
+                _children[job.index] = process
+            try:
+                code = process.wait()
+            except KeyboardInterrupt:
+                _stop(process)
+                elapsed = time.perf_counter() - started
+                return Outcome(
+                    job.index, "interrupted", error="KeyboardInterrupt", duration_s=elapsed
+                )
+            finally:
+                with _children_lock:
+                    _children.pop(job.index, None)
+    except OSError as exc:
+        return Outcome(job.index, "failed", error=f"Cannot start {job.command[0]!r}: {exc}.")
+    elapsed = time.perf_counter() - started
+    directory = Path(job.storage) / job.run_name
+    if code == 0:
+        result = _command_result(directory, job.metric)
+        return Outcome(job.index, "finished", result=result, duration_s=elapsed)
+    status = "interrupted" if code in (-signal.SIGINT, 130, -signal.SIGTERM, 143) else "failed"
+    last = _last_line(job.log_path)
+    error = f"exit code {code}" + (f": {last}" if last else "") + f" (log: {job.log_path})"
+    return Outcome(job.index, status, error=error, duration_s=elapsed)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def interrupt_commands(*, kill: bool = False) -> None:
+    """Send SIGINT (or, with ``kill``, SIGKILL) to every trial command running in this process."""
+    with _children_lock:
+        children = list(_children.values())
+    for child in children:
+        with contextlib.suppress(OSError):  # it ended meanwhile
+            child.send_signal(signal.SIGKILL if kill else signal.SIGINT)
+
+
+def _last_line(path: str) -> str:
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 4096))
+            lines = handle.read().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        return ""
+    # The error is usually the last line; skip the warnings printed at exit (and their source line).
+    for line in reversed(lines):
+        if line.strip() and not line.startswith((" ", "\t")) and "Warning: " not in line:
+            return line.strip()[:300]
+    return lines[-1].strip()[:300] if lines else ""
