@@ -581,18 +581,38 @@ def test_unconvertible_values_as_0_5_12_tests_them(tmp_path: Path) -> None:
 def test_text_assignments_stay_text_until_read_with_a_default(tmp_path: Path) -> None:
     """``param_scope("a=1")`` holds the text ``"1"``; keyword values keep their Python type.
 
-    A ``"key=value"`` string splits at the first ``=``; a string with no ``=`` is ignored.
+    A ``"key=value"`` string splits at the first ``=``.
     """
     assert_same(
         """
         from hyperparameter import param_scope
 
-        with param_scope("a=1", "b=x=y", "c=", "noequals", k=1.5, t=True) as ps:
-            emit([ps.a(), ps.a | 0, ps.b(), ps.c(), ps.noequals | "absent", ps.k(), ps.t()])
+        with param_scope("a=1", "b=x=y", "c=", k=1.5, t=True) as ps:
+            emit([ps.a(), ps.a | 0, ps.b(), ps.c(), ps.k(), ps.t()])
         """,
         HYPERPARAMETER,
         tmp_path,
     )
+
+
+def test_a_string_without_equals_is_an_error_unlike_0_5_12(tmp_path: Path) -> None:
+    """0.5.12 silently ignores ``param_scope("noequals")`` (a ``-D layers`` typo on the command
+    line would do nothing); hypertuner refuses it, naming the string."""
+    original, ours = both(
+        """
+        from hyperparameter import param_scope
+
+        try:
+            with param_scope("a=1", "noequals") as ps:
+                emit(["ignored", ps.noequals | "absent", ps.a | 0])
+        except ValueError as exc:
+            emit(["ValueError", str(exc)])
+        """,
+        tmp_path,
+    )
+    assert original == ["ignored", "absent", 1]
+    assert ours[0] == "ValueError"
+    assert "'noequals' is not 'key=value'" in ours[1]
 
 
 def test_missing_and_present_values_as_truth_values(tmp_path: Path) -> None:
