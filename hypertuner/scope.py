@@ -1,9 +1,10 @@
 """Scoped parameters: ``param_scope``, ``@auto_param`` and ``carry``; the base scope.
 
-The values visible at any moment form a *frame*: flat dotted keys, the base config under the
-``param_scope`` blocks around the code and the values written into them. The current frame lives
-in a ``ContextVar``, so threads and asyncio tasks never see each other's scopes; a thread with no
-scope of its own sees the base config. The API is hyperparameter 0.5.12's (its reads with a
+The values visible at any moment form a *frame* (:mod:`hypertuner._scopestate`): the base config
+under the ``param_scope`` blocks around the code and the values written into them, kept in a
+``ContextVar`` so that threads and asyncio tasks never see each other's scopes; a thread with no
+scope of its own sees the base config. ``ps.a.b`` is an accessor (:mod:`hypertuner._accessor`).
+The API is hyperparameter 0.5.12's (its reads with a
 default, writes into the current scope, ``empty``/``current``/``frozen``), plus hypertuner's own
 (an accessor compares and computes like its value; unknown keys are errors with a suggestion).
 
@@ -16,489 +17,37 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import operator
 import typing
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
+from ._accessor import _Accessor, _flat_values
 from ._formats import parse_value
+from ._scopestate import (
+    _EMPTY,
+    _FALSE,
+    _MISSING,
+    _TRUE,
+    Usage,
+    _Base,
+    _current,
+    _Frame,
+    _frame,
+    _merged,
+    _Raw,
+    _root,
+    _set_base,
+    _stored,
+    _typed,
+    _write_current,
+)
 from ._trees import copy_tree, flatten, unflatten
-from ._view import ConfigView
-from .errors import ConfigError, HypertunerWarning, UnknownKeyError
+from .errors import ConfigError
 
 __all__ = ["Base", "Usage", "auto_param", "carry", "install_base", "param_scope", "unused_keys"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class _Raw(str):
-    """A value given as text (``"dnn.layers=4"``): kept as text, typed by the default it feeds."""
-
-    __slots__ = ()
-
-
-class _Missing:
-    __slots__ = ()
-
-    def __repr__(self) -> str:
-        return "<missing>"
-
-
-_MISSING: Any = _Missing()
-
-
-class _Frame:
-    """The values visible in one scope: ``flat`` maps dotted keys to values as given. Immutable
-    once made (a write makes a new frame), so a frame's identity says whether anything changed.
-
-    ``overlay`` is set on a thread's *root* frame only (the values written outside any ``with``
-    in that thread): they are kept when a new base is installed. ``sections`` (made on first use)
-    holds every dotted prefix of a key.
-    """
-
-    __slots__ = ("_sections", "flat", "overlay")
-
-    def __init__(
-        self,
-        flat: dict[str, Any],
-        sections: frozenset[str] | None = None,
-        overlay: dict[str, Any] | None = None,
-    ) -> None:
-        self.flat = flat
-        self._sections = sections
-        self.overlay = overlay
-
-    @property
-    def sections(self) -> frozenset[str]:
-        if self._sections is None:
-            self._sections = frozenset(p for key in self.flat for p in _parents(key))
-        return self._sections
-
-
-def _parents(key: str) -> list[str]:
-    """``"a.b.c"`` -> ``["a", "a.b"]``."""
-    parts = key.split(".")
-    return [".".join(parts[:i]) for i in range(1, len(parts))]
-
-
-def _merged(parent: _Frame, values: Mapping[str, Any]) -> _Frame:
-    """``parent`` with ``values`` set: a value replaces a section, a section replaces a value.
-
-    Costs a copy of the flat dict plus the sections the new values touch, never a walk over
-    every key: scopes nest inside loops.
-    """
-    flat = dict(parent.flat)
-    parent_sections = parent.sections
-    for key, value in values.items():
-        if key in parent_sections:  # a value replaces a whole section: drop its old leaves
-            prefix = key + "."
-            for stale in [k for k in flat if k.startswith(prefix)]:
-                del flat[stale]
-        for above in _parents(key):  # a section replaces a value that stood in its place
-            flat.pop(above, None)
-        flat[key] = value
-    sections = parent_sections.union(p for key in values for p in _parents(key))
-    return _Frame(flat, sections)
-
-
-class Usage:
-    """Which keys were read, given in scopes, and declared by ``@auto_param`` (for the report).
-
-    Example:
-        >>> sorted(Usage().reads)
-        []
-    """
-
-    def __init__(self) -> None:
-        self.reads: set[str] = set()
-        self.scope_keys: set[str] = set()
-        self.declared: set[str] = set()
-
-
-class _Base:
-    frame = _Frame({})
-
-
-_EMPTY = _Frame({})
-_usage = Usage()
-# The current frame; None: this thread has no scope of its own and reads _Base.frame.
-_current: contextvars.ContextVar[_Frame | None] = contextvars.ContextVar(
-    "hypertuner_scope", default=None
-)
-# This thread's root frame, when it has one (values written outside any scope, or the base it
-# kept when frozen() gave new threads another one); None: it follows _Base.frame.
-_root: contextvars.ContextVar[_Frame | None] = contextvars.ContextVar(
-    "hypertuner_scope_root", default=None
-)
-
-
-def _frame() -> _Frame:
-    return _current.get() or _Base.frame
-
-
-def _set_base(frame: _Frame) -> None:
-    """Make ``frame`` the base of every thread; this thread keeps the values it wrote itself."""
-    _Base.frame = frame
-    root = _root.get()
-    if root is not None:
-        rebuilt = _merged(frame, root.overlay) if root.overlay else None
-        if rebuilt is not None:
-            rebuilt.overlay = root.overlay
-        if _current.get() is root:
-            _current.set(rebuilt)
-        _root.set(rebuilt)
-
-
-def _write_current(values: Mapping[str, Any]) -> None:
-    """Set ``values`` in the current scope of this thread (its root outside any ``with``)."""
-    current = _current.get()
-    root = _root.get()
-    new = _merged(current if current is not None else _Base.frame, values)
-    if current is None or current is root:  # outside any scope: the thread's own root
-        kept = root.overlay if root is not None and root.overlay else {}
-        new.overlay = {**kept, **values}
-        _root.set(new)
-    _current.set(new)
-    _usage.scope_keys.update(values)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, ConfigView):
-        return value.to_dict()  # handing a section to a scope counts as reading it
-    if isinstance(value, _Accessor):
-        return value._plain_value()
-    return value
-
-
-def _flat_values(key: str, value: Any) -> dict[str, Any]:
-    """``{key: value}`` with a dict value spread into dotted keys (``ps.g = {"h": 1}``)."""
-    value = _plain(value)
-    if isinstance(value, Mapping) and value:
-        return flatten({key: {k: _plain(v) for k, v in value.items()}})
-    return {key: value}
-
-
-def _stored(value: Any) -> Any:
-    """A value as the code sees it stored (text from ``"key=value"`` as a plain ``str``)."""
-    return str(value) if type(value) is _Raw else value
-
-
-def _typed(value: Any) -> Any:
-    """A value as it compares: text from ``"key=value"`` typed as a YAML scalar (``"4"`` is 4)."""
-    return parse_value(value) if type(value) is _Raw else value
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading with a default: hyperparameter 0.5.12's conversions
-
-_TRUE = frozenset({"true", "1", "yes", "on", "y", "t"})
-_FALSE = frozenset({"false", "0", "no", "off", "n", "f"})
-
-
-def _or_else(value: Any, default: Any, key: str) -> Any:
-    """``value`` (present) converted to ``default``'s type as hyperparameter 0.5.12 converts it.
-
-    Where 0.5.12 gives back the text unchanged (a number default, text that is no number) or the
-    default (a bool default, a value that is no bool word), a warning says so: never silently.
-    """
-    if default is None:
-        return _stored(value)
-    if value is None:
-        return default
-    kind = type(default)
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, int):
-            return value != 0
-        if isinstance(value, str):
-            word = value.strip().lower()
-            if word in _TRUE:
-                return True
-            if word in _FALSE:
-                return False
-        return _fallback(key, value, default, default)
-    if kind is int:
-        if isinstance(value, str):
-            text = value.strip()
-            try:
-                return int(text)
-            except ValueError:
-                pass
-            try:
-                number = float(text)
-            except ValueError:
-                return _fallback(key, value, default, str(value))
-            return int(number) if number.is_integer() else number
-        try:
-            converted = int(value)
-        except (TypeError, ValueError, OverflowError):
-            return _fallback(key, value, default, value)
-        if converted != value and not isinstance(value, bool):
-            _warn_read(key, value, default, converted)
-        return converted
-    if kind is float:
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            return _fallback(key, value, default, _stored(value))
-    if kind is str:
-        return str(value)
-    return _stored(value)
-
-
-def _fallback(key: str, value: Any, default: Any, result: Any) -> Any:
-    _warn_read(key, value, default, result)
-    return result
-
-
-def _warn_read(key: str, value: Any, default: Any, result: Any) -> None:
-    kind = type(default).__name__
-    msg = (
-        f"Scope key {key!r} holds {_stored(value)!r}, which is not a valid {kind} (the type of "
-        f"the default {default!r}): the read gives {_stored(result)!r}, as hyperparameter does."
-    )
-    warnings.warn(msg, HypertunerWarning, stacklevel=4)
-
-
-# ---------------------------------------------------------------------------------------------
-# The accessor: ``ps.a.b`` (a key path, read when used)
-
-
-def _binary(op: Callable[[Any, Any], Any], *, reflected: bool = False) -> Callable[..., Any]:
-    if reflected:
-
-        def method(self: _Accessor, other: Any) -> Any:
-            return op(_plain(other), self._value())
-
-    else:
-
-        def method(self: _Accessor, other: Any) -> Any:
-            return op(self._value(), _plain(other))
-
-    return method
-
-
-def _unary(op: Callable[[Any], Any]) -> Callable[..., Any]:
-    def method(self: _Accessor) -> Any:
-        return op(self._value())
-
-    return method
-
-
-class _Accessor:
-    """A dotted key of a scope, read when it is used: ``ps.model.layers``.
-
-    ``acc | default`` and ``acc(default)`` read it with a default (hyperparameter's reads: the
-    default when missing, else the value converted to the default's type), ``acc()`` reads it as
-    stored (``None`` when missing), ``acc.name`` / ``acc["name"]`` extend the key, and
-    ``acc.name = value`` writes. Used as a value (compared, computed with, printed, ``int()``),
-    it is the value itself, text from ``"key=value"`` typed as YAML; a missing key then raises
-    :class:`~hypertuner.errors.UnknownKeyError` naming the nearest key.
-    """
-
-    __slots__ = ("__dict__", "_key", "_scope")
-    _key: str
-    _scope: param_scope | None  # None: the current scope, whichever it is when read
-
-    def __init__(self, scope: param_scope | None, key: str) -> None:
-        object.__setattr__(self, "_scope", scope)
-        object.__setattr__(self, "_key", key)
-
-    # -- hyperparameter's reads ------------------------------------------------------------
-
-    def __or__(self, default: Any) -> Any:
-        scope = self._scope
-        if scope is None or scope._active:
-            value = (_current.get() or _Base.frame).flat.get(self._key, _MISSING)
-        else:
-            value = scope._lookup(self._key)
-        if value is _MISSING:
-            return default
-        _usage.reads.add(self._key)
-        if type(value) is type(default):
-            return value
-        return _or_else(value, default, self._key)
-
-    def __call__(self, default: Any = None) -> Any:
-        # The body of __or__ again: one call less on a hot path.
-        scope = self._scope
-        if scope is None or scope._active:
-            value = (_current.get() or _Base.frame).flat.get(self._key, _MISSING)
-        else:
-            value = scope._lookup(self._key)
-        if value is _MISSING:
-            return default
-        _usage.reads.add(self._key)
-        if type(value) is type(default):
-            return value
-        return _or_else(value, default, self._key)
-
-    def get_or_else(self, default: Any) -> Any:
-        """The value converted to ``default``'s type, or ``default`` when the key is missing."""
-        return self.__or__(default)
-
-    def __bool__(self) -> bool:
-        value = self._get()
-        if value is _MISSING:
-            return False
-        _usage.reads.add(self._key)
-        return bool(_typed(value))
-
-    # -- key paths and writes --------------------------------------------------------------
-
-    def __getattr__(self, name: str) -> _Accessor:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        child = _Accessor(self._scope, f"{self._key}.{name}")
-        self.__dict__[name] = child  # later reads of the same path are plain attribute reads
-        return child
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        _write(self._scope, _flat_values(f"{self._key}.{name}", value))
-
-    def __getitem__(self, item: Any) -> Any:
-        if isinstance(item, str):
-            return _Accessor(self._scope, f"{self._key}.{item}")
-        return self._value()[item]
-
-    def __setitem__(self, item: str, value: Any) -> None:
-        _write(self._scope, _flat_values(f"{self._key}.{item}", value))
-
-    # -- the value itself ------------------------------------------------------------------
-
-    def _get(self) -> Any:
-        scope = self._scope
-        if scope is None:
-            return (_current.get() or _Base.frame).flat.get(self._key, _MISSING)
-        return scope._lookup(self._key)
-
-    def _view(self) -> dict[str, Any]:
-        return _frame().flat if self._scope is None else self._scope._view()
-
-    def _value(self) -> Any:
-        """The value (typed), or the section under the key as a dict; raises when missing."""
-        value = self._get()
-        if value is not _MISSING:
-            _usage.reads.add(self._key)
-            return _typed(value)
-        section = self._section()
-        if section is None:
-            view = self._view()
-            valid = set(view) | {p for key in view for p in _parents(key)}
-            raise UnknownKeyError.for_key(self._key, sorted(valid))
-        return section
-
-    def _section(self) -> dict[str, Any] | None:
-        prefix = self._key + "."
-        found = {k[len(prefix) :]: v for k, v in self._view().items() if k.startswith(prefix)}
-        if not found:
-            return None
-        _usage.reads.update(prefix + k for k in found)
-        return unflatten({k: _typed(v) for k, v in found.items()})
-
-    def _plain_value(self) -> Any:
-        """What a scope stores when given this accessor: the value as stored, or the section."""
-        value = self._get()
-        if value is not _MISSING:
-            return _stored(value)
-        section = self._section()
-        if section is None:
-            return self._value()  # raises the unknown-key error
-        return section
-
-    def to_dict(self) -> dict[str, Any]:
-        """The section under this key as nested plain data (counts as reading every key)."""
-        value = self._value()
-        if not isinstance(value, dict):
-            msg = f"Scope key {self._key!r} is a value ({value!r}), not a section."
-            raise TypeError(msg)
-        return typing.cast(dict[str, Any], copy_tree(value))
-
-    def __eq__(self, other: object) -> bool:
-        return bool(self._value() == _plain(other))
-
-    def __ne__(self, other: object) -> bool:
-        return bool(self._value() != _plain(other))
-
-    def __hash__(self) -> int:
-        return hash(self._value())
-
-    def __repr__(self) -> str:
-        value = self._get()
-        if value is not _MISSING:
-            return repr(_typed(value))
-        section = self._section()
-        if section is not None:
-            return repr(section)
-        return f"<param_scope key {self._key!r}: missing>"
-
-    def __str__(self) -> str:
-        return str(self._value())
-
-    def __format__(self, spec: str) -> str:
-        return format(self._value(), spec)
-
-    def __int__(self) -> int:
-        return int(self._value())
-
-    def __float__(self) -> float:
-        return float(self._value())
-
-    def __index__(self) -> int:
-        return operator.index(self._value())
-
-    def __round__(self, ndigits: int | None = None) -> Any:
-        return round(self._value(), ndigits)
-
-    def __len__(self) -> int:
-        return len(self._value())
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._value())
-
-    def __contains__(self, item: object) -> bool:
-        return item in self._value()
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_identity, (self._plain_value(),))
-
-    __lt__ = _binary(operator.lt)
-    __le__ = _binary(operator.le)
-    __gt__ = _binary(operator.gt)
-    __ge__ = _binary(operator.ge)
-    __add__ = _binary(operator.add)
-    __radd__ = _binary(operator.add, reflected=True)
-    __sub__ = _binary(operator.sub)
-    __rsub__ = _binary(operator.sub, reflected=True)
-    __mul__ = _binary(operator.mul)
-    __rmul__ = _binary(operator.mul, reflected=True)
-    __truediv__ = _binary(operator.truediv)
-    __rtruediv__ = _binary(operator.truediv, reflected=True)
-    __floordiv__ = _binary(operator.floordiv)
-    __rfloordiv__ = _binary(operator.floordiv, reflected=True)
-    __mod__ = _binary(operator.mod)
-    __rmod__ = _binary(operator.mod, reflected=True)
-    __pow__ = _binary(operator.pow)
-    __rpow__ = _binary(operator.pow, reflected=True)
-    __matmul__ = _binary(operator.matmul)
-    __rmatmul__ = _binary(operator.matmul, reflected=True)
-    __neg__ = _unary(operator.neg)
-    __pos__ = _unary(operator.pos)
-    __abs__ = _unary(operator.abs)
-
-
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _write(scope: param_scope | None, values: Mapping[str, Any]) -> None:
-    if scope is None:
-        _write_current(values)
-    else:
-        scope._write(values)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -607,7 +156,7 @@ class param_scope(metaclass=_ScopeClass):
         frame = _merged(parent, self._own) if self._own or self._empty else parent
         if frame is parent:
             frame = _Frame(parent.flat, parent._sections)  # a scope of its own to write into
-        _usage.scope_keys.update(self._own)
+        _Base.usage.scope_keys.update(self._own)
         self._tokens.append(_current.set(frame))
         object.__setattr__(self, "_active", True)
         return self
@@ -675,7 +224,7 @@ class param_scope(metaclass=_ScopeClass):
         value = self._lookup(key)
         if value is _MISSING:
             return _Accessor(self, key)
-        _usage.reads.add(key)
+        _Base.usage.reads.add(key)
         return _stored(value)
 
     def __setitem__(self, key: str, value: Any) -> None:
@@ -723,7 +272,7 @@ class param_scope(metaclass=_ScopeClass):
                 return default
             section = _Accessor(self, key)
             return section if section._section() is None else section._value()
-        _usage.reads.add(key)
+        _Base.usage.reads.add(key)
         return _stored(value) if default is _MISSING else _typed(value)
 
     def put(self, key: str, value: Any) -> None:
@@ -785,7 +334,7 @@ class param_scope(metaclass=_ScopeClass):
             {'a': {'b': 4}, 'c': [1]}
         """
         view = self._view()
-        _usage.reads.update(view)
+        _Base.usage.reads.update(view)
         return unflatten({k: copy_tree(_typed(v)) for k, v in view.items()})
 
     def __repr__(self) -> str:
@@ -924,7 +473,7 @@ def _make_wrapper(func: Callable[..., Any], prefix: str, owner: str) -> Callable
             tunables.append((param.name, index, f"{prefix}.{param.name}", param.default))
         elif param.kind is inspect.Parameter.KEYWORD_ONLY:
             tunables.append((param.name, 1 << 30, f"{prefix}.{param.name}", param.default))
-    _usage.declared.update(t[2] for t in tunables)
+    _Base.usage.declared.update(t[2] for t in tunables)
     cache: tuple[_Frame | None, tuple[tuple[str, int, Any], ...]] = (None, ())
 
     def injected(frame: _Frame) -> tuple[tuple[str, int, Any], ...]:
@@ -961,7 +510,7 @@ def _make_wrapper(func: Callable[..., Any], prefix: str, owner: str) -> Callable
 
 
 def _note_read(key: str) -> None:
-    _usage.reads.add(key)
+    _Base.usage.reads.add(key)
 
 
 def _decorate(target: Any, namespace: str | None) -> Any:
@@ -1101,9 +650,8 @@ class Base:
 
     def restore(self) -> None:
         """Put back the base scope (and its usage record) that this one replaced."""
-        global _usage
         if _Base.frame is self._frame:
-            frame, _usage = self._previous
+            frame, _Base.usage = self._previous
             _set_base(frame)
 
 
@@ -1122,13 +670,12 @@ def install_base(tree: dict[str, Any]) -> Base:
         (4, ([], []))
         >>> base.restore()
     """
-    global _usage
-    previous = (_Base.frame, _usage)
+    previous = (_Base.frame, _Base.usage)
     usage = Usage()
-    usage.declared = _usage.declared  # decorators ran once, at import time
+    usage.declared = _Base.usage.declared  # decorators ran once, at import time
     frame = _Frame(flatten(tree))
     _set_base(frame)
-    _usage = usage
+    _Base.usage = usage
     return Base(tree, frame, usage, previous)
 
 
