@@ -18,6 +18,7 @@ from ._scopestate import (
     _TRUE,
     _Base,
     _current,
+    _Frame,
     _frame,
     _parents,
     _stored,
@@ -173,32 +174,42 @@ class _Accessor:
 
     # -- hyperparameter's reads ------------------------------------------------------------
 
-    def __or__(self, default: Any) -> Any:
+    def __or__(
+        self,
+        default: Any,
+        _current_frame: Callable[[], _Frame | None] = _current.get,  # bound once: a hot path
+    ) -> Any:
+        key = self._key
         scope = self._scope
         if scope is None or scope._active:
-            value = (_current.get() or _Base.frame).flat.get(self._key, _MISSING)
+            value = (_current_frame() or _Base.frame).flat.get(key, _MISSING)
         else:
-            value = scope._lookup(self._key)
+            value = scope._lookup(key)
         if value is _MISSING:
             return default
-        _Base.usage.reads.add(self._key)
+        _Base.reads.add(key)
         if type(value) is type(default):
             return value
-        return _or_else(value, default, self._key)
+        return _or_else(value, default, key)
 
-    def __call__(self, default: Any = None) -> Any:
+    def __call__(
+        self,
+        default: Any = None,
+        _current_frame: Callable[[], _Frame | None] = _current.get,  # bound once: a hot path
+    ) -> Any:
         # The body of __or__ again: one call less on a hot path.
+        key = self._key
         scope = self._scope
         if scope is None or scope._active:
-            value = (_current.get() or _Base.frame).flat.get(self._key, _MISSING)
+            value = (_current_frame() or _Base.frame).flat.get(key, _MISSING)
         else:
-            value = scope._lookup(self._key)
+            value = scope._lookup(key)
         if value is _MISSING:
             return default
-        _Base.usage.reads.add(self._key)
+        _Base.reads.add(key)
         if type(value) is type(default):
             return value
-        return _or_else(value, default, self._key)
+        return _or_else(value, default, key)
 
     def get_or_else(self, default: Any) -> Any:
         """The value converted to ``default``'s type, or ``default`` when the key is missing."""
@@ -208,7 +219,7 @@ class _Accessor:
         value = self._get()
         if value is _MISSING:
             return False
-        _Base.usage.reads.add(self._key)
+        _Base.reads.add(self._key)
         return bool(_typed(value))
 
     # -- key paths and writes --------------------------------------------------------------
@@ -246,7 +257,7 @@ class _Accessor:
         """The value (typed), or the section under the key as a dict; raises when missing."""
         value = self._get()
         if value is not _MISSING:
-            _Base.usage.reads.add(self._key)
+            _Base.reads.add(self._key)
             return _typed(value)
         section = self._section()
         if section is None:
@@ -260,7 +271,7 @@ class _Accessor:
         found = {k[len(prefix) :]: v for k, v in self._view().items() if k.startswith(prefix)}
         if not found:
             return None
-        _Base.usage.reads.update(prefix + k for k in found)
+        _Base.reads.update(prefix + k for k in found)
         return unflatten({k: _typed(v) for k, v in found.items()})
 
     def _plain_value(self) -> Any:

@@ -224,7 +224,7 @@ class param_scope(metaclass=_ScopeClass):
         value = self._lookup(key)
         if value is _MISSING:
             return _Accessor(self, key)
-        _Base.usage.reads.add(key)
+        _Base.reads.add(key)
         return _stored(value)
 
     def __setitem__(self, key: str, value: Any) -> None:
@@ -272,7 +272,7 @@ class param_scope(metaclass=_ScopeClass):
                 return default
             section = _Accessor(self, key)
             return section if section._section() is None else section._value()
-        _Base.usage.reads.add(key)
+        _Base.reads.add(key)
         return _stored(value) if default is _MISSING else _typed(value)
 
     def put(self, key: str, value: Any) -> None:
@@ -334,7 +334,7 @@ class param_scope(metaclass=_ScopeClass):
             {'a': {'b': 4}, 'c': [1]}
         """
         view = self._view()
-        _Base.usage.reads.update(view)
+        _Base.reads.update(view)
         return unflatten({k: copy_tree(_typed(v)) for k, v in view.items()})
 
     def __repr__(self) -> str:
@@ -510,7 +510,7 @@ def _make_wrapper(func: Callable[..., Any], prefix: str, owner: str) -> Callable
 
 
 def _note_read(key: str) -> None:
-    _Base.usage.reads.add(key)
+    _Base.reads.add(key)
 
 
 def _decorate(target: Any, namespace: str | None) -> Any:
@@ -651,7 +651,8 @@ class Base:
     def restore(self) -> None:
         """Put back the base scope (and its usage record) that this one replaced."""
         if _Base.frame is self._frame:
-            frame, _Base.usage = self._previous
+            frame, usage = self._previous
+            _Base.use(usage)
             _set_base(frame)
 
 
@@ -675,7 +676,7 @@ def install_base(tree: dict[str, Any]) -> Base:
     usage.declared = _Base.usage.declared  # decorators ran once, at import time
     frame = _Frame(flatten(tree))
     _set_base(frame)
-    _Base.usage = usage
+    _Base.use(usage)
     return Base(tree, frame, usage, previous)
 
 
