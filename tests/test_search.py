@@ -543,3 +543,24 @@ def test_bad_sweep_command_is_one_line_on_stderr_and_exit_2(
     assert err.startswith("hypertuner: error: ")
     assert re.search(match, err)
     assert not storage.exists()
+
+
+def _fails_on_four(trial: Any) -> int:
+    if trial.x == 4:
+        msg = "boom"
+        raise ValueError(msg)
+    return int(trial.x)
+
+
+def test_a_failed_trial_of_optimize_parallel_cpu_gives_none_and_the_others_run(
+    storage: Path,
+) -> None:
+    """test-tube re-raises the first trial error out of its pool; hypertuner records it and
+    goes on (the error is in the sweep's journal and the run's meta.json)."""
+    parser = HyperOptArgumentParser(strategy="grid_search")
+    parser.opt_list("--x", default=1, type=int, tunable=True, options=[2, 4, 8])
+    hparams = parser.parse_args([])
+    results = hparams.optimize_parallel_cpu(
+        _fails_on_four, nb_trials=3, nb_workers=1, progress=False
+    )
+    assert [result for _, result in results] == [2, None, 8]

@@ -1031,3 +1031,78 @@ def test_iteration_yields_key_value_pairs(tmp_path: Path) -> None:
         tmp_path,
         original_env=PYTHON_BACKEND,
     )
+
+
+def test_init_sets_a_threads_values_and_storage_lists_a_scope(tmp_path: Path) -> None:
+    """``param_scope.init(params)`` (a new thread's setup) and ``ps.storage().storage()`` (the
+    flat dict its docstrings print)."""
+    assert_same(
+        """
+        import threading
+        from hyperparameter import param_scope
+
+        seen = {}
+
+        def work():
+            param_scope.init({"q": 5})
+            seen["thread"] = param_scope.q | 0
+
+        thread = threading.Thread(target=work)
+        thread.start()
+        thread.join()
+        seen["main"] = param_scope.q | 0
+        with param_scope.empty(**{"p": "origin", "a.b": 1}) as ps:
+            seen["storage"] = ps.storage().storage()
+        emit(seen)
+        """,
+        HYPERPARAMETER,
+        tmp_path,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Where 0.5.12 gives a value silently that is likely a mistake
+
+
+def test_text_an_auto_param_default_cannot_take_is_an_error_unlike_0_5_12(tmp_path: Path) -> None:
+    """0.5.12 passes ``"four"`` on to an int parameter; hypertuner refuses it, naming the key."""
+    original, ours = both(
+        """
+        from hyperparameter import auto_param, param_scope
+
+        @auto_param("dnn")
+        def dnn(layers=3):
+            return layers
+
+        try:
+            with param_scope("dnn.layers=four"):
+                emit(["passed", dnn()])
+        except ValueError as exc:
+            emit(["ValueError", str(exc)])
+        """,
+        tmp_path,
+    )
+    assert original == ["passed", "four"]
+    assert ours[0] == "ValueError"
+    assert "Key 'dnn.layers' is 'four', which is not a valid int" in ours[1]
+
+
+def test_a_read_that_falls_back_gives_0_5_12s_value_with_a_warning(tmp_path: Path) -> None:
+    """The fallbacks of 0.5.12's conversions (text that is no number comes back as text, a word
+    that is no bool gives the default, a fraction is truncated): the same values, but hypertuner
+    says so with a HypertunerWarning."""
+    original, ours = both(
+        """
+        import warnings
+        from hyperparameter import param_scope
+
+        with param_scope(d="not int", c="1.12", pi=3.5) as ps:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                values = [ps.d | 1, ps.c | False, ps.pi | 1]
+        emit([values, sorted({type(w.message).__name__ for w in caught})])
+        """,
+        tmp_path,
+    )
+    assert original == [["not int", False, 3], []]
+    assert ours == [["not int", False, 3], ["HypertunerWarning"]]
