@@ -221,11 +221,14 @@ class param_scope(metaclass=_ScopeClass):
         self._write(_flat_values(name, value))
 
     def __getitem__(self, key: str) -> Any:
-        value = self._lookup(key)
+        if self._active:  # _lookup's first case, inline: the hot one
+            value = (_current.get() or _Base.frame).flat.get(key, _MISSING)
+        else:
+            value = self._lookup(key)
         if value is _MISSING:
             return _Accessor(self, key)
         _Base.reads.add(key)
-        return _stored(value)
+        return str(value) if type(value) is _Raw else value
 
     def __setitem__(self, key: str, value: Any) -> None:
         self._write(_flat_values(key, value))
