@@ -7,8 +7,9 @@ PY := $(VENV)/bin/python
 BENCH_VENV := .venv-bench
 EXTRAS ?= lightning,test,dev,docs
 CORE_VENV := .venv-core
+COMPAT_VENV := .venv-compat
 
-.PHONY: demo test quick docs test-core bench install browser lint type clean
+.PHONY: demo test quick docs test-core bench install browser lint type clean compat-env
 
 # constraints.txt pins the versions the suite last passed with: without it pip's resolver can spend
 # many minutes backtracking through boto/aiobotocore releases.
@@ -35,7 +36,7 @@ browser:
 	else echo "no chromium (and no root apt-get): the browser tests will skip"; fi
 
 # The whole suite, then the same checks as tox's lint, type and core environments, and the docs.
-test: install browser
+test: install browser compat-env
 	$(PY) -m pytest
 	$(MAKE) --no-print-directory lint type docs test-core
 
@@ -47,6 +48,19 @@ docs: install
 # The inner loop: every test but the slow ones (processes, servers, the browser, Ray, Trainers).
 quick: install
 	$(PY) -m pytest -q -m "not slow"
+
+# The original hyperparameter and test-tube, for the differential tests in tests/compat/.
+# test-tube imports torch: the pinned CPU one goes in first. Where they cannot install (no
+# index), make test goes on and those tests skip, each saying why; the next make tries again.
+$(COMPAT_VENV)/.installed: tests/compat/requirements.txt constraints.txt
+	$(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install --quiet "$(TORCH)"
+	$(COMPAT_VENV)/bin/python -m pip install --quiet -c constraints.txt -r tests/compat/requirements.txt
+	touch $@
+
+compat-env:
+	@$(MAKE) --no-print-directory $(COMPAT_VENV)/.installed || \
+		echo "compat-env: the original libraries did not install; tests/compat/ will skip them"
 
 # The core tests where torch and Lightning are not installed: hypertuner must work without them.
 test-core:
@@ -75,4 +89,4 @@ type: install
 	$(PY) -m mypy
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) $(CORE_VENV) storage site .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(CORE_VENV) $(COMPAT_VENV) storage site .pytest_cache

@@ -16,8 +16,15 @@ expressions, attribute access, subscripts, other calls, lambdas, comprehensions,
 *before* it is computed (``9 ** 9 ** 9``, ``[0] * 10**12``).
 
 The values are stored as JSON data, as ``config.json`` keeps them: tuples and sets become lists
-(a set sorted), dict keys must be strings, and ``inf``/``nan`` are refused. Every value of the
-``run`` section (``name``, ``storage``, ``resume``, ``backup``) is the text itself, never evaluated.
+(a set sorted), dict keys must be strings, and ``inf``/``nan`` are refused. The run settings
+(``name``, ``storage``, ``resume`` and ``backup`` of the ``run`` section) and every key called
+``name`` are the text itself, never evaluated (as hparams reads them); the ``run`` section's other
+keys are values like any other.
+
+Names are read as hparams reads them (through ``configparser``): section and key names are
+case-insensitive, stored in lower case, with every character other than a letter, a digit or
+``_`` read as ``_`` (``[My-Section] Batch-Size`` is ``my_section.batch_size``). The keys of
+``configparser``'s ``[DEFAULT]`` section are top-level keys.
 """
 
 from __future__ import annotations
@@ -28,9 +35,32 @@ from typing import Any
 from ._safe_eval import _evaluate, _Refused
 from .errors import ConfigError
 
-__all__ = ["read_cfg"]
+__all__ = ["normal_name", "read_cfg"]
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*(?:\.[A-Za-z_][A-Za-z0-9_-]*)*")
+_NOT_NAME = re.compile(r"[^0-9a-z_]")
+# The [run] keys that are run settings, read as text (config.RUN_KEYS: config imports this
+# module's caller, so the names are repeated here).
+_RUN_SETTINGS = frozenset({"backup", "name", "resume", "storage"})
+# configparser's default section: its keys are every section's defaults.
+_DEFAULT_SECTION = "DEFAULT"
+
+
+def normal_name(name: str) -> str:
+    """A dotted section or key name as hparams reads it: lower case, ``_`` for anything else
+    than a letter, a digit or ``_``, each dotted part on its own.
+
+    Example:
+        >>> normal_name("My-Section.Batch-Size")
+        'my_section.batch_size'
+    """
+    return ".".join(_NOT_NAME.sub("_", part.lower()) for part in name.split("."))
+
+
+def _is_text(key: str) -> bool:
+    """Whether ``key``'s value is read as text: a run setting, or any key called ``name``."""
+    section, _, last = key.rpartition(".")
+    return last == "name" or (section == "run" and last in _RUN_SETTINGS)
 
 
 def _raw_string(text: str) -> str:
@@ -83,7 +113,7 @@ def read_cfg(
                 "'' for an empty string, or None."
             )
             raise ConfigError(msg, path=shown, key=key, line=number)
-        if key.startswith("run."):
+        if _is_text(key):
             value: Any = _raw_string(raw)
         else:
             try:
@@ -126,7 +156,7 @@ def read_cfg(
                 "letters, digits, '_' and '-', starting with a letter or '_'."
             )
             raise ConfigError(msg, path=shown, key=prefix + name, line=number)
-        pending = (prefix + name, number, indent, [stripped[at + 1 :]])
+        pending = (prefix + normal_name(name), number, indent, [stripped[at + 1 :]])
     if pending is not None:
         finish()
     return data, lines
@@ -156,12 +186,23 @@ def _section(
         )
         raise ConfigError(msg, path=shown, line=number, value=stripped)
     name = stripped[1:-1].strip()
+    if name == _DEFAULT_SECTION:  # configparser's defaults: top-level keys
+        if name in headers:
+            first = headers[name]
+            msg = (
+                f"Config file {shown!r} repeats the section [{name}] (lines {first} and "
+                f"{number}): merge them into one."
+            )
+            raise ConfigError(msg, path=shown, key=name, line=number, lines=(first, number))
+        headers[name] = number
+        return ""
     if not _KEY.fullmatch(name):
         msg = (
             f"Section [{name}] in config file {shown!r} (line {number}) is not a name: use "
             "letters, digits, '_' and '-' (dotted names such as [model.encoder] nest)."
         )
         raise ConfigError(msg, path=shown, key=name, line=number)
+    name = normal_name(name)
     if name in headers:
         first = headers[name]
         msg = (

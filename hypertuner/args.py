@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from ._view import ConfigView
 from .config import Resolution, explain_text, help_text, resolve
 from .errors import HypertunerError
-from .run import recall_note, start_run
+from .run import recall_note, saved_config, start_run
 
 __all__ = ["Args", "parse", "parse_known"]
 
@@ -127,8 +128,18 @@ def _parse(
     from_command_line = argv is None
     tokens = sys.argv[1:] if argv is None else list(argv)
     prog = _prog()
+
+    def recalled(settings: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        # The run that --name recalls declares its saved keys: 'python train.py --name=exp
+        # lr=0.1' overrides exp's lr even when no default or --config file declares it.
+        return saved_config(
+            settings.get("name", name),
+            settings.get("storage", storage),
+            settings.get("resume", "recall"),
+        )
+
     try:
-        res = resolve(tokens, defaults=defaults, strict=strict, prog=prog)
+        res = resolve(tokens, defaults=defaults, strict=strict, prog=prog, recall=recalled)
         if res.help:
             print(help_text(prog, res))
             raise SystemExit(0)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import re
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 from ._formats import _Source, format_value, load_file, parse_value
@@ -153,14 +153,26 @@ def _under(flat: Mapping[str, Any], key: str) -> list[str]:
     return [k for k in flat if k.startswith(prefix)]
 
 
+#: Given the run settings (``name``, ``storage``, ``resume``...), the saved config of the run they
+#: recall, or None: how a caller lets the recalled ``config.json`` declare its keys.
+Recall = Callable[[Mapping[str, Any]], Mapping[str, Any] | None]
+
+
 def resolve(
     argv: list[str],
     *,
     defaults: Any = None,
     strict: bool = True,
     prog: str = "hypertuner",
+    recall: Recall | None = None,
 ) -> Resolution:
-    """Resolve defaults, config files and overrides from ``argv`` (no run is started)."""
+    """Resolve defaults, config files and overrides from ``argv`` (no run is started).
+
+    An override of a key that no default or file declares is refused, unless ``recall`` (given
+    the run settings) returns the saved config of the run being recalled and that declares it:
+    ``--name=exp lr=0.1`` then overrides a key of ``exp``'s ``config.json`` (whether the value
+    may change is the recall's own check, when the run starts).
+    """
     res = Resolution()
     namespace, rest = _make_parser(prog).parse_known_args(argv)
     res.explain, res.help = namespace.explain, namespace.help
@@ -203,10 +215,16 @@ def resolve(
 
     if overrides:
         known = set(sections(merged))
+        settings = _run_settings(merged, overrides, namespace)
         merged = copy_tree(merged)
         for token in overrides:
             key, value, add = _split_override(token)
             top = key.split(".", 1)[0]
+            if top != "run" and not add and key not in known and recall is not None:
+                saved = recall(settings)  # asked once, and only for a key nothing declares
+                recall = None
+                if saved:
+                    known.update(sections(saved))
             if top == "run":
                 _check_run_key(key, token)
             elif not add and key not in known:
@@ -247,6 +265,24 @@ def resolve(
         merged = checks.validate(merged, schema, res.origin)
     res.config = merged
     return res
+
+
+def _run_settings(
+    merged: Mapping[str, Any], overrides: list[str], namespace: Any
+) -> dict[str, Any]:
+    """The run settings the files, the ``run.*`` overrides and ``--name``/``--storage`` give."""
+    section = merged.get("run")
+    settings = dict(section) if isinstance(section, Mapping) else {}
+    for token in overrides:
+        body = token.removeprefix("+")
+        if body.startswith("run.") and "=" in body:
+            key, value, _ = _split_override(token)
+            settings[key.removeprefix("run.")] = value
+    if namespace.name is not None:
+        settings["name"] = namespace.name
+    if namespace.storage is not None:
+        settings["storage"] = namespace.storage
+    return settings
 
 
 def _prefixes(key: str) -> list[str]:

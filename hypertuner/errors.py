@@ -36,6 +36,7 @@ __all__ = [
     "RunInUseError",
     "RunNameError",
     "RunNotFoundError",
+    "SearchArgumentError",
     "SearchSpecError",
     "UnknownKeyError",
     "UsageError",
@@ -345,6 +346,33 @@ class SearchSpecError(HypertunerError, ValueError):
         self.path = path
         self.name = name
         self.suggestions = list(suggestions)
+
+
+class SearchArgumentError(SearchSpecError, TypeError):
+    """A search call with a missing or wrong argument: a :class:`SearchSpecError` that is also
+    the ``TypeError`` test-tube raises for it (``optimize_parallel_gpu(..., nb_trials=...)``,
+    random search without a trial count).
+
+    Attributes:
+        key: the argument at fault (``"nb_trials"``).
+        value: the value given.
+        suggestions: the arguments meant, best first.
+
+    Example:
+        >>> err = SearchArgumentError("No nb_trials here.", key="nb_trials", value=192)
+        >>> isinstance(err, TypeError), isinstance(err, ValueError), err.key
+        (True, True, 'nb_trials')
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        value: Any = None,
+        suggestions: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message, key=key, value=value, suggestions=suggestions)
 
 
 class MissingDependencyError(HypertunerError, ImportError):

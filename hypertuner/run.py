@@ -31,7 +31,7 @@ from . import _files, scope
 from ._layout import check_run_name, host, storage_root
 from ._trees import flatten
 from ._view import ConfigView
-from .errors import ConfigError, HypertunerWarning, RunInUseError
+from .errors import ConfigError, HypertunerWarning, RunInUseError, RunNameError
 
 __all__ = [
     "RESUME_MODES",
@@ -40,6 +40,7 @@ __all__ = [
     "current_run",
     "rank_info",
     "recall_note",
+    "saved_config",
     "start_run",
 ]
 
@@ -756,6 +757,30 @@ def _recall(
     )
     meta.pop("error", None)
     return saved_config, meta
+
+
+def saved_config(
+    name: object, storage: str | os.PathLike[str] | None = None, resume: object = "recall"
+) -> dict[str, Any] | None:
+    """The saved ``config.json`` of the run that :func:`start_run` would recall under these
+    settings, or ``None`` (no such run, a name that is no run name, or ``resume`` not
+    ``"recall"``). Reads only; a run whose config cannot be read counts as none here.
+
+    Example:
+        >>> import tempfile, hypertuner
+        >>> root = tempfile.mkdtemp()
+        >>> hypertuner.start_run({"lr": 0.1}, name="kept", storage=root).finish()
+        >>> saved_config("kept", root), saved_config("other", root)
+        ({'lr': 0.1}, None)
+    """
+    if resume != "recall" or not isinstance(name, (str, int)) or isinstance(name, bool):
+        return None
+    try:
+        folder = storage_root(storage) / check_run_name(str(name))
+        value = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, RunNameError):
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _read_json(path: Path) -> dict[str, Any]:

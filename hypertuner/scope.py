@@ -1,8 +1,12 @@
 """Scoped parameters: ``param_scope``, ``@auto_param`` and ``carry``; the base scope.
 
-The values visible at any moment form a *frame*: the base config plus the ``param_scope`` blocks
-around the code. The current frame lives in a ``ContextVar``, so threads and asyncio tasks never
-see each other's scopes; a thread with no scope of its own sees the base config.
+The values visible at any moment form a *frame* (:mod:`hypertuner._scopestate`): the base config
+under the ``param_scope`` blocks around the code and the values written into them, kept in a
+``ContextVar`` so that threads and asyncio tasks never see each other's scopes; a thread with no
+scope of its own sees the base config. ``ps.a.b`` is an accessor (:mod:`hypertuner._accessor`).
+The API is hyperparameter 0.5.12's (its reads with a
+default, writes into the current scope, ``empty``/``current``/``frozen``), plus hypertuner's own
+(an accessor compares and computes like its value; unknown keys are errors with a suggestion).
 
 This module knows nothing of runs: whoever starts a run installs its config as the base with
 :func:`install_base` (the run does, see :mod:`hypertuner.run`) and reads back what was used of it
@@ -14,13 +18,31 @@ from __future__ import annotations
 import contextvars
 import functools
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
+from ._accessor import _Accessor, _flat_values
 from ._formats import parse_value
-from ._trees import flatten, merge, unflatten
-from ._view import ConfigView
+from ._scopestate import (
+    _EMPTY,
+    _FALSE,
+    _MISSING,
+    _TRUE,
+    Usage,
+    _Base,
+    _current,
+    _Frame,
+    _frame,
+    _merged,
+    _Raw,
+    _root,
+    _set_base,
+    _stored,
+    _typed,
+    _write_current,
+)
+from ._trees import copy_tree, flatten, unflatten
 from .errors import ConfigError
 
 __all__ = ["Base", "Usage", "auto_param", "carry", "install_base", "param_scope", "unused_keys"]
@@ -28,93 +50,82 @@ __all__ = ["Base", "Usage", "auto_param", "carry", "install_base", "param_scope"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class _Raw(str):
-    """A value given as text (``"dnn.layers=4"``): typed by the default it feeds."""
-
-    __slots__ = ()
+# ---------------------------------------------------------------------------------------------
+# param_scope
 
 
-class _Frame:
-    """The values visible in one scope. Immutable once made.
+class _ScopeClass(type):
+    """``param_scope.x`` reads and ``param_scope.x = v`` writes the current scope."""
 
-    ``flat`` maps dotted keys to values as given (text from ``"key=value"`` stays ``_Raw``, to be
-    typed by the default it feeds); ``tree`` is the same nested, with text typed as YAML scalars
-    (what ``ps.a.b`` reads); ``sections`` (made on first use) holds every dotted prefix that is a
-    section.
-    """
+    def __getattr__(cls, name: str) -> _Accessor:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _Accessor(None, name)
 
-    __slots__ = ("_sections", "flat", "tree")
-
-    def __init__(
-        self, flat: dict[str, Any], tree: dict[str, Any], sections: frozenset[str] | None = None
-    ) -> None:
-        self.flat = flat
-        self.tree = tree
-        self._sections = sections
-
-    @property
-    def sections(self) -> frozenset[str]:
-        if self._sections is None:
-            self._sections = frozenset(p for key in self.flat for p in _parents(key))
-        return self._sections
+    def __setattr__(cls, name: str, value: Any) -> None:
+        if name.startswith("_") or hasattr(type(cls), name) or name in cls.__dict__:
+            super().__setattr__(name, value)
+            return
+        _write_current(_flat_values(name, value))
 
 
-def _parents(key: str) -> list[str]:
-    """``"a.b.c"`` -> ``["a", "a.b"]``."""
-    parts = key.split(".")
-    return [".".join(parts[:i]) for i in range(1, len(parts))]
+class _Storage:
+    """What ``ps.storage()`` gives (hyperparameter's internal storage, for its docstrings)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._values = values
+
+    def storage(self) -> dict[str, Any]:
+        """The flat ``{dotted key: value}`` dict of the scope."""
+        return dict(self._values)
 
 
-class Usage:
-    """Which keys were read, given in scopes, and declared by ``@auto_param`` (for the report).
-
-    Example:
-        >>> sorted(Usage().reads)
-        []
-    """
-
-    def __init__(self) -> None:
-        self.reads: set[str] = set()
-        self.scope_keys: set[str] = set()
-        self.declared: set[str] = set()
-
-
-class _Base:
-    frame = _Frame({}, {})
-
-
-_usage = Usage()
-_current: contextvars.ContextVar[_Frame | None] = contextvars.ContextVar(
-    "hypertuner_scope", default=None
-)
-
-
-def _frame() -> _Frame:
-    return _current.get() or _Base.frame
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, ConfigView):
-        return value.to_dict()  # handing a section to a scope counts as reading it
-    return value
-
-
-class param_scope:
+class param_scope(metaclass=_ScopeClass):
     """A block of parameter values that ``@auto_param`` functions and reads inside it see.
 
-    Values come as ``"key=value"`` strings, keyword arguments, or nested dicts
-    (``param_scope(**cfg)``); dotted keys address sections. Inner scopes override outer ones and
-    restore them on exit, exceptions included. ``with param_scope(...) as ps`` gives the values as
-    attributes (``ps.dnn.layers``); ``ps.get("dnn.layers", 3)`` reads with a default.
+    Values come as ``"key=value"`` strings (kept as text until a default types them), keyword
+    arguments, or nested dicts (``param_scope(**cfg)``); dotted keys address sections. Inner
+    scopes override outer ones and restore them on exit, exceptions included.
+
+    Reads, as in hyperparameter: ``ps.x | default`` and ``ps.x(default)`` give the value
+    converted to the default's type, or the default when ``x`` is missing; ``ps.x()`` gives the
+    value as stored (``None`` when missing); ``param_scope.x | default`` reads the current scope
+    through the class. ``ps.x`` itself is an accessor that compares and computes like its value
+    (``ps.dnn.layers == 4``, ``ps.lr * 2``); used so when missing, it raises
+    :class:`~hypertuner.errors.UnknownKeyError` with the nearest key.
+
+    Writes: ``ps.foo.x = 2``, ``ps["foo.x"] = 2`` and ``param_scope.z = 3`` set the value in the
+    current scope only (gone when it ends, never seen by another thread); a scope not entered
+    keeps its writes to itself until it is. ``ps.put``, ``ps.update``, ``ps.clear``,
+    ``ps.keys()``, ``dict(ps)``, iteration (``(key, value)`` pairs) and ``ps.get`` work as in
+    hyperparameter; ``param_scope.empty(...)``, ``param_scope.current()`` and
+    ``param_scope.frozen()`` too.
+
+    Raises:
+        ConfigError: a string is not ``'key=value'``.
 
     Example:
         >>> with param_scope(a=1) as ps:
         ...     with param_scope("a=2", "dnn.layers=4") as ps2:
-        ...         print(ps2.a, ps2.dnn.layers)
-        ...     print(ps.a, ps.get("dnn.layers", 3))
-        2 4
-        1 3
+        ...         print(ps2.a == 2, ps2.dnn.layers | 3, ps2.missing | "default")
+        ...     print(ps.a(), ps.dnn.layers(3), param_scope.a | 0)
+        True 4 default
+        1 3 1
+        >>> with param_scope() as ps:
+        ...     ps.foo.x = 2
+        ...     param_scope.foo.x | 0
+        2
+        >>> param_scope.foo.x | 0
+        0
     """
+
+    __slots__ = ("__dict__", "_active", "_empty", "_live", "_own", "_shared", "_tokens")
+    _active: bool  # entered (reads and writes go to the current scope), or current()
+    _empty: bool  # holds only its own values (empty(), clear())
+    _live: bool  # a handle on whatever scope is current (current())
+    _own: dict[str, Any]  # the values of a scope not entered (those it had when it ended)
+    _shared: bool  # _own is a frame's dict: copy it before writing
+    _tokens: list[contextvars.Token[_Frame | None]]
 
     def __init__(self, *assignments: str, **values: Any) -> None:
         flat: dict[str, Any] = {}
@@ -129,34 +140,26 @@ class param_scope:
                 raise ConfigError(msg, value=item)
             flat[key] = _Raw(raw)
         for key, value in values.items():
-            value = _plain(value)
-            if isinstance(value, Mapping) and value:
-                flat.update(flatten({key: {k: _plain(v) for k, v in value.items()}}))
-            else:
-                flat[key] = value
-        self._values = flat
-        self._tokens: list[contextvars.Token[_Frame | None]] = []
+            flat.update(_flat_values(key, value))
+        setattr_ = object.__setattr__
+        setattr_(self, "_own", flat)
+        setattr_(self, "_shared", False)
+        setattr_(self, "_empty", False)
+        setattr_(self, "_live", False)
+        setattr_(self, "_active", False)
+        setattr_(self, "_tokens", [])
 
-    def __enter__(self) -> ConfigView:
-        # Entering costs a copy of the flat dict plus the sections the new values touch, never
-        # a walk over every key: scopes nest inside loops.
-        parent = _frame()
-        flat = dict(parent.flat)
-        parent_sections = parent.sections
-        for key, value in self._values.items():
-            if key in parent_sections:  # a value replaces a whole section: drop its old leaves
-                prefix = key + "."
-                for stale in [k for k in flat if k.startswith(prefix)]:
-                    del flat[stale]
-            for above in _parents(key):  # a section replaces a value that stood in its place
-                flat.pop(above, None)
-            flat[key] = value
-        typed = {k: parse_value(v) if isinstance(v, _Raw) else v for k, v in self._values.items()}
-        tree = merge(parent.tree, unflatten(typed))
-        sections = parent_sections.union(p for key in self._values for p in _parents(key))
-        _usage.scope_keys.update(self._values)
-        self._tokens.append(_current.set(_Frame(flat, tree, sections)))
-        return ConfigView.from_dict(tree, _reads=_usage.reads)
+    # -- entering and leaving --------------------------------------------------------------
+
+    def __enter__(self) -> param_scope:
+        parent = _EMPTY if self._empty else (_current.get() or _Base.frame)
+        frame = _merged(parent, self._own) if self._own or self._empty else parent
+        if frame is parent:
+            frame = _Frame(parent.flat, parent._sections)  # a scope of its own to write into
+        _Base.usage.scope_keys.update(self._own)
+        self._tokens.append(_current.set(frame))
+        object.__setattr__(self, "_active", True)
+        return self
 
     def __exit__(
         self,
@@ -164,23 +167,273 @@ class param_scope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        ended = _current.get()
         _current.reset(self._tokens.pop())
+        if _current.get() is None:
+            root = _root.get()  # frozen() inside the scope: this thread keeps its old base
+            if root is not None:
+                _current.set(root)
+        if ended is not None:  # the scope keeps the values it ended with (hyperparameter's)
+            object.__setattr__(self, "_own", ended.flat)
+            object.__setattr__(self, "_shared", True)
+        object.__setattr__(self, "_active", bool(self._tokens) or self._live)
+
+    # -- reads and writes ------------------------------------------------------------------
+
+    def __call__(self) -> param_scope:
+        """``ps()`` is the scope itself, as in hyperparameter (``ps().a.b(default)``)."""
+        return self
+
+    def _lookup(self, key: str) -> Any:
+        if self._active:
+            return (_current.get() or _Base.frame).flat.get(key, _MISSING)
+        value = self._own.get(key, _MISSING)
+        if value is _MISSING and not self._empty:
+            value = (_current.get() or _Base.frame).flat.get(key, _MISSING)
+        return value
+
+    def _view(self) -> dict[str, Any]:
+        if self._active:
+            return _frame().flat
+        if self._empty:
+            return self._own
+        return _merged(_frame(), self._own).flat
+
+    def _write(self, values: Mapping[str, Any]) -> None:
+        if self._active:
+            _write_current(values)
+            return
+        own = dict(self._own) if self._shared else self._own
+        object.__setattr__(self, "_own", _merged(_Frame(own), values).flat)
+        object.__setattr__(self, "_shared", False)
+
+    def __getattr__(self, name: str) -> _Accessor:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        accessor = _Accessor(self, name)
+        self.__dict__[name] = accessor  # later reads of ps.name are plain attribute reads
+        return accessor
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):
+            msg = f"Scope keys cannot start with '_' ({name!r}): use ps[{name!r}] = ..."
+            raise AttributeError(msg)
+        self._write(_flat_values(name, value))
+
+    def __getitem__(self, key: str) -> Any:
+        if self._active:  # _lookup's first case, inline: the hot one
+            value = (_current.get() or _Base.frame).flat.get(key, _MISSING)
+        else:
+            value = self._lookup(key)
+        if value is _MISSING:
+            return _Accessor(self, key)
+        _Base.reads.add(key)
+        return str(value) if type(value) is _Raw else value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._write(_flat_values(key, value))
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        if self._lookup(key) is not _MISSING:
+            return True
+        prefix = key + "."
+        return any(k.startswith(prefix) for k in self._view())
+
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        return iter([(k, _stored(v)) for k, v in self._view().items()])
+
+    def keys(self) -> list[str]:
+        """The dotted keys this scope sees, inherited ones included.
+
+        Example:
+            >>> sorted(param_scope.empty(a=1, b={"c": 2}).keys())
+            ['a', 'b.c']
+        """
+        return list(self._view())
+
+    @overload
+    def get(self, key: str) -> Any: ...
+    @overload
+    def get(self, key: str, default: Any) -> Any: ...
+    def get(self, key: str, default: Any = _MISSING) -> Any:
+        """Return the value of the dotted ``key``.
+
+        Without a default (hyperparameter's ``get``): the value as stored, or a falsy accessor
+        when missing (``ps.get("x") | 3``). With one (hypertuner's): the value as ``ps.key``
+        compares, or ``default`` when missing.
+
+        Example:
+            >>> ps = param_scope(**{"dnn.layers": 4})
+            >>> ps.get("dnn.layers"), ps.get("dnn.width", 128), ps.get("dnn.width") | 64
+            (4, 128, 64)
+        """
+        value = self._lookup(key)
+        if value is _MISSING:
+            if default is not _MISSING:
+                return default
+            section = _Accessor(self, key)
+            return section if section._section() is None else section._value()
+        _Base.reads.add(key)
+        return _stored(value) if default is _MISSING else _typed(value)
+
+    def put(self, key: str, value: Any) -> None:
+        """Set the dotted ``key`` (a dict value becomes dotted keys under it).
+
+        Example:
+            >>> ps = param_scope()
+            >>> ps.put("a.b", 1); ps.a.b()
+            1
+        """
+        self._write(_flat_values(key, value))
+
+    def update(self, values: Mapping[str, Any] | None = None, /, **more: Any) -> param_scope:
+        """Set several keys (nested dicts become dotted keys); returns the scope.
+
+        Example:
+            >>> dict(param_scope.empty(a=1).update({"c": {"d": 3}}, a=5))
+            {'a': 5, 'c.d': 3}
+        """
+        flat: dict[str, Any] = {}
+        for key, value in {**(values or {}), **more}.items():
+            flat.update(_flat_values(key, value))
+        self._write(flat)
+        return self
+
+    def clear(self) -> param_scope:
+        """Remove every value this scope sees, inherited ones included; returns the scope.
+
+        Example:
+            >>> dict(param_scope.empty(a=1).clear())
+            {}
+        """
+        if self._active:
+            current = _current.get()
+            cleared = _Frame({}, overlay={})
+            if current is None or current is _root.get():
+                _root.set(cleared)
+            _current.set(cleared)
+        else:
+            object.__setattr__(self, "_own", {})
+            object.__setattr__(self, "_shared", False)
+            object.__setattr__(self, "_empty", True)
+        return self
+
+    def storage(self) -> _Storage:
+        """The scope's storage (hyperparameter's API): ``ps.storage().storage()`` is a flat dict.
+
+        Example:
+            >>> param_scope.empty(a=1).storage().storage()
+            {'a': 1}
+        """
+        return _Storage({k: _stored(v) for k, v in self._view().items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The values this scope sees as nested plain data (text typed as in comparisons).
+
+        Example:
+            >>> param_scope.empty("a.b=4", c=[1]).to_dict()
+            {'a': {'b': 4}, 'c': [1]}
+        """
+        view = self._view()
+        _Base.reads.update(view)
+        return unflatten({k: copy_tree(_typed(v)) for k, v in view.items()})
+
+    def __repr__(self) -> str:
+        values = {k: _stored(v) for k, v in self._view().items()}
+        return f"param_scope({values!r})"
+
+    # -- hyperparameter's class methods ----------------------------------------------------
+
+    @classmethod
+    def empty(cls, *assignments: str, **values: Any) -> param_scope:
+        """A scope that holds only the given values: nothing around it is seen inside it.
+
+        Example:
+            >>> with param_scope(a="not empty"):
+            ...     with param_scope.empty(b=2) as ps:
+            ...         ps.a | "empty", ps.b | 0
+            ('empty', 2)
+        """
+        scope = cls(*assignments, **values)
+        object.__setattr__(scope, "_empty", True)
+        return scope
+
+    @classmethod
+    def current(cls) -> param_scope:
+        """A handle on the current scope (whichever is current when it is used).
+
+        Example:
+            >>> with param_scope(a=1):
+            ...     param_scope.current().a("empty")
+            '1'
+        """
+        scope = cls()
+        object.__setattr__(scope, "_live", True)
+        object.__setattr__(scope, "_active", True)
+        return scope
+
+    @staticmethod
+    def frozen() -> None:
+        """Make the values this thread sees now the base every new thread starts from.
+
+        This thread keeps its own values (it does not see the new base once it leaves its
+        scopes); a later ``frozen()`` replaces the base again.
+
+        Example:
+            >>> import threading
+            >>> with param_scope(x=1):
+            ...     param_scope.frozen()
+            >>> seen = []
+            >>> t = threading.Thread(target=lambda: seen.append(param_scope.x | 0))
+            >>> t.start(); t.join(); seen, param_scope.x | 0
+            ([1], 0)
+            >>> _ = install_base({})  # (undo the example: an empty base again)
+        """
+        snapshot = _frame()
+        previous = _Base.frame
+        if _root.get() is None:
+            _root.set(previous)
+        if _current.get() is None:
+            _current.set(previous)
+        _Base.frame = _Frame(snapshot.flat, snapshot._sections)
+
+    @staticmethod
+    def init(params: Mapping[str, Any] | None = None) -> None:
+        """Set ``params`` in the current scope of this thread for good (a thread's setup).
+
+        Example:
+            >>> import threading
+            >>> seen = []
+            >>> def work():
+            ...     param_scope.init({"q": 5})
+            ...     seen.append(param_scope.q | 0)
+            >>> t = threading.Thread(target=work); t.start(); t.join(); seen
+            [5]
+        """
+        flat: dict[str, Any] = {}
+        for key, value in (params or {}).items():
+            flat.update(_flat_values(key, value))
+        if flat:
+            _write_current(flat)
 
 
 # ---------------------------------------------------------------------------------------------
 # auto_param
 
-_TRUE = frozenset({"true", "1", "yes", "on", "y", "t"})
-_FALSE = frozenset({"false", "0", "no", "off", "n", "f"})
-
 
 def _convert(value: Any, default: Any, key: str, owner: str) -> Any:
-    if not isinstance(value, str) or isinstance(default, str) or default is None:
-        return (
-            parse_value(value)
-            if isinstance(value, _Raw) and default is None
-            else (str(value) if isinstance(value, _Raw) else value)
-        )
+    """A scope value for a parameter: text takes the default's type, other values are kept.
+
+    As in hyperparameter, text for an int default may be a float (``"2.5"`` gives 2.5); text
+    that is no number, or no bool word for a bool default, is an error here (hyperparameter
+    passes it on as it is).
+    """
+    if not isinstance(value, str):
+        return value
+    if default is None or isinstance(default, str):
+        return str(value)
     text = value.strip()
     try:
         if isinstance(default, bool):
@@ -191,7 +444,11 @@ def _convert(value: Any, default: Any, key: str, owner: str) -> Any:
                 return False
             raise ValueError(text)
         if isinstance(default, int):
-            return int(text)
+            try:
+                return int(text)
+            except ValueError:
+                number = float(text)
+                return int(number) if number.is_integer() else number
         if isinstance(default, float):
             return float(text)
         typed = parse_value(text)
@@ -201,10 +458,10 @@ def _convert(value: Any, default: Any, key: str, owner: str) -> Any:
     except (ValueError, ConfigError):
         kind = type(default).__name__
         msg = (
-            f"Key {key!r} is {value!r}, which is not a valid {kind} "
+            f"Key {key!r} is {str(value)!r}, which is not a valid {kind} "
             f"(the type of {owner}'s default {default!r})."
         )
-        raise ConfigError(msg, key=key, value=value, expected=kind) from None
+        raise ConfigError(msg, key=key, value=str(value), expected=kind) from None
 
 
 def _make_wrapper(func: Callable[..., Any], prefix: str, owner: str) -> Callable[..., Any]:
@@ -219,7 +476,7 @@ def _make_wrapper(func: Callable[..., Any], prefix: str, owner: str) -> Callable
             tunables.append((param.name, index, f"{prefix}.{param.name}", param.default))
         elif param.kind is inspect.Parameter.KEYWORD_ONLY:
             tunables.append((param.name, 1 << 30, f"{prefix}.{param.name}", param.default))
-    _usage.declared.update(t[2] for t in tunables)
+    _Base.usage.declared.update(t[2] for t in tunables)
     cache: tuple[_Frame | None, tuple[tuple[str, int, Any], ...]] = (None, ())
 
     def injected(frame: _Frame) -> tuple[tuple[str, int, Any], ...]:
@@ -250,16 +507,18 @@ def _make_wrapper(func: Callable[..., Any], prefix: str, owner: str) -> Callable
                     kwargs[name] = value
         return func(*args, **kwargs)
 
+    wrapper._auto_param_namespace = prefix  # type: ignore[attr-defined]
+    wrapper._auto_param_wrapped = func  # type: ignore[attr-defined]
     return wrapper
 
 
 def _note_read(key: str) -> None:
-    _usage.reads.add(key)
+    _Base.reads.add(key)
 
 
 def _decorate(target: Any, namespace: str | None) -> Any:
     name = target.__name__
-    prefix = f"{namespace}.{name}" if namespace else name
+    prefix = namespace or name
     if isinstance(target, type):
         init = typing.cast(Any, target).__init__
         if init is object.__init__:
@@ -279,10 +538,12 @@ def auto_param(target: str | None = None, /) -> Callable[[F], F]: ...
 def auto_param(target: Any = None, /) -> Any:
     """Let a function's (or class's) defaults be supplied from the current scope.
 
-    ``def dnn(input, layers=3)`` reads ``dnn.layers``; with ``@auto_param("ns")`` it reads
-    ``ns.dnn.layers``. An argument passed explicitly beats the scope, and the scope beats the
-    inline default. A value given as text is converted to the default's type (``"false"`` is
-    ``False`` for a bool default).
+    ``def dnn(input, layers=3)`` reads ``dnn.layers`` (a class: ``ClassName.arg`` for its
+    ``__init__``). A name gives the full key prefix, as in hyperparameter:
+    ``@auto_param("myns.dnn.params")`` reads ``myns.dnn.params.layers``. An argument passed
+    explicitly (by keyword or by position) beats the scope, and the scope beats the inline
+    default. A value given as text is converted to the default's type (``"false"`` is ``False``
+    for a bool default; text for a ``None`` default stays text).
 
     Raises:
         ConfigError: a text value cannot be converted to the default's type (at call time).
@@ -296,6 +557,12 @@ def auto_param(target: Any = None, /) -> Any:
         >>> with param_scope("dnn.layers=4", "dnn.activation=sigmoid"):
         ...     dnn(), dnn(layers=8)
         ((4, 'sigmoid'), (8, 'sigmoid'))
+        >>> @auto_param("myns.net")
+        ... def net(width=8):
+        ...     return width
+        >>> with param_scope(**{"myns.net.width": 16}):
+        ...     net()
+        16
     """
     if target is None or isinstance(target, str):
         namespace = target
@@ -314,13 +581,12 @@ def auto_param(target: Any = None, /) -> Any:
 class _Carried:
     """A picklable callable that runs ``fn`` inside a captured scope."""
 
-    def __init__(self, fn: Callable[..., Any] | None, flat: dict[str, Any], tree: dict[str, Any]):
+    def __init__(self, fn: Callable[..., Any] | None, flat: dict[str, Any]):
         self.fn = fn
         self.flat = flat
-        self.tree = tree
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        frame = _Frame(self.flat, self.tree)
+        frame = _Frame(self.flat)
         if self.fn is None:  # a worker initializer: the captured values become this process's base
             _Base.frame = frame
             return None
@@ -331,17 +597,13 @@ class _Carried:
             _current.reset(token)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        plain = {
-            k: (str(v), True) if isinstance(v, _Raw) else (v, False) for k, v in self.flat.items()
-        }
-        return (_rebuild, (self.fn, plain, self.tree))
+        plain = {k: (str(v), True) if type(v) is _Raw else (v, False) for k, v in self.flat.items()}
+        return (_rebuild, (self.fn, plain))
 
 
-def _rebuild(
-    fn: Callable[..., Any] | None, plain: dict[str, tuple[Any, bool]], tree: dict[str, Any]
-) -> _Carried:
+def _rebuild(fn: Callable[..., Any] | None, plain: dict[str, tuple[Any, bool]]) -> _Carried:
     flat = {k: _Raw(v) if raw else v for k, (v, raw) in plain.items()}
-    return _Carried(fn, flat, tree)
+    return _Carried(fn, flat)
 
 
 def carry(fn: Callable[..., Any] | None = None) -> Callable[..., Any]:
@@ -361,8 +623,7 @@ def carry(fn: Callable[..., Any] | None = None) -> Callable[..., Any]:
         ...     t = threading.Thread(target=carry(width)); t.start(); t.join()
         5
     """
-    frame = _frame()
-    return _Carried(fn, dict(frame.flat), frame.tree)
+    return _Carried(fn, dict(_frame().flat))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,26 +638,32 @@ class Base:
     Example:
         >>> base = install_base({"lr": 0.1})
         >>> with param_scope() as ps:
-        ...     ps.lr
+        ...     ps.lr()
         0.1
         >>> base.restore()
     """
 
-    def __init__(self, tree: dict[str, Any], usage: Usage, previous: tuple[_Frame, Usage]):
+    def __init__(
+        self, tree: dict[str, Any], frame: _Frame, usage: Usage, previous: tuple[_Frame, Usage]
+    ):
         self.tree = tree
         self.usage = usage
+        self._frame = frame
         self._previous = previous
 
     def restore(self) -> None:
         """Put back the base scope (and its usage record) that this one replaced."""
-        global _usage
-        if _Base.frame.tree is self.tree:
-            _Base.frame, _usage = self._previous
+        if _Base.frame is self._frame:
+            frame, usage = self._previous
+            _Base.use(usage)
+            _set_base(frame)
 
 
 def install_base(tree: dict[str, Any]) -> Base:
     """Make ``tree`` (a resolved config) the base scope of every thread and start recording
     which of its keys the code reads.
+
+    Values this thread wrote outside any scope (``param_scope.x = 1``) stay over the new base.
 
     Example:
         >>> base = install_base({"dnn": {"layers": 4}})
@@ -407,13 +674,13 @@ def install_base(tree: dict[str, Any]) -> Base:
         (4, ([], []))
         >>> base.restore()
     """
-    global _usage
-    previous = (_Base.frame, _usage)
+    previous = (_Base.frame, _Base.usage)
     usage = Usage()
-    usage.declared = _usage.declared  # decorators ran once, at import time
-    _Base.frame = _Frame(flatten(tree), tree)
-    _usage = usage
-    return Base(tree, usage, previous)
+    usage.declared = _Base.usage.declared  # decorators ran once, at import time
+    frame = _Frame(flatten(tree))
+    _set_base(frame)
+    _Base.use(usage)
+    return Base(tree, frame, usage, previous)
 
 
 def unused_keys(base: Base) -> tuple[list[str], list[str]]:
@@ -423,7 +690,7 @@ def unused_keys(base: Base) -> tuple[list[str], list[str]]:
     Example:
         >>> base = install_base({"lr": 0.1, "epochs": 3})
         >>> with param_scope() as ps:
-        ...     _ = ps.lr
+        ...     _ = ps.lr | 0.0
         >>> unused_keys(base)
         (['epochs'], [])
         >>> base.restore()

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
 import functools
 import math
@@ -23,11 +24,20 @@ import random
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from ._formats import load_file
 from .args import Args
-from .errors import ConfigError, HypertunerWarning, SearchSpecError, suggest
+from .backends import ProcessPool
+from .errors import (
+    ConfigError,
+    HypertunerWarning,
+    SearchArgumentError,
+    SearchSpecError,
+    suggest,
+)
 from .launch import SweepResults, sweep
 from .search import Choice, Dimension, generate, loguniform, strategy_name, uniform
 
@@ -79,9 +89,14 @@ class HyperOptNamespace(argparse.Namespace):
         search = _search_of(self)
         base = self._values()
         if not search.space:
-            # test-tube yields the plain values when nothing is tunable.
-            count = 1 if nb_trials is None else nb_trials
-            return [dict(base) for _ in range(count)]
+            # test-tube's product of no options is one trial: the plain values, whatever n is.
+            return [dict(base)]
+        if search.strategy == "random" and nb_trials is None:
+            msg = (
+                "Random search needs a trial count: call trials(n) or generate_trials(n) with "
+                "an int (test-tube raises a TypeError here too)."
+            )
+            raise SearchArgumentError(msg, key="nb_trials")
         out = []
         for values in generate(search.space, search.strategy, nb_trials, search.seed):
             trial = copy.deepcopy(base)
@@ -92,8 +107,10 @@ class HyperOptNamespace(argparse.Namespace):
     def generate_trials(self, nb_trials: int | None = None) -> list[HyperOptNamespace]:
         """Return the trials as namespaces with the tunable values substituted.
 
+        With no tunable argument there is one trial, the parsed values (as in test-tube).
+
         Raises:
-            SearchSpecError: random search without ``nb_trials``.
+            SearchArgumentError: random search without ``nb_trials`` (also a ``TypeError``).
 
         Example:
             >>> parser = HyperOptArgumentParser(strategy="random_search", seed=0)
@@ -126,7 +143,10 @@ class HyperOptNamespace(argparse.Namespace):
 
         Each trial is an ordinary run named ``<sweep>-<index>`` (see :func:`hypertuner.sweep`,
         whose keyword ``options`` such as ``name``, ``storage``, ``metric`` and ``progress`` are
-        accepted here too). Worker processes are spawned and reused across trials.
+        accepted here too). Worker processes are reused across trials. They are spawned, unless
+        the call comes from a script's top level outside ``if __name__ == "__main__":`` (or from
+        an interactive session): test-tube's workers forked there, so on Linux these fork too
+        and the script is not run again in them. With nothing tunable there is one trial.
 
         Returns:
             ``[trial_params, result]`` per trial, in trial order; a failed trial's result is
@@ -165,6 +185,8 @@ class HyperOptNamespace(argparse.Namespace):
 
         Raises:
             SearchSpecError: ``gpu_ids`` is empty or holds a non-string.
+            SearchArgumentError: a keyword of ``optimize_parallel_cpu`` (``nb_trials``,
+                ``nb_workers``), as in test-tube's README line; the message gives the right one.
 
         Example:
             >>> parser = HyperOptArgumentParser()
@@ -175,6 +197,7 @@ class HyperOptNamespace(argparse.Namespace):
             ...     print(err)
             gpu_ids is empty: give one entry per GPU set, e.g. gpu_ids=['0', '1'].
         """
+        _refuse_cpu_keywords(options, gpu_ids, max_nb_trials)
         results = _parser_sweep(
             self,
             train_function,
@@ -184,6 +207,36 @@ class HyperOptNamespace(argparse.Namespace):
             **options,
         )
         return _pairs(results, _search_of(self))
+
+
+def _refuse_cpu_keywords(
+    options: Mapping[str, Any], gpu_ids: Sequence[str], max_nb_trials: int | None
+) -> None:
+    """test-tube's README calls ``optimize_parallel_gpu(..., nb_trials=192, nb_workers=4)``,
+    which test-tube itself refuses: say what the right call is."""
+    wrong = [key for key in ("nb_trials", "nb_workers") if key in options]
+    if not wrong:
+        return
+    parts = []
+    if "nb_trials" in options:
+        count = options["nb_trials"]
+        if max_nb_trials is None:
+            parts.append(f"give the trial count as max_nb_trials={count!r}")
+        else:
+            parts.append(f"give the trial count once, as max_nb_trials (not nb_trials={count!r})")
+    if "nb_workers" in options:
+        entries = len(list(gpu_ids))
+        parts.append(
+            f"leave out nb_workers={options['nb_workers']!r}: there is one worker per gpu_ids "
+            f"entry ({entries} here)"
+        )
+    msg = (
+        f"optimize_parallel_gpu() takes no {' or '.join(wrong)} keyword (those are "
+        f"optimize_parallel_cpu's): {'; '.join(parts)}."
+    )
+    raise SearchArgumentError(
+        msg, key=wrong[0], value=options[wrong[0]], suggestions=["max_nb_trials"]
+    )
 
 
 def _search_of(namespace: HyperOptNamespace) -> _Search:
@@ -457,25 +510,138 @@ def _parser_sweep(
             f"Unknown option {unknown[0]!r} for the parser's sweep: use "
             f"{', '.join(_SWEEP_OPTIONS)}.{hint}"
         )
-        raise SearchSpecError(msg, key=unknown[0])
-    if not search.space:
-        msg = (
-            "The parser has no tunable argument: add one with opt_list(..., tunable=True) or "
-            "opt_range(..., tunable=True)."
-        )
-        raise SearchSpecError(msg)
+        raise SearchArgumentError(msg, key=unknown[0], suggestions=close)
     if not callable(fn):
         msg = f"The trial function {fn!r} is not callable (give a function)."
         raise SearchSpecError(msg, value=repr(fn))
+    config = namespace._values()
+    space = search.space
+    if not space:
+        # test-tube runs the plain values once: a sweep of one trial that changes nothing.
+        if not config:
+            msg = (
+                "The parser has no argument at all, so there is no trial to run: add one with "
+                "add_argument, opt_list or opt_range."
+            )
+            raise SearchSpecError(msg)
+        first = next(iter(config))
+        space = {first: Choice([config[first]])}
+        nb_trials = None
+    gpu = gpu_ids is not None
+    threads = options.pop("threads_per_worker", 1)
+    backend = options.pop("backend", None)
+    start_method = options.pop("start_method", None)
+    if (
+        backend is None
+        and start_method is None
+        and (gpu or (workers or 1) > 1)
+        and _fork_as_test_tube_did()
+    ):
+        backend = _forking_pool(workers, gpu_ids, threads)
+        workers = gpu_ids = None
     return sweep(
-        _NamespaceCall(fn, search, gpu=gpu_ids is not None),
-        search.space,
+        _NamespaceCall(fn, search, gpu=gpu),
+        space,
         strategy=search.strategy,
         n_trials=nb_trials,
         seed=options.pop("seed", search.seed),
-        config=namespace._values(),
+        config=config,
+        backend=backend,
         workers=workers,
         gpus=gpu_ids,
-        threads_per_worker=options.pop("threads_per_worker", 1),
+        threads_per_worker=threads,
+        start_method=start_method,
         **options,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Scripts that start a sweep at their top level, as test-tube's do
+
+
+def _forking_pool(workers: int | None, gpu_ids: list[str] | None, threads: int) -> ProcessPool:
+    if gpu_ids is None:
+        return ProcessPool(workers, start_method="fork", threads=threads)
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        msg = (
+            "optimize_parallel_gpu() is called outside \"if __name__ == '__main__':\" after "
+            "this process started CUDA: a forked worker would share that CUDA state, and a "
+            "spawned one would run the script again. Put the call under the guard."
+        )
+        raise SearchSpecError(msg, key="gpu_ids")
+    pool = ProcessPool(gpus=gpu_ids, threads=threads)  # checked as a spawning pool...
+    # ... then forked: ProcessPool refuses fork with gpus because a forked worker inherits the
+    # CUDA state of its parent; this one has none (checked above), and each worker starts with
+    # its own CUDA_VISIBLE_DEVICES entry in its environment, before CUDA is first used.
+    pool.start_method = "fork"
+    return pool
+
+
+def _fork_as_test_tube_did() -> bool:
+    """Whether the workers should fork as test-tube's did: on a platform where test-tube's pool
+    forked (Linux), for a call from the script's top level outside a main guard, where spawned
+    workers would run the script again, or from an interactive session."""
+    import multiprocessing
+
+    if (
+        not sys.platform.startswith("linux")
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        return False
+    chosen = multiprocessing.get_start_method(allow_none=True)
+    if chosen is not None and chosen != "fork":
+        return False  # the script chose how its processes start
+    main = sys.modules.get("__main__")
+    if main is None:
+        return False
+    path = getattr(main, "__file__", None)
+    if not path:
+        return True  # an interactive session: spawned workers could not import its functions
+    return _called_outside_main_guard(main.__dict__, path)
+
+
+def _called_outside_main_guard(main_globals: dict[str, Any], path: str) -> bool:
+    """Whether the ``__main__`` script's top level is running a line outside any
+    ``if __name__ == "__main__":`` block (the line that led to this call)."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None and not (
+        frame.f_code.co_name == "<module>" and frame.f_globals is main_globals
+    ):
+        frame = frame.f_back
+    if frame is None:
+        return False  # not called while the script's top level runs
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return False
+    return not _inside_main_guard(tree.body, frame.f_lineno)
+
+
+def _inside_main_guard(statements: list[ast.stmt], line: int) -> bool:
+    for node in statements:
+        end = node.end_lineno or node.lineno
+        if not node.lineno <= line <= end:
+            continue
+        if isinstance(node, ast.If) and _is_main_test(node.test):
+            return any(s.lineno <= line <= (s.end_lineno or s.lineno) for s in node.body)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            return False
+        children: list[ast.stmt] = []
+        for field in ("body", "orelse", "finalbody"):
+            children += getattr(node, field, [])
+        for handler in getattr(node, "handlers", []):
+            children += handler.body
+        return _inside_main_guard(children, line)
+    return False
+
+
+def _is_main_test(test: ast.expr) -> bool:
+    if not (
+        isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
+    ):
+        return False
+    sides = [test.left, test.comparators[0]]
+    names = [s for s in sides if isinstance(s, ast.Name) and s.id == "__name__"]
+    texts = [s for s in sides if isinstance(s, ast.Constant) and s.value == "__main__"]
+    return len(names) == 1 and len(texts) == 1

@@ -289,13 +289,6 @@ BAD_FILES = [
         "[run]\nname = a\nmy key = 1\n", ConfigError, "'my key' .* is not a name", 3, id="bad-key"
     ),
     pytest.param(
-        "[run]\nname = a\nlr = 0.1\n",
-        UnknownKeyError,
-        "Unknown key 'run.lr' .*another section",
-        3,
-        id="unknown-run-key",
-    ),
-    pytest.param(
         "[run]\nname = ../up\n",
         RunNameError,
         "Run name '../up' is not allowed",
@@ -439,6 +432,66 @@ def test_same_run_name_recalls_the_saved_copy_and_says_so_on_one_line(
     assert "not used" in err
     assert hypertuner.current_run().recalled
     everything(recalled)
+
+
+def test_the_run_section_holds_user_values_beside_the_settings(storage: Path) -> None:
+    """hparams' sample config keeps its own keys in [run]: values like any other, kept in
+    config.json; name, storage, resume and backup stay the run settings (text)."""
+    write("hparams.cfg", "[run]\nname = 2024\nnb_gpus = 2 * 2\nnote = fast\n[m]\nx = 1\n")
+    hparams = HParams(".", name="runkeys")
+    assert (hparams.run.name, hparams.run.nb_gpus, hparams.run.note) == ("2024", 4, "fast")
+    assert (hparams.nb_gpus, hparams.note) == (4, "fast")  # as hparams' README reads them
+    assert list(hparams) == ["run", "m"]
+    config = json.loads((storage / "2024" / "config.json").read_text())
+    assert config == {"run": {"nb_gpus": 4, "note": "fast"}, "m": {"x": 1}}
+    everything(hparams)
+
+
+def test_names_are_case_insensitive_and_dashes_read_as_underscores(storage: Path) -> None:
+    write(
+        "hparams.cfg",
+        "[run]\nname = case\n[Train-Set]\nLR = 0.1\nBatch-Size = 32\n[data]\nname = 3\n",
+    )
+    hparams = HParams(".", name="case")
+    assert (hparams.train_set.lr, hparams.train_set.LR, hparams.Train_Set.batch_size) == (
+        0.1,
+        0.1,
+        32,
+    )
+    assert hparams["train_set.LR"] == 0.1
+    assert hparams.data.name == "3"  # a key called name is text, in any section
+    with pytest.raises(UnknownKeyError, match=r"Did you mean 'train_set.lr'"):
+        hparams.train_set.lrr  # noqa: B018
+    everything(hparams)
+
+
+def test_default_keys_are_top_level_and_every_sections_defaults(storage: Path) -> None:
+    write("hparams.cfg", "[DEFAULT]\nseed = 7\n[run]\nname = d\n[model]\nlayers = 4\nseed = 1\n")
+    hparams = HParams(".", name="defaults")
+    assert (hparams.seed, hparams.run.seed, hparams.model.seed) == (7, 7, 1)
+    assert list(hparams) == ["run", "model"]
+    assert hparams.to_dict() == {
+        "run": {"seed": 7, "name": "d"},
+        "model": {"seed": 1, "layers": 4},
+    }
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        pytest.param({"gcs_backup_project": "p"}, "GCS bucket must be provided", id="project-only"),
+        pytest.param(
+            {"gcs_backup_bucket": "b", "backup": "s3://b"}, "name two places", id="two-places"
+        ),
+    ],
+)
+def test_gcs_backup_keywords_that_cannot_work_are_refused_before_the_run(
+    options: dict[str, str], match: str, storage: Path
+) -> None:
+    write("hparams.cfg", "[run]\nname = g\n")
+    with pytest.raises(ValueError, match=match):
+        HParams(".", name="gcs", **options)
+    assert not storage.exists()
 
 
 def test_hparams_values_feed_param_scope_and_auto_param(storage: Path) -> None:

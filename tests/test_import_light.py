@@ -12,9 +12,11 @@ import pytest
 # What parse(), Args, param_scope and auto_param need; every other public name loads on first use.
 ALLOWED = {
     "hypertuner",
+    "hypertuner._accessor",
     "hypertuner._files",
     "hypertuner._formats",
     "hypertuner._layout",
+    "hypertuner._scopestate",
     "hypertuner._trees",
     "hypertuner._view",
     "hypertuner.args",

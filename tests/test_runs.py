@@ -24,6 +24,7 @@ from hypertuner.errors import (
     OutsideStorageError,
     RunInUseError,
     RunNotFoundError,
+    UnknownKeyError,
 )
 from hypertuner.run import start_run
 from tests.conftest import write
@@ -477,3 +478,48 @@ def test_a_run_folder_that_links_out_of_storage_is_skipped_with_a_warning(
     assert skipped == ["far"]
     with pytest.raises(OutsideStorageError, match="leads outside the storage folder"):
         resolve_run("far", storage)
+
+
+def test_a_recalled_run_declares_its_keys_for_overrides(storage: Path) -> None:
+    """Seed 003: 'train.py --config=cfg.json --name=exp', then 'train.py --name=exp lr=0.1'
+    (keys only in the recalled config.json): the same value is accepted, a change refused."""
+    write("cfg.json", '{"lr": 0.1, "model": {"layers": 2}}')
+    hypertuner.parse(["--config=cfg.json", "--name=exp"]).to_dict()
+    hypertuner.current_run().finish()
+    args = hypertuner.parse(["--name=exp", "lr=0.1", "model.layers=2"])
+    assert hypertuner.current_run().recalled
+    assert args.to_dict() == {"lr": 0.1, "model": {"layers": 2}}
+    hypertuner.current_run().finish()
+    with pytest.raises(ConfigError, match=r"changes saved values: lr: 0.1 -> 0.2\.") as info:
+        hypertuner.parse(["--name=exp", "lr=0.2"])
+    assert info.value.changes == ["lr: 0.1 -> 0.2"]
+    with pytest.raises(UnknownKeyError, match=r"Unknown key 'lrr'.*Did you mean 'lr'"):
+        hypertuner.parse(["--name=exp", "lrr=0.1"])
+    with pytest.raises(UnknownKeyError, match=r"Unknown key 'lr'"):
+        hypertuner.parse(["--name=exp", "run.resume=new", "lr=0.1"])  # a new run recalls nothing
+
+
+@pytest.mark.slow
+def test_a_script_recalled_by_name_takes_an_override_of_a_saved_key(tmp_path: Path) -> None:
+    script = write(tmp_path / "train.py", "import hypertuner\nprint(hypertuner.parse().lr)\n")
+    write(tmp_path / "cfg.json", '{"lr": 0.1}')
+
+    def train(*argv: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if k != "HYPERTUNER_STORAGE"}
+        return subprocess.run(
+            [sys.executable, str(script), *argv],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+            env=env,
+        )
+
+    assert train("--config=cfg.json", "--name=exp").stdout == "0.1\n"
+    same = train("--name=exp", "lr=0.1")
+    assert (same.returncode, same.stdout) == (0, "0.1\n"), same.stderr
+    changed = train("--name=exp", "lr=0.2")
+    assert changed.returncode == 2
+    assert "lr: 0.1 -> 0.2" in changed.stderr
+    assert changed.stderr.count("\n") == 1

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
+import pickle
 import subprocess
 import sys
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -63,9 +66,16 @@ def test_explicit_argument_beats_scope_beats_default() -> None:
 
 
 def test_all_decorator_forms() -> None:
-    with param_scope("empty_parens.size=2", "myns.namespaced.depth=6", "namespaced.depth=100"):
+    with param_scope("empty_parens.size=2", "myns.depth=6", "namespaced.depth=100"):
         assert empty_parens() == 2
         assert namespaced() == 6
+
+
+def test_a_decorator_name_is_the_full_key_prefix() -> None:
+    """``@auto_param("myns")`` reads ``myns.depth`` (hyperparameter's rule), never
+    ``myns.namespaced.depth``."""
+    with param_scope("myns.namespaced.depth=6"):
+        assert namespaced() == 2
 
 
 def test_auto_param_on_a_class_feeds_init_including_keyword_only() -> None:
@@ -119,9 +129,9 @@ def test_scope_reads_nested_attributes_and_defaults() -> None:
         assert ps.dnn.layers == 4
         assert ps.get("dnn.width", 128) == 128
         assert ps.get("dnn.layers", 1) == 4
-        assert not hasattr(ps, "dnnn")
+        assert ps.dnnn | 5 == 5  # a read with a default: hyperparameter's, no error
         with pytest.raises(UnknownKeyError, match=r"Did you mean 'dnn'"):
-            _ = ps.dnnn
+            _ = ps.dnnn + 1  # the missing key used as a value
 
 
 def test_scope_string_values_are_typed_when_read() -> None:
@@ -279,3 +289,105 @@ def test_a_value_replaces_a_section_and_a_section_replaces_a_value() -> None:
                 assert inner.model.to_dict() == {"layers": 3}
         with param_scope("model.width=16") as ps:
             assert ps.model.to_dict() == {"layers": 2, "width": 16}
+
+
+# ---------------------------------------------------------------------------------------------
+# hyperparameter 0.5.12's reads and writes (tests/compat compares them with the original)
+
+
+def test_or_reads_the_value_with_a_default_never_a_bitwise_or() -> None:
+    with param_scope(n=2, flag=False, zero=0) as ps:
+        assert [ps.n | 1, ps.flag | True, ps.zero | 5, ps.missing | 123] == [2, False, 0, 123]
+        assert [ps.n(1), ps.n(), ps.missing(), param_scope.n | 1] == [2, 2, None, 2]
+
+
+@pytest.mark.parametrize(
+    ("value", "default", "result"),
+    [
+        pytest.param("not int", 1, "not int", id="text-for-int"),
+        pytest.param("x", 1.0, "x", id="text-for-float"),
+        pytest.param("1.12", False, False, id="no-bool-word"),
+        pytest.param(3.5, 1, 3, id="fraction-for-int"),
+    ],
+)
+def test_a_read_that_cannot_convert_warns(value: object, default: object, result: object) -> None:
+    """hyperparameter gives these results silently; hypertuner gives them with a warning."""
+    with param_scope(v=value) as ps, pytest.warns(HypertunerWarning, match=r"Scope key 'v'"):
+        assert ps.v | default == result
+
+
+def test_an_accessor_compares_and_computes_like_its_value() -> None:
+    with param_scope(lr=0.1, layers=4, sizes=[8, 16], model={"act": "relu"}) as ps:
+        assert ps.lr * 2 == 0.2
+        assert 1 + ps.layers == 5
+        assert f"{ps.lr:.2f}" == "0.10"
+        assert int(ps.layers) == 4
+        assert list(range(ps.layers)) == [0, 1, 2, 3]
+        assert [ps.sizes[0], len(ps.sizes), 16 in ps.sizes] == [8, 2, True]
+        assert ps.model.to_dict() == {"act": "relu"}
+        assert ps.model == {"act": "relu"}
+        assert repr(ps.lr) == "0.1"
+        assert pickle.loads(pickle.dumps(ps.layers)) == 4
+
+
+def test_text_reads_as_stored_and_compares_typed() -> None:
+    """``"a=1"`` reads back as the text ``'1'`` (hyperparameter), compares as 1, and
+    ``"flag=false"`` is false (hyperparameter would call the text ``'false'`` true)."""
+    with param_scope("a=1", "flag=false") as ps:
+        assert (ps.a(), ps["a"], ps.a | 0, ps.a == 1) == ("1", "1", 1, True)
+        assert not ps.flag
+        assert ps.flag | True is False
+
+
+def test_a_missing_key_used_as_a_value_names_the_nearest_key() -> None:
+    with param_scope(**{"dnn.layers": 4}) as ps:
+        assert not ps.dnn.layerz
+        with pytest.raises(UnknownKeyError, match=r"Unknown key 'dnn.layerz'. Did you mean"):
+            _ = ps.dnn.layerz == 4
+
+
+def test_writes_are_scoped_restored_and_thread_local() -> None:
+    seen: list[int] = []
+    with param_scope() as ps:
+        ps.foo.x = 2
+        param_scope.bar = {"y": 3}
+        thread = threading.Thread(target=lambda: seen.append(param_scope.foo.x | 0))
+        thread.start()
+        thread.join()
+        assert [ps.foo.x(), param_scope.bar.y | 0, dict(ps)] == [2, 3, {"foo.x": 2, "bar.y": 3}]
+    assert [param_scope.foo.x | 0, param_scope.bar.y | 0, seen] == [0, 0, [0]]
+
+
+def test_auto_param_sees_writes_into_the_current_scope() -> None:
+    with param_scope("dnn.layers=4"):
+        assert dnn()[0] == 4
+        param_scope.dnn.layers = 6
+        assert dnn()[0] == 6
+    assert dnn()[0] == 3
+
+
+def _in_a_fresh_context(fn: Callable[[], object]) -> object:
+    """Run ``fn`` in an empty context: its writes outside any scope vanish with it."""
+    return contextvars.Context().run(fn)
+
+
+def test_a_write_outside_any_scope_stays_over_a_new_base() -> None:
+    def body() -> list[object]:
+        param_scope.top = 1
+        hypertuner.parse(["+lr=0.1"])
+        return [param_scope.top | 0, param_scope.lr | 0.0, dnn()[0]]
+
+    assert _in_a_fresh_context(body) == [1, 0.1, 3]
+
+
+def test_frozen_gives_new_threads_a_base_and_keeps_this_threads() -> None:
+    def body() -> dict[str, object]:
+        with param_scope(**{"dnn.layers": 7}):
+            param_scope.frozen()
+        seen: dict[str, object] = {"here": dnn()[0]}
+        thread = threading.Thread(target=lambda: seen.update(thread=dnn()[0]))
+        thread.start()
+        thread.join()
+        return seen
+
+    assert _in_a_fresh_context(body) == {"here": 3, "thread": 7}

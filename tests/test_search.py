@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import pickle
@@ -15,7 +16,8 @@ import pytest
 
 import hypertuner
 from hypertuner import HyperOptArgumentParser, choice, cli, irange, loguniform, uniform
-from hypertuner.errors import HypertunerWarning, SearchSpecError
+from hypertuner import testtube as testtube_module
+from hypertuner.errors import HypertunerWarning, SearchArgumentError, SearchSpecError
 from hypertuner.search import generate, parse_dimension
 
 # ---------------------------------------------------------------------------------------------
@@ -220,6 +222,54 @@ def test_namespaces_pickle_and_vars_holds_only_the_values() -> None:
     assert len(list(again.trials(3))) == 3
 
 
+def test_nothing_tunable_gives_one_trial_of_the_plain_values() -> None:
+    """test-tube's product of no options is one trial, whatever the count asked for."""
+    for strategy in ("grid_search", "random_search"):
+        parser = HyperOptArgumentParser(strategy=strategy)
+        parser.add_argument("--learning_rate", default=0.002, type=float)
+        parser.opt_list("--layers", default=2, type=int, tunable=False, options=[2, 4])
+        hparams = parser.parse_args([])
+        assert [vars(t) for t in hparams.trials(5)] == [{"learning_rate": 0.002, "layers": 2}]
+        assert len(hparams.generate_trials(None)) == 1
+
+
+def test_optimize_parallel_cpu_with_nothing_tunable_runs_the_plain_values_once(
+    storage: Path,
+) -> None:
+    parser = HyperOptArgumentParser(strategy="grid_search")
+    parser.add_argument("--learning_rate", default=0.5, type=float)
+    hparams = parser.parse_args([])
+    results = hparams.optimize_parallel_cpu(vars, nb_trials=5, nb_workers=1, progress=False)
+    assert [[vars(params), result] for params, result in results] == [
+        [{"learning_rate": 0.5}, {"learning_rate": 0.5}]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("source", "line", "guarded"),
+    [
+        pytest.param("x = 1\nrun()\n", 2, False, id="top-level"),
+        pytest.param("if __name__ == '__main__':\n    run()\n", 2, True, id="guard"),
+        pytest.param("if '__main__' == __name__:\n    run()\n", 2, True, id="guard-reversed"),
+        pytest.param(
+            'try:\n    if __name__ == "__main__":\n        run()\nexcept E:\n    pass\n',
+            3,
+            True,
+            id="guard-in-try",
+        ),
+        pytest.param(
+            "if __name__ == '__main__':\n    pass\nelse:\n    run()\n", 4, False, id="else"
+        ),
+        pytest.param("if __name__ != '__main__':\n    run()\n", 2, False, id="not-a-guard"),
+        pytest.param("with ctx():\n    run()\n", 2, False, id="with-block"),
+    ],
+)
+def test_a_call_outside_the_main_guard_is_recognised(source: str, line: int, guarded: bool) -> None:
+    """Where test-tube's forked workers are needed: a call the script's top level makes
+    outside ``if __name__ == "__main__":`` (spawned workers would run it again)."""
+    assert testtube_module._inside_main_guard(ast.parse(source).body, line) is guarded
+
+
 def test_a_seeded_parser_gives_the_same_trials_each_time() -> None:
     first = [vars(t) for t in _documented_parser(seed=5).parse_args([]).trials(6)]
     assert first == [vars(t) for t in _documented_parser(seed=5).parse_args([]).trials(6)]
@@ -418,6 +468,34 @@ BAD_INPUTS = [
         "workers must be a positive integer",
         id="parser-zero-workers",
     ),
+    pytest.param(
+        lambda: (
+            _documented_parser()
+            .parse_args([])
+            .optimize_parallel_gpu(_noop, gpu_ids=["1", "2,3", "0"], nb_trials=192, nb_workers=4)
+        ),
+        TypeError,
+        r"takes no nb_trials or nb_workers keyword.*max_nb_trials=192.*one worker per gpu_ids "
+        r"entry \(3 here\)",
+        id="parser-gpu-readme-line",
+    ),
+    pytest.param(
+        lambda: list(_documented_parser().parse_args([]).trials(None)),
+        TypeError,
+        "Random search needs a trial count",
+        id="parser-random-without-count",
+    ),
+    pytest.param(
+        _parser_case(
+            lambda p: (
+                p.opt_list("--x", default=1, type=int, tunable=True, options=[1, 2]),
+                p.parse_args([]).optimize_parallel_cpu(_noop, max_nb_trials=2),
+            )
+        ),
+        SearchArgumentError,
+        "Unknown option 'max_nb_trials'",
+        id="parser-unknown-option",
+    ),
 ]
 
 
@@ -465,3 +543,24 @@ def test_bad_sweep_command_is_one_line_on_stderr_and_exit_2(
     assert err.startswith("hypertuner: error: ")
     assert re.search(match, err)
     assert not storage.exists()
+
+
+def _fails_on_four(trial: Any) -> int:
+    if trial.x == 4:
+        msg = "boom"
+        raise ValueError(msg)
+    return int(trial.x)
+
+
+def test_a_failed_trial_of_optimize_parallel_cpu_gives_none_and_the_others_run(
+    storage: Path,
+) -> None:
+    """test-tube re-raises the first trial error out of its pool; hypertuner records it and
+    goes on (the error is in the sweep's journal and the run's meta.json)."""
+    parser = HyperOptArgumentParser(strategy="grid_search")
+    parser.opt_list("--x", default=1, type=int, tunable=True, options=[2, 4, 8])
+    hparams = parser.parse_args([])
+    results = hparams.optimize_parallel_cpu(
+        _fails_on_four, nb_trials=3, nb_workers=1, progress=False
+    )
+    assert [result for _, result in results] == [2, None, 8]

@@ -1,4 +1,5 @@
-"""Runs mirrored to remote storage: a real S3-compatible server (moto), pull and push, bad URLs."""
+"""Runs mirrored to remote storage: real S3 (moto) and GCS (gcp-storage-emulator) servers, pull
+and push, bad URLs."""
 
 from __future__ import annotations
 
@@ -265,6 +266,160 @@ def test_server_outage_is_retried_warned_and_never_stops_the_run(
         assert "late.txt" in final[0]
         assert "meta.json" in final[0]
         assert "hypertuner push outage s3://bucket/runs" in final[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# The GCS server: gcp-storage-emulator on 127.0.0.1, its data on disk so a restart keeps it
+
+
+class GcsEmulator:
+    """``gcp-storage-emulator`` on 127.0.0.1:``port`` with the bucket ``bucket``, keeping its
+    objects under ``folder`` (a restart finds them again, as GCS would), stopped and restarted
+    on the same port at will."""
+
+    def __init__(self, folder: Path) -> None:
+        self.port = _free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.folder = folder
+        self.log = folder / "emulator.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        pytest.importorskip("gcp_storage_emulator", reason="the GCS tests need the emulator")
+        executable = Path(sys.executable).with_name("gcp-storage-emulator")
+        command = (
+            [str(executable)]
+            if executable.exists()
+            else [sys.executable, "-m", "gcp_storage_emulator"]
+        )
+        address = ["-H", "127.0.0.1", "--port", str(self.port), "--default-bucket", "bucket"]
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [*command, "start", *address, "-q"],
+                stdout=log,
+                stderr=log,
+                env={**os.environ, "STORAGE_BASE": str(self.folder)},
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{self.endpoint}/storage/v1/b/bucket", timeout=1).close()
+                return
+            except OSError:
+                if self.process.poll() is not None:
+                    pytest.fail(f"the GCS emulator exited: {self.log.read_text()[-2000:]}")
+                time.sleep(0.1)
+        self.stop()
+        pytest.fail("the GCS emulator did not answer within 30 s")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+            self.process = None
+
+    def options(self) -> dict[str, Any]:
+        """gcsfs options: this endpoint, anonymous (no Google credentials looked up)."""
+        return {"endpoint_url": self.endpoint, "token": "anon"}
+
+    def filesystem(self) -> Any:
+        gcsfs = pytest.importorskip("gcsfs.core")
+        return gcsfs.GCSFileSystem(skip_instance_cache=True, **self.options())
+
+
+@pytest.fixture
+def gcs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[GcsEmulator]:
+    """A GCS emulator of this test's own, and this process's gs:// URLs pointed at it."""
+    core = pytest.importorskip("gcsfs.core", reason="the GCS tests need gcsfs (hypertuner[gcs])")
+    # gcsfs's default class asks GCS's gRPC storage-control API for each bucket's layout, which
+    # the emulator does not serve (each call would wait a minute): use the plain HTTP class.
+    registry = sys.modules["fsspec.registry"]._registry
+    for protocol in ("gs", "gcs"):
+        monkeypatch.setitem(registry, protocol, core.GCSFileSystem)
+    folder = tmp_path / "gcs"
+    folder.mkdir()
+    server = GcsEmulator(folder)
+    monkeypatch.setitem(fsspec.config.conf, "gs", server.options())
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow
+def test_hparams_gcs_backup_survives_a_server_restart_and_pull_brings_the_run_back(
+    gcs: GcsEmulator, storage: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """backup='gs://bucket/runs' through gcsfs: the run arrives; with the server stopped
+    mid-run a warning names the file and the run goes on; restarted, the copy goes through; the
+    run ends mirrored, and 'hypertuner pull gs://...' brings it back whole."""
+    write("hparams.cfg", "[run]\nname = gcs-run\nnb_gpus = 2\n[model]\nlayers = 4\n")
+    hparams = hypertuner.HParams(".", name="gcs", backup="gs://bucket/runs")
+    assert (hparams.model.layers, hparams.run.nb_gpus) == (4, 2)
+    run = hypertuner.current_run()
+    mirror = mirror_run(run, "gs://bucket/runs")  # the one HParams started
+    assert mirror is not None
+    assert mirror.wait(60)
+    fs = gcs.filesystem()
+    remote = {p.rsplit("/gcs-run/", 1)[1] for p in fs.find("bucket/runs/gcs-run")}
+    assert remote == {"config.json", "hparams.cfg", "meta.json"}
+
+    gcs.stop()
+    during = run.directory / "during-outage.txt"
+    during.write_text("1")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        run.wrote(during)
+        assert run.status == "running"
+        assert wait_for(lambda: any("during-outage.txt" in str(w.message) for w in seen), 120)
+    message = next(str(w.message) for w in seen if "during-outage.txt" in str(w.message))
+    assert message.startswith("Backup of run 'gcs-run' to 'gs://bucket/runs/gcs-run' failed for")
+    assert mirror.failed
+
+    gcs.start()
+    assert mirror.wait(120)
+    assert not mirror.failed
+    assert fs.cat("bucket/runs/gcs-run/during-outage.txt") == b"1"
+    hparams.to_dict()  # every key read: no unread-keys warning at the end
+    run.finish()
+    assert json.loads(fs.cat("bucket/runs/gcs-run/meta.json"))["status"] == "finished"
+
+    local = storage / "gcs-run"
+    original = {
+        p.relative_to(local).as_posix(): p.read_bytes() for p in local.rglob("*") if p.is_file()
+    }
+    original.pop(".lock")
+    for path in sorted(local.rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    local.rmdir()
+    capsys.readouterr()
+    assert cli.main(["pull", "gs://bucket/runs/gcs-run"]) == 0
+    assert "Pulled run 'gcs-run'" in capsys.readouterr().out
+    restored = {
+        p.relative_to(local).as_posix(): p.read_bytes() for p in local.rglob("*") if p.is_file()
+    }
+    assert restored == original
+
+
+@pytest.mark.slow
+def test_hparams_gcs_backup_keywords_mirror_the_run_to_the_bucket(
+    gcs: GcsEmulator, storage: Path
+) -> None:
+    """hparams' gcs_backup_project=/gcs_backup_bucket= (no gs:// needed) reach the same place
+    as backup='gs://...'; the project goes to gcsfs."""
+    write("hparams.cfg", "[run]\nname = kw-run\n[model]\nlayers = 4\n")
+    hparams = hypertuner.HParams(
+        ".", name="kw", gcs_backup_project="test-project", gcs_backup_bucket="bucket/hparams"
+    )
+    mirror = mirror_run(hypertuner.current_run(), "gs://bucket/hparams")
+    assert mirror is not None
+    assert mirror.copier.fs.project == "test-project"
+    hparams.to_dict()
+    hypertuner.current_run().finish()
+    fs = gcs.filesystem()
+    assert json.loads(fs.cat("bucket/hparams/kw-run/config.json")) == {"model": {"layers": 4}}
+    assert json.loads(fs.cat("bucket/hparams/kw-run/meta.json"))["status"] == "finished"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -459,6 +459,49 @@ def test_a_script_that_starts_the_sweep_without_a_main_guard_gets_a_clear_error(
     assert "if __name__ == '__main__':" in done.stderr.strip().splitlines()[-1]
 
 
+UNGUARDED_TEST_TUBE_SCRIPT = """
+import json, os
+from hypertuner import HyperOptArgumentParser
+
+print("SCRIPT RUNS", os.getpid(), flush=True)
+
+
+def fit(trial):
+    return [trial.nb_layers * 10, os.getpid()]
+
+
+def fit_gpu(trial, gpu_ids):
+    return [gpu_ids, os.environ.get("CUDA_VISIBLE_DEVICES"), os.getpid()]
+
+
+parser = HyperOptArgumentParser(strategy="grid_search")
+parser.opt_list("--nb_layers", default=2, type=int, tunable=True, options=[2, 4, 8])
+hparams = parser.parse_args()
+cpu = hparams.optimize_parallel_cpu(fit, nb_trials=3, nb_workers=2, progress=False)
+gpu = hparams.optimize_parallel_gpu(fit_gpu, gpu_ids=["1", "2,3"], progress=False, name="gpu")
+print(json.dumps({"cpu": [r for _, r in cpu], "gpu": [r for _, r in gpu]}))
+"""
+
+
+@pytest.mark.slow
+def test_a_test_tube_script_without_a_main_guard_runs_in_forked_workers(tmp_path: Path) -> None:
+    """test-tube scripts start their sweep at the top level: the workers fork, as test-tube's
+    did on Linux, so the script is never run again in them."""
+    script = _script(tmp_path, "tt_unguarded.py", UNGUARDED_TEST_TUBE_SCRIPT)
+    done = _python(script, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("SCRIPT RUNS") == 1
+    parent = int(done.stdout.split("SCRIPT RUNS")[1].split()[0])
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert [value for value, _ in out["cpu"]] == [20, 40, 80]
+    assert parent not in {pid for _, pid in out["cpu"]}
+    assert len(out["gpu"]) == 3
+    for entry, visible, pid in out["gpu"]:
+        assert entry == visible
+        assert entry in ("1", "2,3")
+        assert pid != parent
+
+
 GPU_SCRIPT = """
 import json, os, sys, time
 from hypertuner import HyperOptArgumentParser
