@@ -493,8 +493,9 @@ class _Sweep:
         self.progress = Progress(self.name, self.total, resumed, self.plan.mode, self.plan.progress)
         self._write_sweep_file("running")
         if resumed:
+            ended = "finished or pruned" if self.study is not None else "finished"
             self.note(
-                f"sweep {self.name}: resuming, {resumed} of {self.total} trials already ended."
+                f"sweep {self.name}: resuming, {resumed} of {self.total} trials already {ended}."
             )
         try:
             self.plan.backend.run(self)
