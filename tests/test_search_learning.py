@@ -149,17 +149,16 @@ def test_tpe_learns_from_the_results_so_far(storage: Path) -> None:
 
 
 def _stepwise(args: hypertuner.Args) -> float:
-    """A trial whose loss at every step is its x: the pruners see the bad ones at once."""
-    seen = []
-    try:
-        for step in range(8):
-            seen.append(step)
+    """A trial whose loss at every step is its x: the pruners see the bad ones at once. The
+    TrialPruned comes from the log call after the one whose value the pruner judged."""
+    for step in range(8):
+        try:
             hypertuner.log({"loss": args.x + 1.0 / (step + 1)}, step=step)
-    except hypertuner.TrialPruned as exc:
-        # raised by the log call after the one whose value the pruner judged
-        assert exc.step == seen[-2]
-        assert exc.metric == "loss"
-        raise
+        except hypertuner.TrialPruned as exc:
+            if (exc.step, exc.metric) != (step - 1, "loss"):
+                msg = f"pruned at step {step} for step {exc.step} of {exc.metric!r}"
+                raise RuntimeError(msg) from exc
+            raise
     return float(args.x)
 
 
@@ -179,7 +178,8 @@ def test_each_pruner_stops_hopeless_trials_which_end_pruned(storage: Path, prune
     pruned = [x for x, s in statuses.items() if s == "pruned"]
     assert pruned, statuses
     assert min(pruned) > 0.5  # the best trial is never the one stopped
-    assert results.best is not None and results.best.config["x"] == 0.5
+    assert results.best is not None
+    assert results.best.config["x"] == 0.5
     for trial in results:
         meta = json.loads((storage / trial.name / "meta.json").read_text())
         assert meta["status"] == trial.status
@@ -310,7 +310,8 @@ def test_a_sweep_interrupted_twice_and_run_again_ends_like_an_uninterrupted_one(
         with pytest.raises(KeyboardInterrupt):
             hypertuner.sweep(cut, SPACE, name="cut", **options)
     again = hypertuner.sweep(cut, SPACE, name="cut", **options)
-    assert whole.best is not None and again.best is not None
+    assert whole.best is not None
+    assert again.best is not None
     assert (again.best.index, again.best.config, again.best.value) == (
         whole.best.index,
         whole.best.config,
@@ -336,7 +337,8 @@ def test_a_failed_trial_runs_again_with_its_values_when_the_sweep_runs_again(
 
     def trial(args: hypertuner.Args) -> float:
         if args.layers == 2 and flag.exists():
-            raise ValueError("boom")
+            msg = "boom"
+            raise ValueError(msg)
         return _objective(args)
 
     first = hypertuner.sweep(trial, SPACE, strategy="tpe", n_trials=8, seed=1, progress=False)
@@ -417,7 +419,8 @@ def _waits_for_the_driver(args: hypertuner.Args) -> float:
         if str(marker) in study.read_text():
             return float(args.x)
         time.sleep(0.02)
-    raise AssertionError("the driver never heard the value")
+    msg = "the driver never heard the value"
+    raise AssertionError(msg)
 
 
 def test_values_logged_in_a_worker_process_reach_the_driver_while_the_trial_runs(
