@@ -138,6 +138,7 @@ def test_a_three_node_cluster_mirrors_every_trial_and_reruns_those_of_a_removed_
     """Head (no CPU) and two worker nodes on 127.0.0.1, each with its own storage folder; the
     sweep's storage an s3:// URL on a local moto_server. A node removed mid-sweep has its
     running trial run again on the other; the journal accounts for every trial."""
+    from ray._private import utils as ray_utils
     from ray.cluster_utils import Cluster
 
     from tests.test_storage import CREDENTIALS, MotoServer
@@ -147,6 +148,9 @@ def test_a_three_node_cluster_mirrors_every_trial_and_reruns_those_of_a_removed_
     moto.start()
     s3 = {**CREDENTIALS, "FSSPEC_S3_ENDPOINT_URL": moto.endpoint}
     nodes = {name: tmp_path / f"node-{name}" for name in ("a", "b")}
+    # The cluster records its address for this machine's ray.init(): put back what was there.
+    address_file = Path(ray_utils.get_ray_address_file(None))
+    before = address_file.read_text() if address_file.exists() else None
     cluster = Cluster(
         initialize_head=True,
         head_node_args={"num_cpus": 0, "node_ip_address": "127.0.0.1", "include_dashboard": False},
@@ -186,6 +190,10 @@ def test_a_three_node_cluster_mirrors_every_trial_and_reruns_those_of_a_removed_
         assert driver.returncode == 0, err[-3000:]
     finally:
         cluster.shutdown()
+        if before is None:
+            address_file.unlink(missing_ok=True)
+        else:
+            address_file.write_text(before)
         moto_files = moto.filesystem()
         listing = sorted(p.rsplit("/", 1)[-1] for p in moto_files.ls("bucket/runs"))
         moto.stop()

@@ -83,7 +83,13 @@ class Ray:
             if address:
                 ray.init(address=address, log_to_driver=True)
             else:
-                ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=True)
+                # "local": a new instance even where a test cluster left its address file behind
+                ray.init(
+                    address="local",
+                    num_cpus=self.workers,
+                    include_dashboard=False,
+                    log_to_driver=True,
+                )
             started = True
             where = "connected to " + address if address else "started a local instance"
             driver.note(f"Ray: {where}.")
