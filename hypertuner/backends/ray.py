@@ -10,7 +10,6 @@ elsewhere, up to ``retries`` times, under the same trial index and run name.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import os
@@ -104,6 +103,8 @@ class _Broker:
     """The actor between running tasks and the driver: values in, verdicts out (asyncio)."""
 
     def __init__(self) -> None:
+        import asyncio  # in the actor only: the sweep's process (and the CLI) never needs it
+
         self.reports: list[tuple[int, int, int, float, bool]] = []
         self.arrived = asyncio.Event()
         self.verdicts: dict[tuple[int, int], list[bool]] = {}
@@ -115,6 +116,8 @@ class _Broker:
 
     async def drain(self, timeout: float) -> list[tuple[int, int, int, float, bool]]:
         """The values sent since the last call; waits up to ``timeout`` for the first one."""
+        import asyncio
+
         if not self.reports:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self.arrived.wait(), timeout)
