@@ -21,6 +21,7 @@ from .scope import auto_param, carry, param_scope
 
 if _TYPE_CHECKING:
     from .cfgfile import HParams
+    from .errors import TrialPruned
     from .launch import sweep
     from .saver import Saver, load
     from .search import choice, irange, loguniform, uniform
@@ -33,6 +34,7 @@ __all__ = [
     "HyperOptArgumentParser",
     "Run",
     "Saver",
+    "TrialPruned",
     "auto_param",
     "carry",
     "choice",
@@ -54,6 +56,7 @@ _LAZY = {
     "HParams": "cfgfile",
     "HyperOptArgumentParser": "testtube",
     "Saver": "saver",
+    "TrialPruned": "errors",
     "choice": "search",
     "irange": "search",
     "load": "saver",

@@ -29,6 +29,7 @@ _VALUE_OPTIONS = {
     "--backend": "backend",
     "--metric": "metric",
     "--mode": "mode",
+    "--pruner": "pruner",
     "--gpu": "gpu",
     "--ray-address": "ray_address",
 }
@@ -45,7 +46,9 @@ def add_commands(sub: Any) -> None:
             "written key=choice(...), key=uniform(low,high), key=loguniform(low,high[,base]) or "
             "key=range(start,stop[,step]) are searched; every other argument goes to the script "
             "unchanged. Sweep options may come before or after SCRIPT. Running the same command "
-            "again resumes the sweep."
+            "again resumes the sweep. With --strategy tpe|gp|cmaes each trial is drawn from the "
+            "results so far; with --pruner asha|hyperband|median hopeless trials stop early (both "
+            "watch the --metric the script logs; pip install 'hypertuner[search]')."
         ),
     )
     parser.add_argument("script", help="the training script (it calls hypertuner.parse())")
@@ -55,7 +58,9 @@ def add_commands(sub: Any) -> None:
         help="--config files, key=value overrides and key=choice(...) dimensions",
     )
     parser.add_argument("--workers", type=int, default=None, help="trials at once (default 1)")
-    parser.add_argument("--strategy", default="grid", help="grid (default) or random")
+    parser.add_argument(
+        "--strategy", default="grid", help="grid (default), random, tpe, gp or cmaes"
+    )
     parser.add_argument("--trials", type=int, default=None, help="number of trials")
     parser.add_argument("--seed", type=int, default=None, help="random search seed")
     parser.add_argument("--name", default=None, help="the sweep's name (trials: NAME-<index>)")
@@ -63,6 +68,9 @@ def add_commands(sub: Any) -> None:
     parser.add_argument("--backend", default=None, help="serial, process or ray")
     parser.add_argument("--metric", default=None, help="the logged metric that ranks the trials")
     parser.add_argument("--mode", default="min", help="min (default) or max")
+    parser.add_argument(
+        "--pruner", default=None, help="stop hopeless trials early: asha, hyperband or median"
+    )
     parser.add_argument(
         "--gpu",
         action="append",
@@ -153,6 +161,7 @@ def _sweep_command(options: argparse.Namespace) -> int:
             gpus=merged.get("gpu"),
             metric=merged.get("metric"),
             mode=merged.get("mode") or "min",
+            pruner=merged.get("pruner"),
             script_args=fixed,
             progress=False if merged.get("no_progress") else None,
             ray_address=merged.get("ray_address"),
@@ -164,7 +173,11 @@ def _sweep_command(options: argparse.Namespace) -> int:
         )
         return 130
     _print_summary(results)
-    return 0 if all(t.status == "finished" for t in results) else 1
+    return 0 if all(t.status in _ENDED_WELL for t in results) else 1
+
+
+#: Trials that ended as the sweep meant them to (a pruned trial was stopped on purpose).
+_ENDED_WELL = ("finished", "pruned")
 
 
 def _print_summary(results: SweepResults) -> None:
@@ -184,8 +197,11 @@ def _print_summary(results: SweepResults) -> None:
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=False)) + "  " + row[4])
     best = results.best
-    failed = sum(t.status != "finished" for t in results)
-    line = f"sweep {results.name}: {len(results) - failed}/{len(results)} finished"
+    finished = sum(t.status == "finished" for t in results)
+    pruned = sum(t.status == "pruned" for t in results)
+    line = f"sweep {results.name}: {finished}/{len(results)} finished"
+    if pruned:
+        line += f", {pruned} pruned"
     if best is not None:
         line += f"; best {best.value:.6g} ({best.name})"
     print(line + f"; folder {results.directory}")

@@ -3,7 +3,8 @@
 A :class:`Job` says what to run (a function with the trial's config, or a script's command
 line); :func:`execute` runs it as an ordinary run, started through :func:`hypertuner.start_run`
 like any other, and returns an :class:`Outcome`. The serial loop, pool workers, thread slots and
-Ray tasks (:mod:`hypertuner.backends`) all call it.
+Ray tasks (:mod:`hypertuner.backends`) all call it, each with its way upstream to the sweep's
+driver (an :class:`~hypertuner._report.Upstream`) for the values the trial logs as it runs.
 
 Example:
     >>> import tempfile
@@ -28,7 +29,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from . import tracking
+from ._layout import storage_root
+from ._report import ENV, Upstream, Watch, pipe_environment
 from .args import Args
+from .errors import TrialPruned
 from .run import start_run
 
 __all__ = ["Job", "Outcome", "execute", "interrupt_commands", "jsonable", "number_of"]
@@ -99,11 +104,15 @@ class Job:
     env: dict[str, str] = dataclasses.field(default_factory=dict)
     backup: str | None = None  # mirror the trial's run to this URL (storage given as a URL)
     gpu: str | None = None  # the CUDA_VISIBLE_DEVICES the trial ran with (for the journal)
+    report: str | None = None  # send the values of this metric upstream as they are logged
+    waits: bool = False  # ... and hear the pruner's verdict on each
+    attempt: int = 0  # how many times the trial was started again after its worker was lost
 
 
 @dataclasses.dataclass
 class Outcome:
-    """How one trial ended: ``finished`` (with its ``result``), ``failed`` or ``interrupted``."""
+    """How one trial ended: ``finished`` (with its ``result``), ``failed``, ``interrupted`` or
+    ``pruned``."""
 
     index: int
     status: str
@@ -112,26 +121,34 @@ class Outcome:
     duration_s: float = 0.0
 
 
-def execute(job: Job) -> Outcome:
+def execute(job: Job, upstream: Upstream | None = None) -> Outcome:
     """Run one trial here (in this process) and report how it ended.
 
     A trial that raises, or a script that exits non-zero, is ``failed``; Ctrl-C makes it
-    ``interrupted``. Nothing but ``KeyboardInterrupt`` in a command's wait escapes.
+    ``interrupted``; :class:`hypertuner.TrialPruned` (or a run marked pruned) makes it
+    ``pruned``. Nothing but ``KeyboardInterrupt`` in a command's wait escapes. With
+    ``upstream`` and ``job.report``, the values of that metric go upstream as they are logged.
     """
     if job.command is not None:
-        return _execute_command(job)
-    return _execute_function(job)
+        return _execute_command(job, upstream if job.report else None)
+    return _execute_function(job, upstream if job.report else None)
 
 
-def _execute_function(job: Job) -> Outcome:
+def _execute_function(job: Job, upstream: Upstream | None) -> Outcome:
     started = time.perf_counter()
     result: Any = None
     try:
         run = start_run(
-            job.config, name=job.run_name, storage=job.storage, backup=job.backup, current=False
+            job.config,
+            name=job.run_name,
+            storage=job.storage or None,
+            backup=job.backup,
+            current=False,
         )
         with run:  # the trial's config is the base scope inside, the sweep's own one after
             run.update_meta(sweep=job.sweep_name, trial=job.index, trial_id=job.trial_id)
+            if upstream is not None and job.report:
+                tracking.watch(run, Watch(job.report, upstream, waits=job.waits))
             result = job.fn(run.view(Args))  # type: ignore[misc]
             if result is None and job.metric:
                 result = summary_metric(run.directory, job.metric)
@@ -140,10 +157,16 @@ def _execute_function(job: Job) -> Outcome:
     except KeyboardInterrupt:
         elapsed = time.perf_counter() - started
         return Outcome(job.index, "interrupted", error="KeyboardInterrupt", duration_s=elapsed)
+    except TrialPruned as exc:
+        elapsed = time.perf_counter() - started
+        return Outcome(job.index, "pruned", error=str(exc), duration_s=elapsed)
     except Exception as exc:  # a failing trial is recorded; the sweep goes on
         elapsed = time.perf_counter() - started
         return Outcome(job.index, "failed", error=describe_error(exc), duration_s=elapsed)
-    return Outcome(job.index, "finished", result=result, duration_s=time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    if run.status == "pruned":  # the Lightning callback stopped the trainer: a clean return
+        return Outcome(job.index, "pruned", error=run.meta.get("error"), duration_s=elapsed)
+    return Outcome(job.index, "finished", result=result, duration_s=elapsed)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -172,12 +195,16 @@ def summary_metric(directory: Path, metric: str) -> float | None:
     return number_of(entry, None)
 
 
-def _command_result(directory: Path, metric: str | None) -> Any:
+def _read_meta(directory: Path) -> dict[str, Any]:
     try:
         meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        meta = {}
-    if isinstance(meta, dict) and meta.get("result") is not None:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _command_result(meta: Mapping[str, Any], directory: Path, metric: str | None) -> Any:
+    if meta.get("result") is not None:
         return meta["result"]
     return summary_metric(directory, metric) if metric else None
 
@@ -186,18 +213,30 @@ _children: dict[int, subprocess.Popen[bytes]] = {}
 _children_lock = threading.Lock()
 
 
-def _execute_command(job: Job) -> Outcome:
+def _execute_command(job: Job, upstream: Upstream | None) -> Outcome:
     started = time.perf_counter()
     assert job.command is not None
     assert job.log_path is not None
     env = dict(os.environ)
     env.update(job.env)
+    line: _Line | None = None
+    if upstream is not None and job.report:
+        line = _Line(job, upstream)
+        env[ENV] = line.environment
     try:
         with open(job.log_path, "ab") as log:
-            process = subprocess.Popen(job.command, stdout=log, stderr=subprocess.STDOUT, env=env)
+            process = subprocess.Popen(
+                job.command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                pass_fds=line.child_fds if line is not None else (),
+            )
             with _children_lock:
                 _children[job.index] = process
             try:
+                if line is not None:
+                    line.relay()  # until the script closes its end (it ended)
                 code = process.wait()
             except KeyboardInterrupt:
                 _stop(process)
@@ -208,17 +247,62 @@ def _execute_command(job: Job) -> Outcome:
             finally:
                 with _children_lock:
                     _children.pop(job.index, None)
+                if line is not None:
+                    line.close()
     except OSError as exc:
         return Outcome(job.index, "failed", error=f"Cannot start {job.command[0]!r}: {exc}.")
     elapsed = time.perf_counter() - started
-    directory = Path(job.storage) / job.run_name
+    directory = storage_root(job.storage or None) / job.run_name
+    meta = _read_meta(directory)
+    if meta.get("status") == "pruned":  # TrialPruned, or the Lightning callback's stop
+        return Outcome(job.index, "pruned", error=meta.get("error"), duration_s=elapsed)
     if code == 0:
-        result = _command_result(directory, job.metric)
+        result = _command_result(meta, directory, job.metric)
         return Outcome(job.index, "finished", result=result, duration_s=elapsed)
     status = "interrupted" if code in (-signal.SIGINT, 130, -signal.SIGTERM, 143) else "failed"
     last = _last_line(job.log_path)
     error = f"exit code {code}" + (f": {last}" if last else "") + f" (log: {job.log_path})"
     return Outcome(job.index, status, error=error, duration_s=elapsed)
+
+
+class _Line:
+    """A script trial's line to the driver: the script writes ``step value`` lines on one pipe;
+    this relays each upstream and, when the sweep has a pruner, writes the verdict back."""
+
+    def __init__(self, job: Job, upstream: Upstream) -> None:
+        self.upstream = upstream
+        self.waits = job.waits
+        self.values_read, self.values_write = os.pipe()
+        self.verdict_read, self.verdict_write = os.pipe() if job.waits else (-1, -1)
+        hear = self.verdict_read if job.waits else None
+        assert job.report is not None
+        self.environment = pipe_environment(job.run_name, job.report, self.values_write, hear)
+        self.child_fds = tuple(fd for fd in (self.values_write, self.verdict_read) if fd >= 0)
+
+    def relay(self) -> None:
+        for fd in self.child_fds:  # the child has its copies now
+            os.close(fd)
+        self.child_fds = ()
+        with os.fdopen(self.values_read, "r", encoding="utf-8", closefd=False) as values:
+            for text in values:
+                try:
+                    step_text, value_text = text.split()
+                    step, value = int(step_text), float(value_text)
+                except ValueError:
+                    continue
+                self.upstream.send(step, value)
+                if self.waits:
+                    stop = self.upstream.verdict()
+                    with contextlib.suppress(OSError):  # the script ended meanwhile
+                        os.write(self.verdict_write, b"1\n" if stop else b"0\n")
+
+    def close(self) -> None:
+        for fd in (*self.child_fds, self.values_read, self.verdict_write):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.child_fds = ()
+        self.values_read = self.verdict_write = -1
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

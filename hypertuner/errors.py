@@ -38,6 +38,7 @@ __all__ = [
     "RunNotFoundError",
     "SearchArgumentError",
     "SearchSpecError",
+    "TrialPruned",
     "UnknownKeyError",
     "UsageError",
     "nearest_hint",
@@ -602,6 +603,47 @@ class DiskFullError(HypertunerError, OSError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class TrialPruned(HypertunerError, RuntimeError):
+    """A sweep's pruner stopped this trial: raised by :func:`hypertuner.log` at the trial's next
+    call after the pruner's decision, so the training code stops where it stands.
+
+    Let it propagate out of the trial function (or the script): the trial's run then ends with
+    status ``pruned``. A trial may also raise it itself to stop early.
+
+    Attributes:
+        step: the step of the last value the pruner saw, when known.
+        metric: the sweep's metric.
+        value: that value.
+
+    Example:
+        >>> import hypertuner
+        >>> err = hypertuner.TrialPruned(step=3, metric="val_loss", value=0.9)
+        >>> err.step, str(err)
+        (3, "Trial pruned at step 3: its 'val_loss' of 0.9 is not promising.")
+    """
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        step: int | None = None,
+        metric: str | None = None,
+        value: float | None = None,
+    ) -> None:
+        if message is None:
+            where = f" at step {step}" if step is not None else ""
+            why = (
+                f": its {metric!r} of {value:g} is not promising"
+                if metric and value is not None
+                else ""
+            )
+            message = f"Trial pruned{where}{why}."
+        super().__init__(message)
+        self.step = step
+        self.metric = metric
+        self.value = value
 
 
 class HypertunerWarning(UserWarning):

@@ -10,13 +10,18 @@ run (it has no ``config.json``)::
         trials.jsonl           the journal: one JSON line per trial event, the last line of a
                                trial id wins: {"trial": id, "index", "run", "status", "config",
                                "result", "value", "error", "time", "duration_s"}
+        study.jsonl            a model-based strategy or a pruner: the Optuna study, one line per
+                               ask, intermediate value and tell (Optuna's journal format)
         logs/<index>.log       the output of each trial of a script (command form)
         .lock                  held while a process runs the sweep
       <sweep>-0/ <sweep>-1/ …  the trials: ordinary runs (config.json, meta.json, metrics, model)
 
 A trial id is a hash of the trial's config. Running the same sweep again resumes it: finished
-trials are skipped (their recorded results are returned), failed and interrupted ones run again
-in their own run folders, and random search replays the same seeded draws.
+(and pruned) trials are skipped (their recorded results are returned), failed and interrupted
+ones run again in their own run folders, and random search replays the same seeded draws. A
+sweep with a study (:mod:`hypertuner._study`) rebuilds it from ``study.jsonl``: the sampler sees
+every earlier result, and each trial is asked with a sampler seeded by the sweep's seed and the
+trial's index, so an interrupted sweep run again asks what an uninterrupted one would have.
 
 The work splits in three: :func:`_plan` checks everything and decides what to run before
 anything is written; a backend (:mod:`hypertuner.backends`) runs the trials; the
@@ -38,8 +43,10 @@ from pathlib import Path
 from typing import Any
 
 from . import _files
+from ._deps import require
 from ._formats import parse_value
 from ._layout import check_run_name, storage_root
+from ._study import Earlier, Study, require_optuna
 from ._sweeprecord import (
     SWEEP_FILE,
     Journal,
@@ -55,7 +62,16 @@ from ._trees import merge, unflatten
 from ._trial import Job, Outcome, jsonable, number_of
 from .backends import Backend, backend_for
 from .errors import SearchSpecError
-from .search import Dimension, check_space, describe, generate, strategy_name
+from .search import (
+    MODEL_BASED,
+    Dimension,
+    check_model_space,
+    check_space,
+    describe,
+    generate,
+    pruner_name,
+    strategy_name,
+)
 from .storage import check_url
 
 __all__ = ["SweepResults", "Trial", "sweep"]
@@ -73,6 +89,7 @@ def sweep(
     storage: str | os.PathLike[str] | None = None,
     metric: str | None = None,
     mode: str = "min",
+    pruner: str | Any = None,
     script_args: Sequence[str] = (),
     progress: bool | None = None,
     backend: str | Backend | None = None,
@@ -102,10 +119,13 @@ def sweep(
         space: dotted config keys to dimensions (:func:`hypertuner.choice`,
             :func:`hypertuner.uniform`, :func:`hypertuner.loguniform`, :func:`hypertuner.irange`,
             or a plain list for a choice).
-        strategy: ``"grid"`` or ``"random"``.
-        n_trials: how many trials (random search needs it; grid search truncates to it).
-        seed: the random search seed; ``None`` draws one and records it, so a resumed sweep
-            replays the same draws.
+        strategy: ``"grid"``, ``"random"``, or a model-based one that draws each trial from
+            the results so far: ``"tpe"``, ``"gp"`` or ``"cmaes"`` (Optuna's samplers;
+            ``pip install 'hypertuner[search]'``, and torch for ``"gp"``).
+        n_trials: how many trials (random and model-based search need it; grid search
+            truncates to it).
+        seed: the seed of random search and of the model-based samplers; ``None`` draws one and
+            records it, so a resumed sweep replays the same draws.
         config: the base config each trial's values are merged into (function form).
         name: the sweep's name; by default the target's name and a hash of the sweep's
             definition, so running the same sweep again finds it.
@@ -113,8 +133,15 @@ def sweep(
             fsspec URL (``s3://bucket/runs``): trials then run in the local storage folder of
             the machine that runs them and are mirrored to ``<URL>/<trial>/`` (``run.backup``),
             which is how a Ray cluster without a shared folder collects its runs.
-        metric: the key of the trial's result (a dict) or logged metric to rank trials by.
+        metric: the key of the trial's result (a dict) or logged metric to rank trials by;
+            with a model-based strategy or a pruner, the values of it that a trial logs with
+            :func:`hypertuner.log` go to the sweep as they are logged.
         mode: ``"min"`` or ``"max"``: which value is best.
+        pruner: stop hopeless trials early: ``"asha"`` (successive halving), ``"hyperband"`` or
+            ``"median"`` (Optuna's pruners; an Optuna pruner object works too). It needs
+            ``metric``. A trial to stop gets :class:`hypertuner.TrialPruned` at its next
+            :func:`hypertuner.log` call (the Lightning callback stops the trainer instead) and
+            its run ends ``pruned``.
         script_args: fixed arguments for the script (``--config=cfg.json``, ``key=value``).
         progress: ``None`` for a bar on a terminal (with tqdm) or plain lines otherwise,
             ``True`` to always report, ``False`` for silence.
@@ -126,7 +153,8 @@ def sweep(
         gpus: ``CUDA_VISIBLE_DEVICES`` entries, one worker each (``["0", "1,2"]``).
         threads_per_worker: torch/OpenMP threads in each worker (``None``: leave as is).
         start_method: how the process backend starts its workers (see
-            :class:`hypertuner.backends.ProcessPool`; default ``"spawn"``).
+            :class:`hypertuner.backends.ProcessPool`; default ``"forkserver"``, warmed with the
+            modules your trials import; ``"spawn"`` with ``gpus``).
         ray_address: the Ray cluster to use (default ``$RAY_ADDRESS``, else a local instance).
         ray_options: Ray task options for each trial, e.g. ``{"num_gpus": 1}``.
 
@@ -134,11 +162,14 @@ def sweep(
         The trials in index order, with ``name``, ``directory`` and ``best``.
 
     Raises:
-        SearchSpecError: an empty space, a bad dimension, an unknown strategy or backend,
-            ``workers < 1``, random search without ``n_trials``, or a sweep name that exists with
-            another definition; raised before any trial starts and naming the parameter.
+        SearchSpecError: an empty space, a bad dimension, an unknown strategy, pruner or
+            backend, ``workers < 1``, random or model-based search without ``n_trials``, a
+            pruner without ``metric``, a space the strategy cannot model, or a sweep name that
+            exists with another definition; raised before anything is written and naming the
+            parameter.
         RunInUseError: another process runs the same sweep.
-        MissingDependencyError: ``backend="ray"`` without Ray installed.
+        MissingDependencyError: ``backend="ray"`` without Ray, or a model-based strategy or a
+            pruner without Optuna (``pip install 'hypertuner[search]'``).
 
     Example:
         >>> import tempfile, hypertuner
@@ -172,6 +203,7 @@ def sweep(
         backend=chosen,
         metric=metric,
         mode=mode,
+        pruner=pruner,
         script_args=script_args,
         threads=threads_per_worker,
         progress=progress,
@@ -201,6 +233,13 @@ class _Plan:
     overrides: dict[str, str] = dataclasses.field(default_factory=dict)  # key -> '' or '+'
     threads: int | None = None  # a script's trials: OMP/MKL threads
     backup: str | None = None  # storage given as a URL: trials are mirrored there
+    pruner: Any = None  # an Optuna pruner
+    pruner_text: str | None = None  # its name (or description), for sweep.json and the fingerprint
+
+    @property
+    def studied(self) -> bool:
+        """Whether the sweep keeps an Optuna study (a model-based strategy or a pruner)."""
+        return self.strategy in MODEL_BASED or self.pruner is not None
 
 
 def _plan(
@@ -216,6 +255,7 @@ def _plan(
     backend: Backend,
     metric: str | None,
     mode: str,
+    pruner: Any,
     script_args: Sequence[str],
     threads: int | None,
     progress: bool | None,
@@ -225,9 +265,25 @@ def _plan(
     if mode not in ("min", "max"):
         msg = f"mode must be 'min' or 'max', not {mode!r}."
         raise SearchSpecError(msg, key="mode", value=mode)
-    # Check n_trials and grid-vs-continuous now, before anything is written (one trial is enough).
     valid = isinstance(n_trials, int) and not isinstance(n_trials, bool) and n_trials >= 1
-    generate(dims, kind, 1 if valid or (kind == "grid" and n_trials is None) else n_trials, 0)
+    if kind in MODEL_BASED:
+        if not valid:
+            msg = (
+                f"Strategy {kind!r} needs a trial count: pass n_trials (--trials on the command "
+                f"line), not {n_trials!r}."
+            )
+            raise SearchSpecError(msg, key="n_trials", value=n_trials)
+        check_model_space(kind, dims)
+    else:
+        # Check n_trials and grid-vs-continuous now, before anything is written (one trial).
+        generate(dims, kind, 1 if valid or (kind == "grid" and n_trials is None) else n_trials, 0)
+    optuna_pruner, pruner_text = _check_pruner(pruner, metric)
+    if kind in MODEL_BASED or optuna_pruner is not None:
+        feature = f"strategy={kind!r}" if kind in MODEL_BASED else f"pruner={pruner_text!r}"
+        require_optuna(feature)
+        if kind == "gp":
+            require("scipy", "search", "strategy='gp'")
+            require("torch", "torch", "strategy='gp'")
     if name is not None:
         check_run_name(name)
     backup: str | None = None
@@ -235,7 +291,8 @@ def _plan(
         backup, storage = check_url(storage), None
     plan = _Plan(
         target, dims, kind, n_trials, seed, dict(config or {}), name, storage_root(storage),
-        backend, metric, mode, progress, backup=backup,
+        backend, metric, mode, progress, backup=backup, pruner=optuna_pruner,
+        pruner_text=pruner_text,
     )  # fmt: skip
     if callable(target):
         backend.check(target)
@@ -256,14 +313,61 @@ def _plan(
     return plan
 
 
+def _check_pruner(pruner: Any, metric: str | None) -> tuple[Any, str | None]:
+    """The Optuna pruner ``pruner`` names (or is), and its description; ``(None, None)`` for
+    none. Raises when it is unknown or has no metric to watch."""
+    if pruner is None:
+        return None, None
+    if isinstance(pruner, str):
+        name = pruner_name(pruner)
+    elif callable(getattr(pruner, "prune", None)):
+        name = _describe_object(pruner)
+    else:
+        msg = (
+            f"pruner={pruner!r} is not a pruner: use 'asha', 'hyperband' or 'median', or an "
+            "Optuna pruner object."
+        )
+        raise SearchSpecError(msg, key="pruner", value=repr(pruner))
+    if not metric:
+        msg = (
+            f"pruner={name!r} needs metric: the name of the value your trials log with "
+            "hypertuner.log at each step (for example metric='val_loss', --metric val_loss)."
+        )
+        raise SearchSpecError(msg, key="metric", value=metric)
+    if not isinstance(pruner, str):
+        return pruner, name
+    pruners = require_optuna(f"pruner={name!r}").pruners
+    made = {
+        "asha": pruners.SuccessiveHalvingPruner,
+        "hyperband": pruners.HyperbandPruner,
+        "median": pruners.MedianPruner,
+    }[name]()
+    return made, name
+
+
+def _describe_object(value: Any) -> str:
+    """``Class(attr=value, ...)`` from an object's plain attributes: stable across runs."""
+    fields = {
+        k.lstrip("_"): v
+        for k, v in sorted(vars(value).items())
+        if isinstance(v, (bool, int, float, str, type(None)))
+    }
+    inner = ", ".join(f"{k}={v!r}" for k, v in fields.items())
+    return f"{type(value).__name__}({inner})"
+
+
 def _fingerprint(plan: _Plan) -> str:
     definition = {
         "strategy": plan.strategy,
-        "seed": plan.seed if plan.strategy == "random" else None,
+        "seed": plan.seed if plan.strategy in ("random", *MODEL_BASED) else None,
         "space": describe(plan.space),
         "config": plan.config,
         "target": _target_text(plan.target) if plan.command is None else plan.command[1:],
     }
+    if plan.pruner is not None:  # absent otherwise: sweeps from before pruners keep their name
+        definition.update(pruner=plan.pruner_text, metric=plan.metric, mode=plan.mode)
+    elif plan.strategy in MODEL_BASED:
+        definition.update(metric=plan.metric, mode=plan.mode)
     text = json.dumps(definition, sort_keys=True, default=repr)
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
 
@@ -316,31 +420,41 @@ def _run(plan: _Plan) -> SweepResults:
     directory.mkdir(parents=True, exist_ok=True)
     fd = lock_sweep(directory, name)
     journal = Journal(directory)
+    study: Study | None = None
     try:
         saved = read_sweep_file(directory)
         if saved and saved.get("fingerprint") != fingerprint:
             msg = (
                 f"Sweep {name!r} exists in {str(plan.storage)!r} with another definition "
-                "(space, strategy, seed, base config or target). Give this sweep another name, "
-                "or delete the old sweep's folder."
+                "(space, strategy, seed, pruner, base config or target). Give this sweep another "
+                "name, or delete the old sweep's folder."
             )
             raise SearchSpecError(msg, name=name)
         seed = plan.seed
-        if plan.strategy == "random" and seed is None:
+        if plan.strategy in ("random", *MODEL_BASED) and seed is None:
             seed = saved.get("seed") if saved else None
             if seed is None:
                 seed = random.SystemRandom().randrange(2**31)
-        points = generate(plan.space, plan.strategy, plan.n_trials, seed)
-        state = _Sweep(plan, name, directory, journal, fingerprint, seed, points, saved)
+        points: list[dict[str, Any]] = []
+        if plan.strategy not in MODEL_BASED:
+            points = generate(plan.space, plan.strategy, plan.n_trials, seed)
+        if plan.studied:
+            study = Study(directory, plan.space, plan.strategy, seed, plan.pruner, plan.mode)
+        total = len(points) if plan.strategy not in MODEL_BASED else int(plan.n_trials or 0)
+        state = _Sweep(plan, name, directory, journal, fingerprint, seed, points, total, saved)
+        state.study = study
         return state.run()
     finally:
+        if study is not None:
+            study.close()
         journal.close()
         os.close(fd)
 
 
 class _Sweep:
     """One session of a sweep: hands trials to the backend (the :class:`~hypertuner.backends.
-    Driver` it talks to) and records how each ends, in the journal and ``sweep.json``."""
+    Driver` it talks to), hears the values trials report, and records how each ends, in the
+    journal, the study and ``sweep.json``."""
 
     def __init__(
         self,
@@ -351,6 +465,7 @@ class _Sweep:
         fingerprint: str,
         seed: int | None,
         points: list[dict[str, Any]],
+        total: int,
         saved: Mapping[str, Any],
     ) -> None:
         self.plan = plan
@@ -360,14 +475,14 @@ class _Sweep:
         self.fingerprint = fingerprint
         self.seed = seed
         self.points = points
+        self.total = total
         self.created = saved.get("created")
         self.trials: dict[int, Trial] = {}
         self.jobs: dict[int, Job] = {}
+        self.study: Study | None = None
+        self._earlier: dict[int, Earlier] = {}
         self._next = 0
-        previous = journal.read()
-        self._done_before = {
-            tid: record for tid, record in previous.items() if record.get("status") == "finished"
-        }
+        self._previous = journal.read()
         self.progress: Progress | None = None
 
     def run(self) -> SweepResults:
@@ -375,14 +490,12 @@ class _Sweep:
         if self.plan.command is not None:
             (self.directory / "logs").mkdir(exist_ok=True)
         resumed = self._skip_finished()
-        self.progress = Progress(
-            self.name, len(self.points), resumed, self.plan.mode, self.plan.progress
-        )
+        self.progress = Progress(self.name, self.total, resumed, self.plan.mode, self.plan.progress)
         self._write_sweep_file("running")
         if resumed:
+            ended = "finished or pruned" if self.study is not None else "finished"
             self.note(
-                f"sweep {self.name}: resuming, {resumed} of {len(self.points)} trials already "
-                "finished."
+                f"sweep {self.name}: resuming, {resumed} of {self.total} trials already {ended}."
             )
         try:
             self.plan.backend.run(self)
@@ -397,11 +510,24 @@ class _Sweep:
         return SweepResults(ordered, self.name, self.directory, self.plan.mode)
 
     def _skip_finished(self) -> int:
-        """Take the trials finished in an earlier session as they were recorded."""
-        for index, values in enumerate(self.points):
+        """Take the trials that ended in an earlier session (finished, or pruned: their run is
+        complete as far as the sweep is concerned) as they were recorded."""
+        done = {"finished", "pruned"} if self.study is not None else {"finished"}
+        if self.study is not None:
+            self._earlier = self.study.earlier()
+            known = {
+                index: earlier.values
+                for index, earlier in self._earlier.items()
+                if earlier.status in done
+            }
+        else:
+            known = dict(enumerate(self.points))
+        for index, values in known.items():
+            if index >= self.total:
+                continue
             config = _trial_config(self.plan.config, values)
-            earlier = self._done_before.get(trial_id(config))
-            if earlier is None:
+            earlier = self._previous.get(trial_id(config))
+            if earlier is None or earlier.get("status") not in done:
                 continue
             run_name = earlier.get("run", f"{self.name}-{index}")
             self.trials[index] = Trial(
@@ -409,9 +535,10 @@ class _Sweep:
                 trial_id(config),
                 run_name,
                 config,
-                "finished",
+                str(earlier["status"]),
                 result=earlier.get("result"),
                 value=earlier.get("value"),
+                error=earlier.get("error"),
                 directory=self.plan.storage / run_name,
                 resumed=True,
             )
@@ -420,12 +547,12 @@ class _Sweep:
     # The Driver protocol -------------------------------------------------------------------
 
     def next_job(self) -> Job | None:
-        """The next trial that has not finished in an earlier session, or ``None``."""
-        while self._next < len(self.points):
+        """The next trial that has not ended in an earlier session, or ``None``."""
+        while self._next < self.total:
             index = self._next
             self._next += 1
             if index not in self.trials:
-                job = self._job(index, self.points[index])
+                job = self._job(index, self._values(index))
                 self.jobs[index] = job
                 return job
         return None
@@ -440,10 +567,19 @@ class _Sweep:
             "config": job.config,
             "gpu": job.gpu,
         }
+        if job.attempt:
+            record["attempt"] = job.attempt
         self.journal.append(record, durable=False)
 
+    def report(self, index: int, step: int, value: float) -> bool:
+        """A running trial logged ``value`` of the metric at ``step``: record it in the study and
+        return whether the pruner says the trial should stop."""
+        if self.study is None:
+            return False
+        return self.study.report(index, step, value)
+
     def finished(self, outcome: Outcome) -> None:
-        """A trial ended: its journal line, its place in the results and the progress."""
+        """A trial ended: its journal line, its tell, its place in the results and the progress."""
         job = self.jobs[outcome.index]
         finished = outcome.status == "finished"
         value = number_of(outcome.result, self.plan.metric) if finished else None
@@ -471,6 +607,8 @@ class _Sweep:
                 "duration_s": round(outcome.duration_s, 3),
             }
         )
+        if self.study is not None:
+            self.study.tell(job.index, outcome.status, value)
         if self.progress is not None:
             self.progress.update(trial)
 
@@ -481,22 +619,40 @@ class _Sweep:
 
     # ------------------------------------------------------------------------------------------
 
+    def _values(self, index: int) -> dict[str, Any]:
+        """The trial's values: from the points (grid, random), or asked of the study."""
+        if self.study is None:
+            return self.points[index]
+        earlier = self._earlier.get(index)
+        if earlier is not None and earlier.status == "failed":
+            return self.study.ask(index, earlier.values)  # a failed trial runs again as it was
+        if self.plan.strategy in MODEL_BASED:
+            return self.study.ask(index)  # a trial cut short keeps its values
+        return self.study.ask(index, self.points[index])
+
     def _job(self, index: int, values: Mapping[str, Any]) -> Job:
         plan = self.plan
         config = _trial_config(plan.config, values)
         run_name = f"{self.name}-{index}"
-        storage = str(plan.storage)
+        # Storage given as a URL: each trial runs in the local storage of the machine that runs
+        # it (its HYPERTUNER_STORAGE, or ./storage) and is mirrored to the URL.
+        storage = "" if plan.backup else str(plan.storage)
         job = Job(
             index, trial_id(config), run_name, storage, config, self.name,
             metric=plan.metric, backup=plan.backup,
         )  # fmt: skip
+        if self.study is not None and plan.metric:
+            job.report = plan.metric
+            job.waits = plan.pruner is not None
         if plan.command is None:
             job.fn = plan.target
             return job
         tokens = [_format_override(k, v, plan.overrides.get(k, "")) for k, v in values.items()]
         if plan.backup:
             tokens.append(f"run.backup={plan.backup}")
-        job.command = [*plan.command, *tokens, f"--name={run_name}", f"--storage={storage}"]
+        job.command = [*plan.command, *tokens, f"--name={run_name}"]
+        if storage:
+            job.command.append(f"--storage={storage}")
         job.log_path = str(self.directory / "logs" / f"{index}.log")
         if plan.threads:
             job.env = {"OMP_NUM_THREADS": str(plan.threads), "MKL_NUM_THREADS": str(plan.threads)}
@@ -518,8 +674,9 @@ class _Sweep:
                 "name": self.name,
                 "status": status,
                 "strategy": plan.strategy,
+                "pruner": plan.pruner_text,
                 "seed": self.seed,
-                "n_trials": len(self.points),
+                "n_trials": self.total,
                 "space": describe(plan.space),
                 "config": plan.config,
                 "target": _target_text(plan.target),

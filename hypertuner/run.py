@@ -31,7 +31,7 @@ from . import _files, scope
 from ._layout import check_run_name, host, storage_root
 from ._trees import flatten
 from ._view import ConfigView
-from .errors import ConfigError, HypertunerWarning, RunInUseError, RunNameError
+from .errors import ConfigError, HypertunerWarning, RunInUseError, RunNameError, TrialPruned
 
 __all__ = [
     "RESUME_MODES",
@@ -45,8 +45,9 @@ __all__ = [
 ]
 
 RESUME_MODES = ("recall", "refuse", "new")
-#: How a run can end (``running`` until it does).
-STATUSES = ("running", "finished", "failed", "interrupted")
+#: How a run can end (``running`` until it does); ``pruned``: stopped early by a sweep's pruner.
+STATUSES = ("running", "finished", "failed", "interrupted", "pruned")
+_ENDS = "'finished', 'failed', 'interrupted' or 'pruned'"
 _V = TypeVar("_V", bound=ConfigView)
 _HANDOFF_ENV = "HYPERTUNER_RUN_NAME"
 _HANDOFF_PID_ENV = "HYPERTUNER_RUN_PID"
@@ -233,7 +234,7 @@ class Run:
             ('interrupted', 'SIGTERM')
         """
         if status not in STATUSES[1:]:
-            msg = f"Run status {status!r} is not one of 'finished', 'failed' or 'interrupted'."
+            msg = f"Run status {status!r} is not one of {_ENDS}."
             raise ValueError(msg)
         self._pending_status = status
         if error is not None:
@@ -327,7 +328,7 @@ class Run:
             self.wrote(self.directory / "meta.json")
 
     def finish(self, status: str = "finished", *, error: str | None = None) -> None:
-        """End the run with ``status`` (``finished``, ``failed`` or ``interrupted``).
+        """End the run with ``status`` (``finished``, ``failed``, ``interrupted`` or ``pruned``).
 
         Runs the end callbacks, writes the end time and status to ``meta.json`` and releases the
         run's lock. Ending a run twice does nothing.
@@ -340,7 +341,7 @@ class Run:
         """
         global _process_run
         if status not in STATUSES[1:]:
-            msg = f"Run status {status!r} is not one of 'finished', 'failed' or 'interrupted'."
+            msg = f"Run status {status!r} is not one of {_ENDS}."
             raise ValueError(msg)
         with _lock:
             if self.status != "running":
@@ -401,6 +402,8 @@ class Run:
                 self.finish("finished")
             elif isinstance(exc, KeyboardInterrupt):
                 self.finish("interrupted", error="KeyboardInterrupt")
+            elif isinstance(exc, TrialPruned):
+                self.finish("pruned", error=str(exc))
             else:
                 self.finish("failed", error=f"{type(exc).__name__}: {exc}")
         finally:
@@ -854,6 +857,10 @@ def _install_exit_hooks() -> None:
         if run is not None and run.status == "running":
             if issubclass(kind, KeyboardInterrupt):
                 run.mark("interrupted")
+            elif issubclass(kind, TrialPruned):
+                run.mark("pruned", error=str(exc))
+                print(f"hypertuner: {exc} Run {run.name!r} ends 'pruned'.", file=sys.stderr)
+                return  # a sweep's decision, not a crash: no traceback
             else:
                 run.mark("failed", error=f"{kind.__name__}: {exc}")
         previous_hook(kind, exc, tb)

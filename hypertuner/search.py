@@ -10,6 +10,13 @@ A *space* maps dotted config keys to dimensions: :func:`choice`, :func:`uniform`
 - ``"random"``: ``n_trials`` draws from a seeded ``random.Random``. The same seed gives the same
   trials, and a longer run starts with the trials of a shorter one. Where every dimension is
   finite no trial repeats, and ``n_trials`` is capped at the number of distinct trials.
+- ``"tpe"``, ``"gp"``, ``"cmaes"`` (:data:`MODEL_BASED`): Optuna's samplers (TPE, a Gaussian
+  process, CMA-ES), seeded. Each trial is drawn from the results so far, so the trials exist only
+  as a sweep runs them (:func:`hypertuner.sweep`); ``pip install 'hypertuner[search]'``.
+
+A sweep may also stop hopeless trials early with a *pruner* (:data:`PRUNERS`: Optuna's
+successive halving ``"asha"``, ``"hyperband"`` and ``"median"``), fed by the values of the
+sweep's metric that each trial logs.
 
 Dimensions check their bounds when a space is used, so each error names its parameter. On the
 command line (``hypertuner sweep``) a dimension is written as an expression:
@@ -39,27 +46,38 @@ from ._formats import parse_value
 from .errors import SearchSpecError, suggest
 
 __all__ = [
+    "MODEL_BASED",
+    "PRUNERS",
     "STRATEGIES",
     "Choice",
     "Dimension",
     "IntRange",
     "LogUniform",
     "Uniform",
+    "check_model_space",
     "check_space",
     "choice",
     "generate",
     "irange",
     "loguniform",
     "parse_dimension",
+    "pruner_name",
     "uniform",
 ]
 
-STRATEGIES = ("grid", "random")
+#: The strategies that draw each trial from a model of the results so far (Optuna's samplers).
+MODEL_BASED = ("tpe", "gp", "cmaes")
+STRATEGIES = ("grid", "random", *MODEL_BASED)
+#: The pruners a sweep can stop trials early with (Optuna's).
+PRUNERS = ("asha", "hyperband", "median")
 _STRATEGY_ALIASES = {
     "grid": "grid",
     "grid_search": "grid",
     "random": "random",
     "random_search": "random",
+    "tpe": "tpe",
+    "gp": "gp",
+    "cmaes": "cmaes",
 }
 
 
@@ -258,7 +276,7 @@ def choice(*options: Any) -> Choice:
 
 
 def uniform(low: float, high: float) -> Uniform:
-    """A float drawn uniformly from ``[low, high]`` (random search only).
+    """A float drawn uniformly from ``[low, high]`` (random search and the model-based strategies).
 
     Example:
         >>> 0.0 <= uniform(0.0, 1.0).sample(random.Random(0)) <= 1.0
@@ -332,7 +350,7 @@ def check_space(space: Mapping[str, Any]) -> dict[str, Dimension]:
 
 
 def strategy_name(strategy: str) -> str:
-    """Return ``"grid"`` or ``"random"`` for a strategy name (test-tube's names included).
+    """Return the strategy a name stands for (test-tube's ``grid_search``/``random_search`` too).
 
     Raises:
         SearchSpecError: the strategy is unknown (the message lists the valid ones).
@@ -351,6 +369,58 @@ def strategy_name(strategy: str) -> str:
         )
         raise SearchSpecError(msg, key="strategy", value=strategy, suggestions=close)
     return found
+
+
+def pruner_name(pruner: str) -> str:
+    """Return ``pruner`` when it names one of :data:`PRUNERS`.
+
+    Raises:
+        SearchSpecError: the name is unknown (the message lists the pruners).
+
+    Example:
+        >>> pruner_name("asha")
+        'asha'
+    """
+    if isinstance(pruner, str) and pruner in PRUNERS:
+        return pruner
+    close = suggest(str(pruner), PRUNERS)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    msg = f"Unknown pruner {pruner!r}: use one of {', '.join(map(repr, PRUNERS))}.{hint}"
+    raise SearchSpecError(msg, key="pruner", value=pruner, suggestions=close)
+
+
+def check_model_space(strategy: str, space: Mapping[str, Dimension]) -> None:
+    """Raise when a model-based ``strategy`` cannot model ``space``.
+
+    CMA-ES models numbers: beside numeric dimensions a choice is drawn by TPE (Optuna's
+    fallback), but a space of choices only leaves CMA-ES nothing to model.
+
+    Raises:
+        SearchSpecError: ``"cmaes"`` on a space without a ``uniform``, ``loguniform`` or
+            ``irange`` dimension of more than one value.
+
+    Example:
+        >>> try:
+        ...     check_model_space("cmaes", {"act": choice("relu", "tanh")})
+        ... except SearchSpecError as err:
+        ...     print(err.key)
+        strategy
+    """
+    if strategy != "cmaes":
+        return
+    numeric = [
+        key
+        for key, dim in space.items()
+        if dim.to_json()["type"] != "choice" and (not dim.finite or len(dim.values()) > 1)
+    ]
+    if not numeric:
+        keys = ", ".join(repr(k) for k in space)
+        msg = (
+            f"strategy='cmaes' models numeric parameters, but this space has none ({keys}: "
+            "choices or single values). Use strategy='tpe' or 'gp', or give a parameter as "
+            "uniform(...), loguniform(...) or irange(...)."
+        )
+        raise SearchSpecError(msg, key="strategy", value=strategy)
 
 
 def size(space: Mapping[str, Dimension]) -> int | None:
@@ -378,7 +448,8 @@ def generate(
 
     Args:
         space: dotted keys to dimensions (see :func:`check_space`).
-        strategy: ``"grid"`` or ``"random"`` (also ``"grid_search"``/``"random_search"``).
+        strategy: ``"grid"`` or ``"random"`` (also ``"grid_search"``/``"random_search"``); a
+            model-based strategy has no trials before a sweep runs.
         n_trials: how many trials; grid search truncates its product to it, random search needs it.
         seed: the random search seed; ``None`` draws a fresh one.
 
@@ -401,6 +472,13 @@ def generate(
         raise SearchSpecError(msg, key="n_trials", value=n_trials)
     if kind == "grid":
         return _grid(dims, n_trials)
+    if kind in MODEL_BASED:
+        msg = (
+            f"Strategy {kind!r} draws each trial from the results of the trials before it: "
+            "its trials exist only while a sweep runs them (hypertuner.sweep, "
+            "optimize_parallel_cpu or hypertuner sweep)."
+        )
+        raise SearchSpecError(msg, key="strategy", value=strategy)
     if n_trials is None:
         msg = (
             "Random search needs a trial count: pass n_trials (nb_trials in test-tube's "

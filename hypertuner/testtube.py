@@ -482,6 +482,7 @@ _SWEEP_OPTIONS = (
     "mode",
     "name",
     "progress",
+    "pruner",
     "ray_address",
     "ray_options",
     "seed",

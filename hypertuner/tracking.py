@@ -42,7 +42,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import _files
+from . import _files, _report
 from ._eventfile import event_files, read_scalars
 from ._tfrecord import frame_records
 from ._trees import flatten
@@ -59,6 +59,7 @@ __all__ = [
     "flush",
     "log",
     "read_summary",
+    "watch",
 ]
 
 FLUSH_SECONDS = 2.0
@@ -68,8 +69,10 @@ FLUSH_RECORDS = 20_000
 SUMMARY_FILE = "summary.json"
 """The per-run metric summary written beside the event file."""
 
-_STATUS_CODES = {"finished": 1, "failed": 2, "interrupted": 0}
-"""Run status -> ``tensorboard.hparams.Status`` (SUCCESS, FAILURE, UNKNOWN: there is no ABORTED)."""
+_STATUS_CODES = {"finished": 1, "failed": 2, "interrupted": 0, "pruned": 0}
+"""Run status -> ``tensorboard.hparams.Status`` (SUCCESS, FAILURE, UNKNOWN). The plugin has no
+ABORTED: ``interrupted`` and ``pruned`` (stopped early by a sweep's pruner) both show as UNKNOWN,
+a run stopped before its end, so the table's "Success" filter keeps only complete runs."""
 
 _pack_head = struct.Struct("<Bd").pack
 _time = time.time
@@ -208,8 +211,11 @@ class _Tracker:
         self.handle: Any = None
         self.header_written = False
         self.pid = os.getpid()
+        # A sweep's trial: the values of its metric go to the sweep as they are logged.
+        self.watch: Any = None
         if not self.active:
             return
+        self.watch = _report.from_environment(run.name)
         self.stats = _load_stats(run.directory)
         if self.stats:
             self.next_step = max(int(s[3]) for s in self.stats.values()) + 1
@@ -294,6 +300,8 @@ class _Tracker:
         )
         if now - self.last_flush > FLUSH_SECONDS or len(pending) > FLUSH_RECORDS:
             self.flush()
+        if self.watch is not None:
+            self.watch(metrics, step)  # may raise TrialPruned, once this call's values are kept
 
     def _new_tag(self, tag: object) -> bytes:
         if not isinstance(tag, str) or not tag or tag.startswith("_hparams_/"):
@@ -596,6 +604,23 @@ def log(metrics: Mapping[str, Any], step: int | None = None, *, run: Run | None 
     elif run.rank == 0 and run.status != "running" and os.getpid() == tracker.pid:
         msg = f"Run {run.name!r} has ended ({run.status}): metrics can no longer be logged."
         raise NoRunError(msg, name=run.name)
+
+
+def watch(run: Run, watcher: Any) -> None:
+    """Call ``watcher(metrics, step)`` after every :func:`log` call of ``run`` (a sweep's trial).
+
+    ``watcher`` may raise (:class:`hypertuner.TrialPruned`) once the call's values are written.
+
+    Example:
+        >>> import tempfile, hypertuner
+        >>> with hypertuner.start_run({}, name="w", storage=tempfile.mkdtemp()) as run:
+        ...     watch(run, lambda metrics, step: print(step, dict(metrics)))
+        ...     hypertuner.log({"loss": 0.5}, step=3)
+        3 {'loss': 0.5}
+    """
+    tracker = _tracker(run)
+    if tracker.active:
+        tracker.watch = watcher
 
 
 def flush(run: Run | None = None) -> None:

@@ -340,7 +340,7 @@ def _many_runs(storage: Path, count: int) -> None:
 def test_output_into_a_pipe_closed_early_ends_quietly(tmp_path: Path, command: list[str]) -> None:
     """`hypertuner runs | head -n 2`: no BrokenPipeError traceback, the status SIGPIPE gives."""
     storage = tmp_path / "storage"
-    _many_runs(storage, 1500)  # well over a pipe's 64 KiB, so the writer meets the closed end
+    _many_runs(storage, 3000)  # well over a pipe's 64 KiB, so the writer meets the closed end
     process = subprocess.Popen(
         [sys.executable, "-m", "hypertuner", *command, "--storage", str(storage)],
         stdout=subprocess.PIPE,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -69,3 +71,148 @@ def test_trials_run_as_ray_tasks_and_land_in_the_storage_as_ordinary_runs(tmp_pa
     )
     lines = (storage / "on-ray" / JOURNAL).read_text().splitlines()
     assert len(lines) == 8
+
+
+# ---------------------------------------------------------------------------------------------
+# Sweeps that learn and stop early, on a local instance and on a three-node cluster
+
+
+LEARN_SCRIPT = """
+import json, os, sys, time
+import hypertuner
+
+def train(args):
+    for step in range(6):
+        hypertuner.log({"loss": args.x + 1.0 / (step + 1)}, step=step)
+        time.sleep(0.05)
+    return args.x
+
+if __name__ == "__main__":
+    results = hypertuner.sweep(train, {"x": hypertuner.uniform(0.0, 10.0)}, strategy="tpe",
+                               pruner="median", metric="loss", n_trials=12, seed=0, workers=2,
+                               backend="ray", name="learn", progress=False)
+    print(json.dumps([t.status for t in results]))
+"""
+
+
+def test_tpe_with_a_pruner_on_ray_streams_values_and_prunes(tmp_path: Path) -> None:
+    (tmp_path / "learn.py").write_text(LEARN_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "HYPERTUNER_STORAGE")}
+    done = subprocess.run(
+        [sys.executable, str(tmp_path / "learn.py")], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    statuses = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(statuses) <= {"finished", "pruned"}
+    assert "pruned" in statuses  # the verdicts went back to the tasks through the broker
+    study = (tmp_path / "storage" / "learn" / "study.jsonl").read_text()
+    assert study.count('"op_code":7') >= 12  # intermediate values, as the trials logged them
+
+
+CLUSTER_SCRIPT = """
+import json, os, sys, time
+import ray
+import hypertuner
+
+def train(args):
+    for step in range(4):
+        hypertuner.log({"loss": args.x + 1.0 / (step + 1)}, step=step)
+        time.sleep(float(os.environ["TRIAL_SLEEP"]))
+    return {"x": args.x, "storage": os.environ.get("HYPERTUNER_STORAGE")}
+
+if __name__ == "__main__":
+    # Every node of the test cluster advertises 127.0.0.1: so must this driver.
+    ray.init(address=os.environ["RAY_ADDRESS"], _node_ip_address="127.0.0.1")
+    results = hypertuner.sweep(train, {"x": hypertuner.uniform(0.0, 1.0)}, strategy="tpe",
+                               metric="loss", n_trials=int(sys.argv[1]), seed=0, workers=2,
+                               backend="ray", name="cluster", storage=sys.argv[2], progress=True)
+    print(json.dumps([[t.status, t.result] for t in results]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skip(
+    reason="unfinished: the driver subprocess never gets a trial onto the test cluster (its "
+    "ray.init to the Cluster's 127.0.0.1 address does not complete here); see issue 13's report"
+)
+def test_a_three_node_cluster_mirrors_every_trial_and_reruns_those_of_a_removed_node(
+    tmp_path: Path,
+) -> None:
+    """Head (no CPU) and two worker nodes on 127.0.0.1, each with its own storage folder; the
+    sweep's storage an s3:// URL on a local moto_server. A node removed mid-sweep has its
+    running trial run again on the other; the journal accounts for every trial."""
+    from ray._private import utils as ray_utils
+    from ray.cluster_utils import Cluster
+
+    from tests.test_storage import CREDENTIALS, MotoServer
+
+    pytest.importorskip("s3fs")
+    moto = MotoServer(tmp_path / "moto.log")
+    moto.start()
+    s3 = {**CREDENTIALS, "FSSPEC_S3_ENDPOINT_URL": moto.endpoint}
+    nodes = {name: tmp_path / f"node-{name}" for name in ("a", "b")}
+    # The cluster records its address for this machine's ray.init(): put back what was there.
+    address_file = Path(ray_utils.get_ray_address_file(None))
+    before = address_file.read_text() if address_file.exists() else None
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 0, "node_ip_address": "127.0.0.1", "include_dashboard": False},
+    )
+    try:
+        added = {
+            name: cluster.add_node(
+                num_cpus=1,
+                node_ip_address="127.0.0.1",
+                env_vars={**s3, "HYPERTUNER_STORAGE": str(folder), "TRIAL_SLEEP": "1.5"},
+            )
+            for name, folder in nodes.items()
+        }
+        cluster.wait_for_nodes()
+        (tmp_path / "cluster.py").write_text(CLUSTER_SCRIPT)
+        env = {
+            **{k: v for k, v in os.environ.items() if k != "HYPERTUNER_STORAGE"},
+            **s3,
+            "RAY_ADDRESS": cluster.address,
+            "TRIAL_SLEEP": "1.5",
+        }
+        driver = subprocess.Popen(
+            [sys.executable, str(tmp_path / "cluster.py"), "6", "s3://bucket/runs"],
+            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 180
+        running_on_b: list[str] = []
+        while time.monotonic() < deadline and driver.poll() is None and not running_on_b:
+            for meta in nodes["b"].glob("cluster-*/meta.json"):
+                with contextlib.suppress(ValueError, OSError):
+                    if json.loads(meta.read_text())["status"] == "running":
+                        running_on_b.append(meta.parent.name)
+            time.sleep(0.2)
+        assert running_on_b, "no trial ever ran on node b"
+        cluster.remove_node(added["b"], allow_graceful=False)
+        out, err = driver.communicate(timeout=300)
+        assert driver.returncode == 0, err[-3000:]
+        listing = sorted(p.rsplit("/", 1)[-1] for p in moto.filesystem().ls("bucket/runs"))
+    finally:
+        if driver_started := locals().get("driver"):
+            driver_started.kill()
+        cluster.shutdown()
+        if before is None:
+            address_file.unlink(missing_ok=True)
+        else:
+            address_file.write_text(before)
+        moto.stop()
+    results = json.loads(out.strip().splitlines()[-1])
+    assert [status for status, _ in results] == ["finished"] * 6
+    used = {result["storage"] for _, result in results}
+    assert used == {str(nodes["a"]), str(nodes["b"])}  # trials landed on both worker nodes
+    assert listing == [f"cluster-{i}" for i in range(6)]  # and every one was mirrored
+    lines = [json.loads(line) for line in (tmp_path / "storage" / "cluster" / "trials.jsonl")
+             .read_text().splitlines()]  # fmt: skip
+    latest: dict[int, str] = {}
+    for line in lines:
+        latest[line["index"]] = line["status"]
+    assert latest == dict.fromkeys(range(6), "finished")
+    rerun = {line["index"] for line in lines if line.get("attempt")}
+    assert rerun >= {int(name.rsplit("-", 1)[1]) for name in running_on_b}
+    assert "running it again" in err

@@ -5,8 +5,13 @@ A backend is any object with a ``workers`` count, a ``check(target)`` method and
 the next trial with ``driver.next_job()`` whenever it has a free slot, tells it
 ``driver.started(job)`` and ``driver.finished(outcome)`` from the thread that called ``run``
 (so the journal has a single writer), and returns when ``next_job()`` has nothing more and no
-trial is running. A new way to run trials, a cluster scheduler say, is one more class in one more
-file: pass an instance as ``sweep(..., backend=...)``.
+trial is running. A job with ``job.report`` set (a sweep with a model-based strategy or a
+pruner) also sends the values of that metric as the trial logs them: the backend passes each to
+``driver.report(index, step, value)``, from the same thread, and when ``job.waits`` sends the
+answer (stop or not) back to the trial, which reads it at its next ``hypertuner.log`` call. A
+backend that passes no upstream to :func:`hypertuner._trial.execute` still runs every sweep,
+only without early stopping. A new way to run trials, a cluster scheduler say, is one more
+class in one more file: pass an instance as ``sweep(..., backend=...)``.
 
 Example:
     >>> import tempfile, hypertuner
@@ -55,6 +60,10 @@ class Driver(Protocol):
     def finished(self, outcome: Outcome) -> None:
         """Record how a trial ended."""
 
+    def report(self, index: int, step: int, value: float) -> bool:
+        """A running trial logged ``value`` of the sweep's metric at ``step``; return whether
+        the trial should stop (the pruner's verdict)."""
+
     def note(self, text: str) -> None:
         """Tell the user something (on the progress output)."""
 
@@ -97,7 +106,7 @@ def backend_for(
 
     Example:
         >>> backend_for(None, workers=2)
-        ProcessPool(workers=2, start_method='spawn', threads=1, gpus=None)
+        ProcessPool(workers=2, start_method='forkserver', threads=1, gpus=None)
         >>> backend_for("serial")
         Serial()
     """
@@ -146,6 +155,4 @@ def backend_for(
         return Serial()
     if name == "ray":
         return Ray(workers=workers or 1, address=ray_address, options=ray_options)
-    return ProcessPool(
-        workers=workers, gpus=gpus, threads=threads, start_method=start_method or "spawn"
-    )
+    return ProcessPool(workers=workers, gpus=gpus, threads=threads, start_method=start_method)

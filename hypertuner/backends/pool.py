@@ -1,15 +1,27 @@
 """The process pool backend: worker processes on this machine, reused across trials.
 
-A trial function runs in worker processes (spawned by default: a fresh interpreter that imports
-the user's script); a script's trials are each their own process already, so a thread per slot
-starts them. Each slot may get its own ``CUDA_VISIBLE_DEVICES`` (one entry of ``gpus``) and a
-number of threads, set before anything in the worker imports torch.
+A trial function runs in worker processes; a script's trials are each their own process
+already, so a thread per slot starts them. Each slot may get its own ``CUDA_VISIBLE_DEVICES``
+(one entry of ``gpus``) and a number of threads.
+
+Workers start, by default, from a *warm forkserver*: one fresh interpreter (no thread or lock of
+the sweep's process, so safe whatever threads the sweep's process runs) that has imported the
+heavy modules the sweep's process holds (torch, Lightning, ...), the trial function's module and
+the user's script (:mod:`hypertuner.backends._warm`), and forks each worker from there: a worker
+starts in milliseconds instead of paying ``import torch`` itself. With ``gpus`` the default is
+``"spawn"``: a worker must see its ``CUDA_VISIBLE_DEVICES`` before anything imports the script,
+and a forked worker inherits the server's environment.
+
+While a trial runs, its worker sends the values of the sweep's metric to the driver over the
+worker's pipe as they are logged, and reads the pruner's verdict back at its next log call. A
+worker whose driver is gone (killed) interrupts its trial at once.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import json
 import os
 import queue
 import signal
@@ -27,6 +39,8 @@ if TYPE_CHECKING:
 
     from . import Driver
 
+_GONE = "the sweep that runs this trial is gone"
+
 __all__ = ["START_METHODS", "ProcessPool"]
 
 START_METHODS = ("spawn", "forkserver", "fork")
@@ -37,10 +51,12 @@ class ProcessPool:
 
     Args:
         workers: trials at once (default: one per ``gpus`` entry, else the number of CPUs).
-        start_method: ``"spawn"`` (a fresh interpreter that imports your script, the safe
-            default), ``"forkserver"``, or ``"fork"`` (a copy of this process: no import or
-            warm-up per worker; for CPU trials from a process whose other threads hold no locks;
-            refused with ``gpus``). ``make bench`` measures what each costs.
+        start_method: ``"forkserver"`` (the default without ``gpus``: workers forked from a
+            clean server process that has imported torch, Lightning, your trial's module and
+            your script once), ``"spawn"`` (a fresh interpreter per worker that imports your
+            script; the default with ``gpus``), or ``"fork"`` (a copy of this process: for CPU
+            trials from a process whose other threads hold no locks; refused with ``gpus``).
+            ``make bench`` measures what each costs.
         threads: torch/OpenMP threads in each worker (``None``: leave them as they are).
         gpus: ``CUDA_VISIBLE_DEVICES`` entries, one worker each (``["0", "1,2"]``).
 
@@ -56,7 +72,7 @@ class ProcessPool:
         self,
         workers: int | None = None,
         *,
-        start_method: str = "spawn",
+        start_method: str | None = None,
         threads: int | None = 1,
         gpus: Sequence[str] | None = None,
     ) -> None:
@@ -79,6 +95,8 @@ class ProcessPool:
         ):
             msg = f"threads_per_worker must be a positive integer or None, not {threads!r}."
             raise SearchSpecError(msg, key="threads_per_worker", value=threads)
+        if start_method is None:
+            start_method = "spawn" if self.gpus is not None else "forkserver"
         if start_method not in START_METHODS:
             msg = (
                 f"start_method must be one of {', '.join(repr(m) for m in START_METHODS)}, "
@@ -143,7 +161,7 @@ class ProcessPool:
         interactive = getattr(inner, "__module__", None) == "__main__" and not getattr(
             sys.modules.get("__main__"), "__file__", None
         )
-        if interactive and self.start_method != "fork":  # a forked worker has the function
+        if interactive and self.start_method != "fork":  # only a forked worker has the function
             msg = (
                 f"The trial function {name!r} is defined in an interactive session, which "
                 "spawned worker processes cannot import. Put it in a file, or use "
@@ -205,10 +223,49 @@ def _environment(changes: Mapping[str, str]) -> Iterator[None]:
                     os.environ[key] = old
 
 
-def _worker_main(conn: Connection, threads: int | None) -> None:
+class _Upstream:
+    """A worker's way to the driver while a trial runs: the values over the pipe, the verdict
+    back over it."""
+
+    def __init__(self, conn: Connection, job: Job) -> None:
+        self.conn = conn
+        self.index = job.index
+        self.waits = job.waits
+
+    def send(self, step: int, value: float) -> None:
+        try:
+            self.conn.send(("report", (self.index, step, value, self.waits)))
+        except (OSError, EOFError):
+            raise KeyboardInterrupt(_GONE) from None
+
+    def verdict(self) -> bool:
+        while True:
+            try:
+                kind, payload = self.conn.recv()
+            except (OSError, EOFError):
+                raise KeyboardInterrupt(_GONE) from None
+            if kind == "verdict":
+                return bool(payload)
+
+
+def _orphan_watch() -> None:
+    """Interrupt this worker when the sweep's process is gone (killed): the trial's run ends
+    ``interrupted`` and releases its folder, so the sweep run again can run it."""
+    parent = os.getppid()
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            with contextlib.suppress(OSError):
+                os.kill(os.getpid(), signal.SIGINT)
+            return
+
+
+def _worker_main(conn: Connection, threads: int | None, env: Mapping[str, str]) -> None:
     """A pool worker: receive jobs, run them, send outcomes back, until told to stop."""
     import pickle
 
+    os.environ.update(env)  # a forked worker has the server's environment, not its slot's
+    threading.Thread(target=_orphan_watch, name="hypertuner-orphan", daemon=True).start()
     conn.send(("ready", os.getpid()))
     while True:
         try:
@@ -220,9 +277,14 @@ def _worker_main(conn: Connection, threads: int | None) -> None:
             continue
         if job is None:
             return
+        if isinstance(job, tuple):
+            continue  # a verdict on the last value of a trial that ended before reading it
         if threads and "torch" in sys.modules:
             sys.modules["torch"].set_num_threads(threads)
-        outcome = execute(job)
+        try:
+            outcome = execute(job, _Upstream(conn, job))
+        except KeyboardInterrupt:  # the driver went away in the middle of a report
+            return
         try:
             conn.send(("outcome", outcome))
         except (pickle.PicklingError, TypeError, AttributeError):
@@ -246,7 +308,9 @@ class _Worker:
         context: Any = multiprocessing.get_context(pool.start_method)
         self.conn, child = context.Pipe()
         self.process = context.Process(
-            target=_worker_main, args=(child, pool.threads), name=f"hypertuner-worker-{slot}"
+            target=_worker_main,
+            args=(child, pool.threads, env),
+            name=f"hypertuner-worker-{slot}",
         )
         with _environment(env):
             self.process.start()
@@ -289,6 +353,8 @@ class _Pool:
         if first.command is not None:
             _run_commands(self.driver, self.envs, first)
             return
+        if self.pool.start_method == "forkserver":
+            _warm_forkserver(first.fn)
         self.waiting.append(first)
         try:
             while self._schedule():
@@ -356,6 +422,12 @@ class _Pool:
                 "== '__main__':\"), or use backend='serial'."
             )
             raise SearchSpecError(msg, value=payload)
+        elif kind == "report":
+            index, step, value, waits = payload
+            stop = self.driver.report(index, step, value)
+            if waits:
+                with contextlib.suppress(OSError):  # the worker died meanwhile: _death tells
+                    worker.conn.send(("verdict", stop))
         elif kind == "outcome":
             worker.job = None
             self.driver.finished(payload)
@@ -393,6 +465,8 @@ class _Pool:
                 if worker.conn.poll(0.05):
                     with contextlib.suppress(EOFError, OSError):
                         kind, payload = worker.conn.recv()
+                        if kind == "report" and payload[3]:
+                            worker.conn.send(("verdict", False))
                         if kind == "outcome":
                             self.driver.finished(payload)
                             busy.remove(worker)
@@ -408,23 +482,83 @@ class _Pool:
 
 
 # ---------------------------------------------------------------------------------------------
+# The warm forkserver
+
+#: Heavy modules the forkserver imports when the sweep's process has them (a worker then does
+#: not pay for them); the trial function's module and the script come on top.
+_HEAVY = (
+    "numpy",
+    "torch",
+    "torchvision",
+    "lightning",
+    "pytorch_lightning",
+    "lightning_fabric",
+    "torchmetrics",
+    "scipy",
+    "pandas",
+    "sklearn",
+    "transformers",
+    "tensorboard",
+)
+
+
+# The server's preload, named (importing it here would run it: it is the server's warm-up).
+_WARM_MODULE, _WARM_ENV = "hypertuner.backends._warm", "HYPERTUNER_WARM"
+
+
+def _warm_forkserver(fn: Callable[..., Any] | None) -> None:
+    """Start ``multiprocessing``'s forkserver (when it does not run yet), warmed with the modules
+    the trials need: see :mod:`hypertuner.backends._warm`."""
+    import multiprocessing
+    from multiprocessing import forkserver, spawn
+
+    modules = ["hypertuner._trial", "hypertuner.backends.pool"]
+    modules += [name for name in _HEAVY if name in sys.modules]
+    inner = getattr(fn, "__wrapped__", fn)
+    module = getattr(inner, "__module__", None)
+    if isinstance(module, str) and module not in ("__main__", "__mp_main__", "builtins"):
+        modules.append(module)
+    data = spawn.get_preparation_data("hypertuner-forkserver")
+    spec = {"modules": modules, "main": data.get("init_main_from_path"), "path": sys.path}
+    multiprocessing.get_context("forkserver").set_forkserver_preload([_WARM_MODULE])
+    with _environment({_WARM_ENV: json.dumps(spec, default=str)}):
+        forkserver.ensure_running()
+
+
+# ---------------------------------------------------------------------------------------------
 # A script's trials: each is its own process already; a thread per slot starts and waits for it
+
+
+class _SlotUpstream:
+    """A slot thread's way to the driver: values through the results queue, the verdict back
+    through the slot's own queue."""
+
+    def __init__(self, done: queue.Queue[tuple[Any, ...]], job: Job) -> None:
+        self.done = done
+        self.job = job
+        self.replies: queue.Queue[bool] = queue.Queue()
+
+    def send(self, step: int, value: float) -> None:
+        self.done.put(("report", self.job, (step, value, self.replies)))
+
+    def verdict(self) -> bool:
+        return self.replies.get()
 
 
 def _run_commands(driver: Driver, envs: list[dict[str, str]], first: Job) -> None:
     todo: queue.Queue[Job | None] = queue.Queue()
-    done: queue.Queue[tuple[Job, Outcome | None]] = queue.Queue()
+    done: queue.Queue[tuple[Any, ...]] = queue.Queue()
 
     def slot(env: dict[str, str]) -> None:
         while (job := todo.get()) is not None:
             job.env = {**job.env, **env}
             job.gpu = env.get("CUDA_VISIBLE_DEVICES")
-            done.put((job, None))
+            done.put(("started", job, None))
             try:
-                outcome = execute(job)
+                outcome = execute(job, _SlotUpstream(done, job))
             except Exception as exc:  # never lose a trial to a bug in a slot thread
                 outcome = Outcome(job.index, "failed", error=describe_error(exc))
-            done.put((job, outcome))
+            done.put(("ended", job, outcome))
 
     threads = [threading.Thread(target=slot, args=(env,), daemon=True) for env in envs]
     for thread in threads:
@@ -444,16 +578,21 @@ def _run_commands(driver: Driver, envs: list[dict[str, str]], first: Job) -> Non
             if exhausted and in_flight == 0:
                 break
             try:
-                job, outcome = done.get(timeout=0.2)
+                kind, job, payload = done.get(timeout=0.2)
             except queue.Empty:
                 continue
-            if outcome is None:
+            if kind == "started":
                 running.add(job.index)
                 driver.started(job)
+            elif kind == "report":
+                step, value, replies = payload
+                stop = driver.report(job.index, step, value)
+                if job.waits:
+                    replies.put(stop)
             else:
                 running.discard(job.index)
                 in_flight -= 1
-                driver.finished(outcome)
+                driver.finished(payload)
     except KeyboardInterrupt:
         _stop_commands(driver, threads, todo, done, running)
         raise
@@ -466,7 +605,7 @@ def _stop_commands(
     driver: Driver,
     threads: list[threading.Thread],
     todo: queue.Queue[Job | None],
-    done: queue.Queue[tuple[Job, Outcome | None]],
+    done: queue.Queue[tuple[Any, ...]],
     running: set[int],
 ) -> None:
     with contextlib.suppress(queue.Empty):
@@ -477,14 +616,24 @@ def _stop_commands(
     interrupt_commands()
     deadline = time.monotonic() + STOP_GRACE_S
     for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
+        while thread.is_alive() and time.monotonic() < deadline:
+            _answer_reports(done, running, driver)
+            thread.join(0.05)
     interrupt_commands(kill=True)
-    while not done.empty():
-        job, outcome = done.get()
-        if outcome is None:
-            running.add(job.index)
-        else:
-            running.discard(job.index)
-            driver.finished(outcome)
+    _answer_reports(done, running, driver)
     for index in sorted(running):
         driver.finished(Outcome(index, "interrupted", error="KeyboardInterrupt"))
+
+
+def _answer_reports(done: queue.Queue[tuple[Any, ...]], running: set[int], driver: Driver) -> None:
+    """While stopping: let slots waiting for a verdict go on (to their end), record the ends."""
+    while not done.empty():
+        kind, job, payload = done.get()
+        if kind == "started":
+            running.add(job.index)
+        elif kind == "report":
+            if job.waits:
+                payload[2].put(False)
+        else:
+            running.discard(job.index)
+            driver.finished(payload)

@@ -14,6 +14,21 @@ if TYPE_CHECKING:
 __all__ = ["Serial"]
 
 
+class _Direct:
+    """Upstream in the driver's own thread: a value is recorded and judged as it is sent."""
+
+    def __init__(self, driver: Driver, index: int) -> None:
+        self.driver = driver
+        self.index = index
+        self.stop = False
+
+    def send(self, step: int, value: float) -> None:
+        self.stop = self.driver.report(self.index, step, value)
+
+    def verdict(self) -> bool:
+        return self.stop
+
+
 class Serial:
     """Run the trials one by one in this process (the default for one worker).
 
@@ -37,7 +52,7 @@ class Serial:
         """Run each trial in turn; Ctrl-C records the running one as interrupted and raises."""
         while (job := driver.next_job()) is not None:
             driver.started(job)
-            outcome = execute(job)
+            outcome = execute(job, _Direct(driver, job.index))
             driver.finished(outcome)
             if outcome.status == "interrupted":
                 raise KeyboardInterrupt

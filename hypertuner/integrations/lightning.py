@@ -3,7 +3,9 @@
 The callback joins the current run (or starts one from the ``LightningModule``'s hparams), calls a
 :class:`hypertuner.Saver` at every checkpoint moment, marks the run ``failed`` or ``interrupted``
 when training stops early, and on SIGTERM lets the current batch finish, saves a last checkpoint
-and exits with status 143.
+and exits with status 143. In a sweep with a pruner, a trial the pruner stops is stopped by
+``trainer.should_stop`` at the end of the batch: its last checkpoint is saved, ``fit`` returns,
+and the run ends ``pruned``.
 
 It works with ``pytorch_lightning`` and with the ``lightning.pytorch`` namespace: the class
 subclasses the ``Callback`` of each one that is installed, so either ``Trainer`` accepts it.
@@ -25,7 +27,7 @@ from types import FrameType, ModuleType
 from typing import Any
 
 from .. import _deps, tracking
-from ..errors import NoRunError
+from ..errors import NoRunError, TrialPruned
 from ..run import Run, current_run, start_run
 from ..saver import Saver, check_options
 
@@ -124,6 +126,9 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
     - It marks the run ``failed`` on an exception and ``interrupted`` on KeyboardInterrupt or
       SIGTERM; on SIGTERM the current batch finishes, a last checkpoint is saved and the
       process exits with status 143.
+    - In a sweep with a pruner (``hypertuner.sweep(..., pruner="asha")``), the metrics it logs
+      reach the pruner; a trial to stop gets ``trainer.should_stop`` at the end of the batch,
+      its last checkpoint is saved, and its run ends ``pruned``.
     - A recalled run resumes: the last checkpoint's weights, optimizer state and loop progress
       are restored at the start of ``fit`` (unless ``fit`` was given a ``ckpt_path``).
     - Under DDP every rank shares the run; only global rank zero writes.
@@ -172,6 +177,7 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
         self._val_keys: set[str] = set()
         self._resumed: dict[str, Any] | None = None
         self._stopped = False
+        self._pruned = False
         self._last_saved: tuple[int, int] | None = None
 
     @property
@@ -280,7 +286,13 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
         """Send ``metrics`` to :func:`hypertuner.tracking.log` (TensorBoard), rank zero only."""
         if self.run is None or self.run.rank != 0 or not metrics:
             return
-        tracking.log(metrics, step, run=self.run)
+        try:
+            tracking.log(metrics, step, run=self.run)
+        except TrialPruned as exc:  # the sweep's pruner: stop after this batch, keep the work
+            if not self._pruned:
+                self._pruned = True
+                _mark(self.run, "pruned", str(exc))
+            trainer.should_stop = True
 
     def _save(self, trainer: Any, *, last: bool = False) -> None:
         if self.saver is None:
@@ -301,6 +313,8 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
     # ------------------------------------------------------------------ the end
 
     def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
+        if self._pruned and self.saver is not None and trainer.global_step > 0:
+            self._save(trainer, last=True)  # the last checkpoint of a pruned trial
         if self.saver is not None:
             self.saver.wait()
         if self._sigterm and not self._stopped:
@@ -354,6 +368,7 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
     def teardown(self, trainer: Any, pl_module: Any, stage: str) -> None:
         self._signal_installed = False
         self._stopped = False
+        self._pruned = False
         if self.saver is not None:
             self.saver.wait()
 

@@ -1,0 +1,398 @@
+"""The model of a sweep that learns or stops trials early: an Optuna study in the sweep's folder.
+
+A sweep with a model-based strategy (``"tpe"``, ``"gp"``, ``"cmaes"``: Optuna's samplers) or a
+pruner (``"asha"``, ``"hyperband"``, ``"median"``: Optuna's pruners) keeps one Optuna study. Its
+storage is Optuna's journal storage on :class:`StudyLog`, the file ``study.jsonl`` beside
+``trials.jsonl``: every ask, every intermediate value and every tell is one JSON line, written
+through as it happens, so running the sweep again replays the file and continues where it
+stopped, without a database. The file is in Optuna's own journal format (one operation per
+line), so ``optuna.storages.journal.JournalFileBackend`` reads it too (Optuna's dashboard, say).
+
+The driver of the sweep (:mod:`hypertuner.launch`) is the only writer: it asks in
+``next_job``, records intermediate values and asks the pruner when a trial reports one, and
+tells when a trial ends. Each ask uses a sampler seeded from the sweep's seed and the trial's
+index, so a resumed sweep asks what an uninterrupted one would have asked from the same
+results.
+
+Optuna is imported only here and only when such a sweep runs (``pip install 'hypertuner[search]'``).
+
+Example:
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from hypertuner.search import uniform
+    >>> study = Study(Path(tempfile.mkdtemp()), {"x": uniform(-1.0, 1.0)}, "tpe", 0, None, "min")
+    >>> values = study.ask(0)
+    >>> -1.0 <= values["x"] <= 1.0
+    True
+    >>> study.report(0, 1, 0.5), study.tell(0, "finished", values["x"] ** 2), study.close()
+    (False, None, None)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from ._deps import require
+from .search import MODEL_BASED, Dimension
+
+__all__ = ["STUDY_LOG", "Earlier", "Study", "StudyLog", "require_optuna"]
+
+STUDY_LOG = "study.jsonl"
+_STUDY_NAME = "sweep"
+_INDEX = "hypertuner:index"  # user attribute: the trial's index in the sweep (its run <sweep>-i)
+_PRUNED = "hypertuner:pruned_at"  # system attribute: the step at which the pruner said stop
+
+
+def require_optuna(feature: str) -> Any:
+    """Import Optuna, or raise :class:`~hypertuner.errors.MissingDependencyError` naming the
+    ``search`` extra.
+
+    Example:
+        >>> require_optuna("strategy='tpe'").__name__
+        'optuna'
+    """
+    return require("optuna", "search", feature)
+
+
+class StudyLog:
+    """Optuna's journal backend on one file, for a single writer (the sweep holds its lock).
+
+    Lines are written through at once (a crash of the sweep loses nothing already told) and
+    fsynced at most every ``SYNC_EVERY_S`` and at the end. A line torn by a crash is dropped
+    when the file is read back.
+    """
+
+    SYNC_EVERY_S = 0.5
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.logs: list[dict[str, Any]] = []
+        with contextlib.suppress(FileNotFoundError), open(path, "rb") as handle:
+            for line in handle:
+                if not line.endswith(b"\n"):
+                    break  # torn by a crash: what follows cannot be trusted
+                try:
+                    self.logs.append(json.loads(line))
+                except ValueError:
+                    break
+        self._handle: Any = None
+        self._synced = 0.0
+        self._dirty = False
+
+    def read_logs(self, log_number_from: int) -> list[dict[str, Any]]:
+        """The operations from number ``log_number_from`` on (Optuna's backend interface)."""
+        return self.logs[log_number_from:]
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        """Append operations, one JSON line each (Optuna's backend interface)."""
+        if self._handle is None:
+            self._truncate_torn_tail()
+            self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+        text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
+        self._handle.write(text)
+        self._handle.flush()
+        self.logs.extend(logs)
+        self._dirty = True
+
+    def sync(self, *, force: bool = False) -> None:
+        """fsync what was written (at most every ``SYNC_EVERY_S`` unless ``force``)."""
+        if self._handle is None or not self._dirty:
+            return
+        if force or time.monotonic() - self._synced >= self.SYNC_EVERY_S:
+            os.fsync(self._handle.fileno())
+            self._dirty = False
+            self._synced = time.monotonic()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self.sync(force=True)
+            self._handle.close()
+            self._handle = None
+
+    def _truncate_torn_tail(self) -> None:
+        """Cut a partial last line (a crash mid-write) so new lines start on a line of their own."""
+        size = sum(len(json.dumps(log, separators=(",", ":"))) + 1 for log in self.logs)
+        with contextlib.suppress(FileNotFoundError):
+            if os.path.getsize(self.path) != size:
+                os.truncate(self.path, size)
+
+
+# ---------------------------------------------------------------------------------------------
+# The space as Optuna distributions
+
+
+class _Codec:
+    """One dimension as an Optuna distribution, and its values to and from Optuna's."""
+
+    def __init__(self, optuna: Any, dimension: Dimension) -> None:
+        spec = dimension.to_json()
+        kind = spec["type"]
+        self.options: list[Any] | None = None
+        self.by_index = False
+        distributions = optuna.distributions
+        if kind == "choice":
+            options = dimension.values()
+            self.options = options
+            plain = all(o is None or isinstance(o, (bool, int, float, str)) for o in options)
+            # Optuna records plain values (readable in the study file); anything else, or values
+            # that compare equal (1 and True), goes by its position in the list.
+            distinct = all(
+                not (a == b) or (type(a) is type(b) and a is b)  # noqa: SIM201 - numpy-safe
+                for i, a in enumerate(options)
+                for b in options[i + 1 :]
+            )
+            self.by_index = not (plain and distinct)
+            choices = tuple(range(len(options))) if self.by_index else tuple(options)
+            self.distribution = distributions.CategoricalDistribution(choices)
+        elif kind in ("uniform", "loguniform"):
+            self.distribution = distributions.FloatDistribution(
+                float(spec["low"]), float(spec["high"]), log=kind == "loguniform"
+            )
+        elif kind == "irange":
+            values = dimension.values()
+            step = abs(int(spec["step"]))
+            self.distribution = distributions.IntDistribution(min(values), max(values), step=step)
+        else:  # pragma: no cover - check_space admits only these
+            msg = f"Unknown dimension type {kind!r}."
+            raise TypeError(msg)
+        self.kind = kind
+
+    def decode(self, value: Any) -> Any:
+        if self.options is not None:
+            return self.options[value] if self.by_index else value
+        return int(value) if self.kind == "irange" else float(value)
+
+    def encode(self, value: Any) -> Any:
+        if self.options is not None and self.by_index:
+            for i, option in enumerate(self.options):
+                if option is value:
+                    return i
+            return self.options.index(value)
+        return value
+
+
+# ---------------------------------------------------------------------------------------------
+# The study
+
+
+class Earlier:
+    """What the study file says of one trial index: ``status`` (``finished``, ``pruned``,
+    ``failed`` or ``running``), its ``values`` and, finished, its ``value``."""
+
+    __slots__ = ("status", "value", "values")
+
+    def __init__(self, status: str, values: dict[str, Any], value: float | None) -> None:
+        self.status = status
+        self.values = values
+        self.value = value
+
+
+@contextlib.contextmanager
+def _quiet(optuna: Any) -> Iterator[None]:
+    """Optuna logs every tell at INFO on stderr: the sweep's own progress says it already."""
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(before)
+
+
+class Study:
+    """The Optuna study of one sweep, rebuilt from ``directory/study.jsonl`` when it exists.
+
+    Args:
+        directory: the sweep's folder.
+        space: the checked space (dotted keys to dimensions).
+        strategy: ``"tpe"``, ``"gp"``, ``"cmaes"``, or ``"grid"``/``"random"`` (trials then come
+            with their values, and the study serves the pruner).
+        seed: the sweep's seed.
+        pruner: an Optuna pruner, or ``None``.
+        mode: ``"min"`` or ``"max"``.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        space: Mapping[str, Dimension],
+        strategy: str,
+        seed: int | None,
+        pruner: Any,
+        mode: str,
+    ) -> None:
+        optuna = require_optuna(f"strategy={strategy!r}")
+        self.optuna = optuna
+        self.strategy = strategy
+        self.seed = 0 if seed is None else int(seed)
+        self.codecs = {key: _Codec(optuna, dim) for key, dim in space.items()}
+        self.distributions = {key: c.distribution for key, c in self.codecs.items()}
+        self.log = StudyLog(directory / STUDY_LOG)
+        self.storage = optuna.storages.JournalStorage(self.log)
+        direction = "minimize" if mode == "min" else "maximize"
+        with _quiet(optuna):
+            self.study = optuna.create_study(
+                storage=self.storage,
+                study_name=_STUDY_NAME,
+                direction=direction,
+                pruner=pruner if pruner is not None else optuna.pruners.NopPruner(),
+                sampler=optuna.samplers.RandomSampler(seed=self.seed),
+                load_if_exists=True,
+            )
+        self.pruner = pruner
+        self.live: dict[int, Any] = {}  # index -> optuna.Trial of a trial being run
+        self.stopped: dict[int, int] = {}  # index -> step at which the pruner said stop
+        self.ask_seconds = 0.0  # time spent in Optuna's ask, report and tell (for the bench)
+
+    # Reading back ------------------------------------------------------------------------------
+
+    def earlier(self) -> dict[int, Earlier]:
+        """Each trial index the study file knows, as its latest Optuna trial left it.
+
+        A trial still ``running`` there was cut short (Ctrl-C, a crash): it runs again under the
+        same Optuna trial, unless the pruner had already stopped it (then it is told pruned now).
+        """
+        state = self.optuna.trial.TrialState
+        latest: dict[int, Any] = {}
+        for frozen in self.study.get_trials(deepcopy=False):
+            index = frozen.user_attrs.get(_INDEX)
+            if not isinstance(index, int):
+                if frozen.state == state.RUNNING:  # cut short between ask and its index
+                    with _quiet(self.optuna):
+                        self.study.tell(frozen.number, state=state.FAIL)
+                continue
+            latest[index] = frozen
+        out: dict[int, Earlier] = {}
+        for index, frozen in sorted(latest.items()):
+            values = {
+                k: self.codecs[k].decode(v) for k, v in frozen.params.items() if k in self.codecs
+            }
+            if frozen.state == state.RUNNING and _PRUNED in frozen.system_attrs:
+                with _quiet(self.optuna):
+                    self.study.tell(frozen.number, state=state.PRUNED)
+                out[index] = Earlier("pruned", values, None)
+            elif frozen.state == state.RUNNING:
+                self.live[index] = self.optuna.trial.Trial(self.study, frozen._trial_id)
+                out[index] = Earlier("running", values, None)
+            elif frozen.state == state.COMPLETE:
+                out[index] = Earlier("finished", values, frozen.value)
+            elif frozen.state == state.PRUNED:
+                out[index] = Earlier("pruned", values, None)
+            else:
+                out[index] = Earlier("failed", values, None)
+        return out
+
+    # The driver's calls ------------------------------------------------------------------------
+
+    def ask(self, index: int, values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Start the Optuna trial of ``index`` and return its values (flat dotted keys).
+
+        With ``values`` (grid and random search, or a failed trial run again) the trial takes
+        them as they are; otherwise the strategy's sampler, seeded for this index, draws them.
+        A trial left running by an earlier session keeps its values.
+        """
+        started = time.perf_counter()
+        live = self.live.get(index)
+        if live is not None:  # cut short earlier: the same Optuna trial, the same values
+            params = self.storage.get_trial(live._trial_id).params
+            self.ask_seconds += time.perf_counter() - started
+            return {k: self.codecs[k].decode(v) for k, v in params.items()}
+        with _quiet(self.optuna):
+            if values is None:
+                self.study.sampler = self._sampler(index)
+                trial = self.study.ask(self.distributions)
+                trial.set_user_attr(_INDEX, index)
+                params = trial.params
+            else:
+                params = {k: self.codecs[k].encode(values[k]) for k in self.codecs}
+                frozen = self.optuna.trial.create_trial(
+                    state=self.optuna.trial.TrialState.RUNNING,
+                    params=params,
+                    distributions=self.distributions,
+                    user_attrs={_INDEX: index},
+                )
+                study_id = self.storage.get_study_id_from_name(_STUDY_NAME)
+                trial_id = self.storage.create_new_trial(study_id, template_trial=frozen)
+                trial = self.optuna.trial.Trial(self.study, trial_id)
+        self.live[index] = trial
+        self.ask_seconds += time.perf_counter() - started
+        return {k: self.codecs[k].decode(v) for k, v in params.items()}
+
+    def report(self, index: int, step: int, value: float) -> bool:
+        """Record an intermediate value of trial ``index``; return whether it should stop."""
+        if index in self.stopped:
+            return True
+        trial = self.live.get(index)
+        if trial is None or step < 0:
+            return False
+        started = time.perf_counter()
+        trial_id = trial._trial_id
+        if step not in self.storage.get_trial(trial_id).intermediate_values:
+            self.storage.set_trial_intermediate_value(trial_id, step, float(value))
+        stop = False
+        if self.pruner is not None:
+            # What Trial.should_prune does, on the stored trial (the Trial object caches its own
+            # copy, which values recorded straight in the storage do not reach).
+            frozen = copy.deepcopy(self.storage.get_trial(trial_id))
+            stop = bool(self.pruner.prune(self.study, frozen))
+            if stop:
+                self.storage.set_trial_system_attr(trial_id, _PRUNED, step)
+                self.stopped[index] = step
+        self.ask_seconds += time.perf_counter() - started
+        return stop
+
+    def tell(self, index: int, status: str, value: float | None) -> None:
+        """Tell how trial ``index`` ended; an ``interrupted`` one stays open and runs again."""
+        trial = self.live.get(index)
+        if trial is None or status == "interrupted":
+            return
+        started = time.perf_counter()
+        del self.live[index]
+        self.stopped.pop(index, None)
+        state = self.optuna.trial.TrialState
+        with _quiet(self.optuna):
+            if status == "finished" and value is not None:
+                self.study.tell(trial, value)
+            elif status == "pruned":
+                self.study.tell(trial, state=state.PRUNED)
+            else:  # failed, or finished without a value to rank it by
+                self.study.tell(trial, state=state.FAIL)
+        self.log.sync()
+        self.ask_seconds += time.perf_counter() - started
+
+    def close(self) -> None:
+        self.log.close()
+
+    # ------------------------------------------------------------------------------------------
+
+    def _sampler(self, index: int) -> Any:
+        seed = random.Random(self.seed * 1_000_003 + index).randrange(2**31)
+        samplers = self.optuna.samplers
+        make: dict[str, Callable[[], Any]] = {
+            "tpe": lambda: samplers.TPESampler(seed=seed),
+            "gp": lambda: samplers.GPSampler(seed=seed),
+            # CMA-ES models numbers; a choice is drawn by TPE beside it (Optuna's fallback).
+            "cmaes": lambda: samplers.CmaEsSampler(
+                seed=seed,
+                independent_sampler=samplers.TPESampler(seed=seed),
+                warn_independent_sampling=False,
+            ),
+        }
+        return make.get(self.strategy, lambda: samplers.RandomSampler(seed=seed))()
+
+
+def model_based(strategy: str) -> bool:
+    """Whether ``strategy`` draws trials from a model of the results so far.
+
+    Example:
+        >>> model_based("tpe"), model_based("grid")
+        (True, False)
+    """
+    return strategy in MODEL_BASED
