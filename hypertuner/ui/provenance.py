@@ -40,9 +40,7 @@ __all__ = ["provenance"]
 _UNREAD = "a config file that was not read, or defaults"
 
 
-def provenance(
-    root: Path, meta: Mapping[str, Any], config: Mapping[str, Any]
-) -> dict[str, Any]:
+def provenance(root: Path, meta: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
     """Where each key of a run's ``config`` came from.
 
     Args:
@@ -80,9 +78,7 @@ def _entry(origin: str, kind: str, changed: bool = False) -> dict[str, Any]:
     return {"origin": origin, "kind": kind, "changed": changed}
 
 
-def _from_sweep(
-    root: Path, sweep: str, trial: Any, flat: Mapping[str, Any]
-) -> dict[str, Any]:
+def _from_sweep(root: Path, sweep: str, trial: Any, flat: Mapping[str, Any]) -> dict[str, Any]:
     notes: list[str] = []
     info: Any = None
     if "/" not in sweep and sweep not in (".", ".."):

@@ -64,7 +64,9 @@ _RUN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,199}")
 _HEX = re.compile(r"[0-9a-f]{8,128}")
 
 
-def _open(root: Path, path: Path, what: str) -> tuple[int | None, os.stat_result | None, str | None]:
+def _open(
+    root: Path, path: Path, what: str
+) -> tuple[int | None, os.stat_result | None, str | None]:
     """A descriptor of ``path`` and its stat, or why not (``None, None, None`` when absent)."""
     if not _files.inside(root, path):
         return None, None, f"{what} leads outside the storage folder; the page does not read it."
@@ -134,7 +136,9 @@ def read_tail(
     return text, start > 0, None
 
 
-def read_json(root: Path, path: Path, what: str, limit: int = MAX_SMALL_BYTES) -> tuple[Any, str | None]:
+def read_json(
+    root: Path, path: Path, what: str, limit: int = MAX_SMALL_BYTES
+) -> tuple[Any, str | None]:
     """:func:`read_small` decoded as JSON: the value (``None`` when absent) and any problem.
 
     Example:
@@ -239,7 +243,9 @@ def _sweep(root: Path, name: str) -> dict[str, Any] | None:
     }
 
 
-def _journal(root: Path, directory: Path, name: str) -> tuple[dict[str, dict[str, Any]], str | None]:
+def _journal(
+    root: Path, directory: Path, name: str
+) -> tuple[dict[str, dict[str, Any]], str | None]:
     """``{run: {"index", "status", "value", "error"}}`` from the journal's last word on each
     trial; lines that are torn, not objects or name a run outside this sweep are skipped."""
     what = f"Sweep journal '{name}/{JOURNAL}'"
@@ -274,7 +280,7 @@ def _journal(root: Path, directory: Path, name: str) -> tuple[dict[str, dict[str
     return trials, None
 
 
-# --- a run's checkpoints, log and curves ------------------------------------------------------------
+# --- a run's checkpoints, log and curves -------------------------------------------------------
 
 
 def checkpoints(root: Path, directory: Path) -> dict[str, Any]:
