@@ -11,7 +11,8 @@ are set by the sweep (``sweep.json``'s ``space``), the rest by the sweep's base 
 ``meta.json`` is untrusted input, and its ``argv`` names files. So a config file named there is
 read only when it is a regular file of at most :data:`~hypertuner.ui.readers.MAX_SMALL_BYTES`
 bytes with a config extension whose real path, links resolved, lies inside the run's recorded
-working folder, the recorded script's folder or the storage folder; it is copied (bytes read
+working folder, the recorded script's folder (either one only when it is not a filesystem root)
+or the storage folder; it is copied (bytes read
 once, from an open descriptor) into a private temporary folder and resolved from there, so a file
 swapped meanwhile cannot make the reader block or read elsewhere. Nothing read from those files
 reaches the page but the layer's name and a line number: values always come from ``config.json``,
@@ -104,14 +105,16 @@ def _from_sweep(root: Path, sweep: str, trial: Any, flat: Mapping[str, Any]) -> 
 
 def _roots(root: Path, meta: Mapping[str, Any]) -> list[str]:
     """The folders config files may be read from: the recorded working and script folders (when
-    they are absolute and exist) and the storage folder."""
+    they are absolute, exist and are not a filesystem root) and the storage folder."""
     folders = [str(root)]
     cwd, script = meta.get("cwd"), meta.get("script")
     if isinstance(cwd, str) and os.path.isabs(cwd) and os.path.isdir(cwd):
         folders.append(cwd)
     if isinstance(script, str) and os.path.isabs(script):
         folders.append(os.path.dirname(script))
-    return [os.path.realpath(f) for f in folders if "\x00" not in f]
+    real = [os.path.realpath(f) for f in folders if "\x00" not in f]
+    # A filesystem root holds everything: as a "working folder" it would let any file be read.
+    return [f for f in real if os.path.dirname(f) != f]
 
 
 def _inside_any(path: str, folders: list[str]) -> bool:
