@@ -476,6 +476,9 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
         server_version = "hypertuner-ui"
         sys_version = ""
         protocol_version = "HTTP/1.1"
+        # Headers and body go out as separate writes: with Nagle's algorithm, the body would wait
+        # for the client's delayed ACK of the headers (tens of ms per response on loopback).
+        disable_nagle_algorithm = True
         timeout = ui.timeout  # every read from the client; a stalled connection is closed
 
         def log_message(self, format: str, *args: Any) -> None:

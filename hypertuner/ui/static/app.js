@@ -20,6 +20,7 @@ const state = {
   metric: { tag: null, mode: "min", chosen: false },
   keyChoice: new Map(), // config key -> true (shown) / false (hidden), as chosen in "N more keys"
   allKeys: false,
+  drawn: new Map(), // table group -> how many of its rows are drawn
   collapsed: new Set(), // sweeps whose trials are folded
   expanded: new Set(), // sweeps unfolded by the user
   selected: new Set(),

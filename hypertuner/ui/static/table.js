@@ -6,6 +6,8 @@
 "use strict";
 
 const DEFAULT_KEYS = 10; // config columns shown before "N more keys"
+const PAGE = 200; // rows drawn at once in a group; more as the table is scrolled to its end
+let moreObserver = null;
 
 function searchText(row) {
   const parts = [row.name, row.status, row.error || "", row.sweep ? `sweep=${row.sweep}` : ""];
@@ -259,6 +261,32 @@ function runRow(row, cols, styles, marks) {
   return tr;
 }
 
+// Draw rows[start...] of a group into `body`, PAGE at a time (at least as many as were drawn
+// before a refresh); a last row offers the rest, and is clicked by itself when scrolled into view.
+function appendRows(body, group, rows, start, table, marks) {
+  const drawn = start ? start + PAGE : Math.max(PAGE, state.drawn.get(group) || 0);
+  const end = Math.min(rows.length, drawn);
+  state.drawn.set(group, end);
+  const chunk = document.createDocumentFragment();
+  for (let i = start; i < end; i += 1) chunk.append(runRow(rows[i], table.cols, table.styles, marks(rows[i])));
+  const old = body.querySelector("tr.more");
+  if (old) { if (moreObserver) moreObserver.unobserve(old); old.remove(); }
+  body.append(chunk);
+  if (end >= rows.length) return;
+  const left = rows.length - end;
+  const button = el("button", { type: "button", className: "secondary small", "data-more": group,
+    text: `Show ${Math.min(PAGE, left)} more (${left} not drawn yet)` });
+  const more = el("tr", { className: "more" }, el("td", { colspan: String(table.width) }, button));
+  button.addEventListener("click", () => appendRows(body, group, rows, end, table, marks));
+  body.append(more);
+  if (!moreObserver && "IntersectionObserver" in window) {
+    moreObserver = new IntersectionObserver((entries) => {
+      for (const entry of entries) if (entry.isIntersecting) entry.target.querySelector("button").click();
+    }, { root: $("table-wrap"), rootMargin: "200px" });
+  }
+  if (moreObserver) moreObserver.observe(more);
+}
+
 function sweepOpen(name) {
   if (state.expanded.has(name)) return true;
   return filterActive() && !state.collapsed.has(name);
@@ -305,6 +333,7 @@ function groupHead(sweep, rows, width) {
 
 function renderRuns() {
   const started = performance.now();
+  if (moreObserver) moreObserver.disconnect();
   const table = $("runs-table");
   const rows = filteredRuns();
   const { cols, ranked, shown, hidden } = tableColumns(rows);
@@ -338,9 +367,8 @@ function renderRuns() {
     body.append(groupHead(sweep, members, width));
     if (sweepOpen(sweep.name)) {
       const bestTrial = sweep.best ? sweep.best.run : null;
-      for (const row of sortRows(members, cols)) {
-        body.append(runRow(row, cols, styles, { best: row === best, sweepBest: row.name === bestTrial }));
-      }
+      appendRows(body, `sweep:${sweep.name}`, sortRows(members, cols), 0, { cols, styles, width },
+        (row) => ({ best: row === best, sweepBest: row.name === bestTrial }));
     }
     bodies.push(body);
   }
@@ -350,7 +378,7 @@ function renderRuns() {
       body.append(el("tr", { className: "group-head plain" }, el("td", { colspan: String(width) },
         el("div", { className: "group-summary", text: `${loose.length} run${loose.length === 1 ? "" : "s"} outside sweeps` }))));
     }
-    for (const row of sortRows(loose, cols)) body.append(runRow(row, cols, styles, { best: row === best }));
+    appendRows(body, "runs", sortRows(loose, cols), 0, { cols, styles, width }, (row) => ({ best: row === best }));
     bodies.push(body);
   }
   for (const body of [...table.tBodies]) body.remove();
