@@ -50,7 +50,7 @@ function curveTraces(series, names, tag, weight) {
   return traces;
 }
 
-function curveLayout(tag, logY, title) {
+function curveLayout(tag, logY, title, legend = true) {
   return {
     title: title ? { text: plotText(title), font: { size: 14 } } : undefined,
     margin: { l: 64, r: 16, t: title ? 36 : 12, b: 48 },
@@ -58,7 +58,7 @@ function curveLayout(tag, logY, title) {
     xaxis: { title: { text: "step" }, zeroline: false },
     yaxis: { title: { text: plotText(tag) }, type: logY ? "log" : "linear", exponentformat: "e" },
     hovermode: "closest",
-    showlegend: true,
+    showlegend: legend,
     font: { family: "system-ui, sans-serif", size: 12 },
   };
 }
@@ -78,7 +78,7 @@ async function drawCurves(container, series, names, tag, { weight = 0, logY = fa
     return;
   }
   if (!container.classList.contains("js-plotly-plot")) container.replaceChildren();
-  await Plotly.react(container, traces, curveLayout(tag, logY, title), PLOT_CONFIG);
+  await Plotly.react(container, traces, curveLayout(tag, logY, title, names.length > 1), PLOT_CONFIG);
 }
 
 function chartControls() {
