@@ -347,7 +347,7 @@ async function refresh() {
     $("live").textContent = live ? "runs live: refreshing every 2 s" : "";
     if (changed || live) {
       if (state.view === "runs") renderRuns();
-      else if (state.view === "explore" && changed) refreshExplore();
+      else if (state.view === "explore" && changed) refreshExplore(true);
     }
     if (state.edit) updateEditLog();
   } catch (err) {

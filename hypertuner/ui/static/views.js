@@ -273,7 +273,7 @@ function openExplore() {
   refreshExplore();
 }
 
-function refreshExplore() {
+function refreshExplore(live = false) {
   const rows = exploreRows();
   explore.rows = rows;
   explore.names = rows.map((r) => r.name);
@@ -297,7 +297,7 @@ function refreshExplore() {
     for (const id of ["parcoords", "scatter", "chart"]) chartsMissing($(id));
     return;
   }
-  drawParcoords(keys).then(() => { drawScatter(); drawExploreCurves(); });
+  drawParcoords(keys, live).then(() => { drawScatter(); drawExploreCurves(); });
 }
 
 function renderDiff(rows) {
@@ -349,7 +349,7 @@ function parcoordsDims(rows, keys) {
   return dims;
 }
 
-async function drawParcoords(keys) {
+async function drawParcoords(keys, keepBrush = false) {
   const box = $("parcoords");
   const all = explore.rows;
   const rows = all.filter((r) => metricValue(r) !== null);
@@ -382,14 +382,20 @@ async function drawParcoords(keys) {
     labelangle: -20,
   };
   const layout = { margin: { l: 60, r: 70, t: 64, b: 24 }, height: 380, font: { family: "system-ui, sans-serif", size: 12 } };
+  // A live refresh of the same view keeps the ranges brushed on each axis.
+  const kept = new Map();
+  if (keepBrush && box.data && box.data[0]) {
+    for (const dim of box.data[0].dimensions) if (dim.constraintrange) kept.set(dim.label, dim.constraintrange);
+  }
+  for (const dim of trace.dimensions) if (kept.has(dim.label)) dim.constraintrange = kept.get(dim.label);
   if (!box.classList.contains("js-plotly-plot")) box.replaceChildren();
   await Plotly.react(box, [trace], layout, PLOT_CONFIG);
   if (!box.dataset.listening) {
     box.dataset.listening = "yes";
     box.on("plotly_restyle", () => { readBrush(); });
   }
-  explore.brushed = null;
-  updateBrushed();
+  if (kept.size) readBrush();
+  else { explore.brushed = null; updateBrushed(); }
   await afterPaint();
   performance.measure("ht:parcoords", { start: started, end: performance.now() });
 }
