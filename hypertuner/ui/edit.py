@@ -546,6 +546,9 @@ class Launcher:
     def free_name(self, source: str) -> str:
         """The first name ``<source>-2``, ``<source>-3``... that no run or launch uses.
 
+        A sweep's trial ``<sweep>-<index>`` gets ``<sweep>-<index>-v2``, ``-v3``...: the names
+        ``<sweep>-<n>`` belong to the sweep's own trials.
+
         Example:
             >>> import tempfile
             >>> Launcher(tempfile.mkdtemp()).free_name("a")
@@ -553,10 +556,12 @@ class Launcher:
         """
         base, n = source, 2
         head, _, tail = source.rpartition("-")
-        if head and tail.isdigit():
+        if head and tail.isdigit() and os.path.isfile(self.storage / head / "sweep.json"):
+            base = f"{source}-v"
+        elif head and tail.isdigit():
             base, n = head, int(tail) + 1
         while True:
-            candidate = f"{base}-{n}"[:200]
+            candidate = (f"{base}{n}" if base.endswith("-v") else f"{base}-{n}")[:200]
             if not self._taken(candidate):
                 return candidate
             n += 1
@@ -602,6 +607,16 @@ class Launcher:
             )
             raise LaunchError(msg, name=source, path=str(meta_path)) from exc
         meta = {**meta, "name": source} if isinstance(meta, dict) else {"name": source}
+        sweep = meta.get("sweep")
+        if isinstance(sweep, str) and sweep:
+            # A trial of a sweep run as a function: its recorded command is the sweep's script,
+            # which would run the whole sweep again, not this trial.
+            msg = (
+                f"Run {source!r} is a trial of sweep {sweep!r}, which ran it as a function inside "
+                "the sweep's script: launching it again would run that whole script, not this "
+                "trial. Save the config and run it yourself, or change the sweep's space."
+            )
+            raise LaunchError(msg, name=source)
         config_path = self.configs_folder / f"{name}.json"
         command, cwd = _checked_command(
             meta, config_path=config_path, name=name, storage=self.storage

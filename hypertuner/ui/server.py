@@ -1,9 +1,12 @@
 """The ``hypertuner ui`` web server: one page and a small JSON API over the storage folder.
 
 Built on the standard library's :class:`http.server.ThreadingHTTPServer` (no dependency to install,
-and nothing a local page for one user needs is missing from it). The page is three static files
+and nothing a local page for one user needs is missing from it). The page is a few static files
 shipped in the package; everything it shows comes from :mod:`hypertuner.compare`, the reader the
-``hypertuner`` command uses.
+``hypertuner`` command uses, and :mod:`hypertuner.ui.readers`. Its charts are plotly.js, served
+from the installed ``plotly`` package (the ``ui`` extra) at :data:`PLOTLY_PATH`: nothing is
+fetched from another site, and without plotly the page works with its chart areas saying what to
+install.
 
 Safety: the server binds to 127.0.0.1 unless told otherwise; it answers only requests whose
 ``Host`` header names the server itself and whose ``Origin`` (when sent) is its own (so a page on
@@ -19,8 +22,12 @@ most :data:`MAX_DEPTH` levels deep); every connection has a read timeout, and at
 
 API (JSON; errors are ``{"error": message, "key": dotted key or null}`` with a 4xx status):
 
-- ``GET /api/runs``: ``{"storage", "launch", "runs": [runs_table rows + "launch"]}``;
-- ``GET /api/runs/<name>``: the run's config, meta, metrics, files, and whether it can be launched;
+- ``GET /api/runs``: ``{"storage", "launch", "charts", "runs": [runs_table rows + "launch",
+  and "sweep", "trial", "trial_value" for a sweep's trials], "sweeps": [readers.sweeps]}``;
+- ``GET /api/runs/<name>``: the run's config, meta, metrics, files, whether it can be launched,
+  and its page (:func:`hypertuner.ui.runpage.run_page`: where each value came from, the command
+  line, checkpoints, log tail, sweep);
+- ``GET /api/runs/<name>/curves[?tag=loss]``: every metric's curve (or only ``tag``);
 - ``GET /api/compare?run=a&run=b&metric=loss``: differing keys and each run's curve of ``metric``;
 - ``POST /api/runs/<name>/save`` ``{"config", "filename"}``: write
   ``.hypertuner/configs/<filename>.json``;
@@ -36,13 +43,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import sys
 import threading
 import time
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _files, compare
@@ -57,11 +64,21 @@ from ..errors import (
     RunNameError,
     RunNotFoundError,
 )
+from . import readers
+from ._http import (
+    _SECURITY_HEADERS,
+    MAX_DEPTH,
+    _check_shown,
+    _decode_body,
+    _HTTPError,
+    _json_bytes,
+    _server_class,
+)
 from .edit import Launch, Launcher
+from .runpage import run_page
 
 if TYPE_CHECKING:
     import http.server
-    import socket
 
 __all__ = ["MAX_DEPTH", "UIServer", "add_commands"]
 
@@ -70,22 +87,15 @@ _STATIC = {
     "/": ("index.html", "text/html; charset=utf-8"),
     "/index.html": ("index.html", "text/html; charset=utf-8"),
     "/app.js": ("app.js", "text/javascript; charset=utf-8"),
+    "/table.js": ("table.js", "text/javascript; charset=utf-8"),
+    "/views.js": ("views.js", "text/javascript; charset=utf-8"),
     "/style.css": ("style.css", "text/css; charset=utf-8"),
 }
+#: Where the page loads plotly.js from: the installed ``plotly`` package's own bundle.
+PLOTLY_PATH = "/vendor/plotly.min.js"
+#: What to install for the page's charts.
+CHARTS_EXTRA = "pip install 'hypertuner[ui]'"
 _MAX_BODY = 4 * 1024 * 1024
-_MAX_POINTS = 2000
-#: The deepest nesting of lists and objects a request body may have.
-MAX_DEPTH = 64
-_SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-}
 
 
 def _static_files() -> dict[str, bytes]:
@@ -93,6 +103,24 @@ def _static_files() -> dict[str, bytes]:
 
     folder = resources.files("hypertuner.ui") / "static"
     return {name: (folder / name).read_bytes() for name, _ in set(_STATIC.values())}
+
+
+def _plotly_file() -> Path | None:
+    """plotly.js as the installed ``plotly`` package ships it, or ``None`` (not installed).
+
+    Found without importing the package (importing plotly takes a second).
+    """
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("plotly")
+    except (ImportError, ValueError):
+        return None
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "package_data" / "plotly.min.js"
+        if path.is_file():
+            return path
+    return None
 
 
 def _is_loopback(host: str) -> bool:
@@ -104,85 +132,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, Mapping):
-        return {str(k): _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _json_bytes(payload: Any) -> bytes:
-    try:
-        text = json.dumps(payload, allow_nan=False, separators=(",", ":"), default=str)
-    except ValueError:  # NaN or infinity somewhere: JSON has no such numbers, the page gets text
-        text = json.dumps(_finite(payload), separators=(",", ":"), default=str)
-    return text.encode("utf-8")
-
-
-class _HTTPError(Exception):
-    def __init__(self, status: int, message: str, key: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.key = status, message, key
-
-
-def _refuse_constant(name: str) -> Any:
-    msg = f"The request body holds {name}, which is not a JSON number: use a finite number."
-    raise _HTTPError(400, msg)
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        msg = (
-            f"The request body holds the number {text[:40]!r}, too large for a float: use a "
-            "finite number."
-        )
-        raise _HTTPError(400, msg)
-    return value
-
-
-def _decode_body(raw: bytes) -> Any:
-    """Strict JSON: no NaN or infinity, no lone surrogates, at most :data:`MAX_DEPTH` deep."""
-    try:
-        data = json.loads(raw or b"{}", parse_constant=_refuse_constant, parse_float=_finite_float)
-    except RecursionError:
-        msg = f"The request body nests lists or objects deeper than {MAX_DEPTH} levels."
-        raise _HTTPError(400, msg) from None
-    except ValueError as exc:
-        raise _HTTPError(400, f"The request body is not valid JSON ({exc}).") from exc
-    stack: list[tuple[Any, str, int]] = [(data, "", 0)]
-    while stack:
-        value, where, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            msg = f"The request body nests lists or objects deeper than {MAX_DEPTH} levels."
-            raise _HTTPError(400, msg)
-        if isinstance(value, dict):
-            for key, item in value.items():
-                _check_text(key, where or "the request body", is_key=True)
-                stack.append((item, f"{where}.{key}" if where else key, depth + 1))
-        elif isinstance(value, list):
-            stack.extend((item, f"{where}[{i}]", depth + 1) for i, item in enumerate(value))
-        elif isinstance(value, str):
-            _check_text(value, where or "the request body", is_key=False)
-    return data
-
-
-def _check_text(text: str, where: str, *, is_key: bool) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        what = f"A key in {where!r}" if is_key else f"The text at {where!r}"
-        msg = (
-            f"{what} holds a lone surrogate ({text[exc.start : exc.end]!r} at character "
-            f"{exc.start}), which is not text UTF-8 can store: fix the text."
-        )
-        key = where.removeprefix("config.") if where.startswith("config.") else None
-        raise _HTTPError(400, msg, key=None if is_key else key) from None
 
 
 def _status_of(err: HypertunerError) -> int:
@@ -259,6 +208,8 @@ class UIServer:
         self.timeout = timeout
         self.max_connections = max_connections
         self._skipped: set[str] = set()
+        self._plotly = _plotly_file()
+        self._plotly_bytes: bytes | None = None
         family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
         self.httpd = _server_class(family, max_connections)(
             (host.strip("[]"), port), _make_handler(self), bind_and_activate=True
@@ -309,6 +260,13 @@ class UIServer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def plotly_bytes(self) -> bytes | None:
+        """plotly.js from the installed ``plotly`` package (read once), or ``None``."""
+        if self._plotly_bytes is None and self._plotly is not None:
+            with contextlib.suppress(OSError):
+                self._plotly_bytes = self._plotly.read_bytes()
+        return self._plotly_bytes
 
     # --- the API, as plain functions of parsed requests ---------------------------------------
 
@@ -365,7 +323,41 @@ class UIServer:
                     "launch": info,
                 }
             )
-        return {"storage": str(self.storage), "launch": self.launcher.enabled, "runs": rows}
+        groups = readers.sweeps(self.storage, known)
+        for sweep in groups:
+            for name, trial in sweep["trials"].items():
+                row = known.get(name)
+                if row is not None:
+                    row["sweep"] = sweep["name"]
+                    row["trial"] = trial["index"]
+                    row["trial_value"] = trial["value"]
+        return {
+            "storage": str(self.storage),
+            "launch": self.launcher.enabled,
+            "charts": self.charts(),
+            "runs": rows,
+            "sweeps": groups,
+        }
+
+    def charts(self) -> dict[str, Any]:
+        """Whether the page can draw charts: ``{"available", "script", "version", "install"}``.
+
+        The page's charts are plotly.js, served from the installed ``plotly`` package
+        (``pip install 'hypertuner[ui]'``); without it every chart area says so.
+        """
+        path = self._plotly
+        version = None
+        if path is not None:
+            with contextlib.suppress(OSError), open(path, "rb") as handle:
+                head = handle.read(200).decode("ascii", "replace")
+                found = head.split("plotly.js v", 1)
+                version = found[1].split()[0] if len(found) == 2 else None
+        return {
+            "available": path is not None,
+            "script": PLOTLY_PATH,
+            "version": version,
+            "install": CHARTS_EXTRA,
+        }
 
     def run(self, name: str) -> dict[str, Any]:
         """One run: config, meta, metrics, files, whether it can be launched, and a free name."""
@@ -387,7 +379,14 @@ class UIServer:
         started = self.launcher.launches.get(name)
         if started is not None:
             data["log_tail"] = started.log_tail()
+        data.update(run_page(self.storage, data))
         return data
+
+    def curves(self, name: str, tags: list[str] | None = None) -> dict[str, Any]:
+        """Every metric's curve of run ``name`` (or only ``tags``), at most
+        :data:`~hypertuner.ui.readers.MAX_POINTS` points each."""
+        directory = resolve_run(name, self.storage)
+        return {"name": directory.name, **readers.curves(self.storage, directory, tags or None)}
 
     def compare(self, names: list[str], metric: str | None) -> dict[str, Any]:
         """Differing config keys and each run's curve of ``metric`` (default: a common one)."""
@@ -409,11 +408,19 @@ class UIServer:
         problems: list[str] = []
         if metric is not None:
             for directory in directories:
-                with warnings.catch_warnings(record=True) as caught:
-                    warnings.simplefilter("always")
-                    found = compare.read_scalars(directory, tags=[metric]).get(metric)
-                problems.extend(str(w.message) for w in caught)
-                series[directory.name] = _points(found)
+                refused = readers.check_event_files(self.storage, directory)
+                problems.extend(refused)
+                found = None
+                if not refused:
+                    with warnings.catch_warnings(record=True) as caught:
+                        warnings.simplefilter("always")
+                        found = compare.read_scalars(directory, tags=[metric]).get(metric)
+                    problems.extend(str(w.message) for w in caught)
+                series[directory.name] = (
+                    {"steps": [], "values": []}
+                    if found is None
+                    else readers.points(found.steps, found.values)
+                )
         quoted = " ".join(names)
         return {
             "runs": [d.name for d in directories],
@@ -459,67 +466,6 @@ def _kind(value: Any) -> str:
     return "list" if isinstance(value, list) else "dict"
 
 
-def _points(found: compare.Series | None) -> dict[str, list[Any]]:
-    if found is None:
-        return {"steps": [], "values": []}
-    steps, values = found.steps, found.values
-    if len(steps) > _MAX_POINTS:  # the chart is a few hundred pixels wide
-        import numpy as np
-
-        keep = np.unique(np.linspace(0, len(steps) - 1, _MAX_POINTS).astype(np.int64))
-        steps, values = steps[keep], values[keep]
-    return {
-        "steps": steps.tolist(),
-        "values": [v if math.isfinite(v) else None for v in values.tolist()],
-    }
-
-
-_BUSY = json.dumps(
-    {"error": "The page's server is busy with other connections; try again in a moment."}
-).encode()
-
-
-def _server_class(family: int, max_connections: int) -> type[http.server.ThreadingHTTPServer]:
-    """A threading server that serves at most ``max_connections`` connections at once and
-    answers the ones beyond with 503 straight away (without a thread)."""
-    import http.server
-
-    slots = threading.BoundedSemaphore(max_connections)
-
-    class _Server(http.server.ThreadingHTTPServer):
-        address_family = family
-        daemon_threads = True
-
-        def process_request(self, request: Any, client_address: Any) -> None:
-            if not slots.acquire(blocking=False):
-                _answer_busy(request)
-                self.shutdown_request(request)
-                return
-            try:
-                super().process_request(request, client_address)
-            except BaseException:
-                slots.release()
-                raise
-
-        def process_request_thread(self, request: Any, client_address: Any) -> None:
-            try:
-                super().process_request_thread(request, client_address)
-            finally:
-                slots.release()
-
-    return _Server
-
-
-def _answer_busy(request: socket.socket) -> None:
-    head = (
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(_BUSY)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
-    )
-    with contextlib.suppress(OSError):
-        request.settimeout(0.5)
-        request.sendall(head.encode() + _BUSY)
-
-
 def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
     import http.server
     import secrets
@@ -530,6 +476,9 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
         server_version = "hypertuner-ui"
         sys_version = ""
         protocol_version = "HTTP/1.1"
+        # Headers and body go out as separate writes: with Nagle's algorithm, the body would wait
+        # for the client's delayed ACK of the headers (tens of ms per response on loopback).
+        disable_nagle_algorithm = True
         timeout = ui.timeout  # every read from the client; a stalled connection is closed
 
         def log_message(self, format: str, *args: Any) -> None:
@@ -625,6 +574,9 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
                     filename, kind = _STATIC[path]
                     self._send(200, ui.static[filename], kind)
                     return
+                if method in ("GET", "HEAD") and path == PLOTLY_PATH:
+                    self._send_plotly()
+                    return
                 if method == "GET" and path == "/favicon.ico":
                     self._send(204, b"", "image/x-icon")
                     return
@@ -649,6 +601,9 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
                     self._send_json(200, ui.runs())
                 elif len(parts) == 2 and parts[0] == "runs":
                     self._send_json(200, ui.run(parts[1]))
+                elif len(parts) == 3 and parts[0] == "runs" and parts[2] == "curves":
+                    tags = [t for value in query.get("tag", []) for t in value.split(",") if t]
+                    self._send_json(200, ui.curves(parts[1], tags))
                 elif parts == ["compare"]:
                     names = [n for value in query.get("run", []) for n in value.split(",") if n]
                     metric = query["metric"][0] if query.get("metric") else None
@@ -710,6 +665,14 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
                 f"No API endpoint {method} /api/{'/'.join(parts)}.",
             )
 
+        def _send_plotly(self) -> None:
+            body = ui.plotly_bytes()
+            if body is None:
+                msg = f"The page's charts need plotly, which is not installed: {CHARTS_EXTRA}."
+                raise _HTTPError(404, msg)
+            # The bundle changes only with the installed package: let the browser keep it.
+            self._send(200, body, "text/javascript; charset=utf-8", Cache_Control="max-age=3600")
+
         def _download(self, filename: str) -> None:
             stem = filename[:-5] if filename.endswith(".json") else filename
             try:
@@ -746,27 +709,6 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
             self._handle("DELETE")
 
     return Handler
-
-
-def _check_shown(body: Mapping[str, Any], command: list[str], cwd: str) -> None:
-    """Refuse a launch whose request does not carry exactly the command it will run."""
-    shown, shown_cwd = body.get("command"), body.get("cwd")
-    if not (isinstance(shown, list) and all(isinstance(t, str) for t in shown)) or not isinstance(
-        shown_cwd, str
-    ):
-        msg = (
-            "The launch request must carry the exact command the page showed: 'command' (a list "
-            "of strings) and 'cwd', as POST /api/runs/<run>/command gives them. Nothing was "
-            "started."
-        )
-        raise _HTTPError(400, msg, key="command")
-    if shown != command or shown_cwd != cwd:
-        msg = (
-            f"The command to run now, {command!r} in {cwd!r}, is not the one shown, {shown!r} in "
-            f"{shown_cwd!r} (the run's record changed meanwhile?). Nothing was started: review "
-            "the command and launch again."
-        )
-        raise _HTTPError(409, msg, key="command")
 
 
 # --- the command ---------------------------------------------------------------------------------

@@ -1,25 +1,42 @@
-// The hypertuner page: runs table, compare, edit and launch. Plain DOM, no build step, no CDN.
+// The hypertuner page: the core (state, API, formats, routing, refresh) and edit-and-launch.
+// table.js draws the runs table, views.js a run's page and the explore view. Plain DOM, no build
+// step, no CDN: the charts are plotly.js, served by the page's own server from the installed
+// plotly package, and loaded only when a chart is first shown.
 "use strict";
 
 const state = {
   token: "",
   storage: "",
   launch: true,
+  charts: { available: false, script: "", install: "" },
   runs: [],
+  byName: new Map(), // run name -> row
+  sweeps: [], // from /api/runs
+  sweepByName: new Map(),
+  lastText: "", // the last /api/runs answer: an unchanged one is not drawn again
   sort: { key: "start_time", dir: 1 },
   filter: "",
+  statuses: new Set(), // status chips pressed (none: every status)
+  metric: { tag: null, mode: "min", chosen: false },
+  keyChoice: new Map(), // config key -> true (shown) / false (hidden), as chosen in "N more keys"
   allKeys: false,
+  drawn: new Map(), // table group -> how many of its rows are drawn
+  collapsed: new Set(), // sweeps whose trials are folded
+  expanded: new Set(), // sweeps unfolded by the user
   selected: new Set(),
   fresh: new Set(),
-  compare: null, // {names, metric}
+  view: "runs",
+  route: { view: "runs" },
   edit: null, // {source, types}
   pending: null, // {source, body}: the launch shown for confirmation
   timer: null,
+  drawnOnce: false,
 };
 
 const LIVE = new Set(["running", "starting"]);
-const COLORS = ["#2456c9", "#d9480f", "#2b8a3e", "#ae3ec9", "#1098ad", "#e03131", "#5c940d", "#f08c00"];
-const SVG = "http://www.w3.org/2000/svg";
+const STATUSES = ["running", "finished", "failed", "interrupted", "crashed", "pruned"];
+const COLORS = ["#2456c9", "#d9480f", "#2b8a3e", "#ae3ec9", "#1098ad", "#e03131", "#5c940d", "#f08c00",
+  "#364fc7", "#a61e4d", "#087f5b", "#e67700"];
 const $ = (id) => document.getElementById(id);
 
 // --- helpers ----------------------------------------------------------------------------------
@@ -51,12 +68,6 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-function svg(tag, attrs = {}) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, value);
-  return node;
-}
-
 class ApiError extends Error {
   constructor(message, key) {
     super(message);
@@ -64,7 +75,7 @@ class ApiError extends Error {
   }
 }
 
-async function api(path, body) {
+async function apiText(path, body) {
   const options = { headers: { "X-Hypertuner-Token": state.token }, cache: "no-store" };
   if (body !== undefined) {
     options.method = "POST";
@@ -72,14 +83,19 @@ async function api(path, body) {
     options.body = JSON.stringify(body);
   }
   const response = await fetch(path, options);
+  const text = await response.text();
   let data = null;
   try {
-    data = bare(await response.json());
+    data = bare(JSON.parse(text));
   } catch (err) {
     throw new ApiError(`The server answered ${response.status} without JSON.`);
   }
   if (!response.ok) throw new ApiError(data.error || `The server answered ${response.status}.`, data.key);
-  return data;
+  return { text, data };
+}
+
+async function api(path, body) {
+  return (await apiText(path, body)).data;
 }
 
 function show(message, isError = false) {
@@ -89,13 +105,36 @@ function show(message, isError = false) {
   box.hidden = !message;
 }
 
-function formatValue(value) {
-  if (value === null || value === undefined) return "";
-  if (typeof value === "number") {
-    if (Number.isInteger(value)) return String(value);
-    const abs = Math.abs(value);
-    return abs !== 0 && (abs < 1e-3 || abs >= 1e6) ? value.toExponential(3) : String(+value.toPrecision(5));
+// --- numbers: one format everywhere -------------------------------------------------------------
+// A column (or a chart's hover) picks one style for all its numbers: scientific when any of them is
+// below 1e-3 or from 1e6 up, else plain decimals; both with 4 significant digits. Integers show
+// whole. The full value is in the element's title (hover).
+
+function numberStyle(values) {
+  for (const v of values) {
+    if (typeof v !== "number" || !Number.isFinite(v) || Number.isInteger(v)) continue;
+    const abs = Math.abs(v);
+    if (abs !== 0 && (abs < 1e-3 || abs >= 1e6)) return "sci";
   }
+  return "plain";
+}
+
+function formatNumber(value, style = "plain") {
+  if (!Number.isFinite(value)) return String(value);
+  if (Number.isInteger(value) && Math.abs(value) < 1e15) return String(value);
+  if (style === "sci") return value.toExponential(3);
+  const abs = Math.abs(value);
+  if (abs !== 0 && (abs < 1e-3 || abs >= 1e6)) return value.toExponential(3);
+  return value.toPrecision(4).replace(/(\.\d*?)0+$/, "$1").replace(/\.$/, "");
+}
+
+function fullNumber(value) {
+  return typeof value === "number" ? String(value) : "";
+}
+
+function formatValue(value, style = "plain") {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "number") return formatNumber(value, style);
   if (typeof value === "object") return JSON.stringify(value);
   return String(value);
 }
@@ -126,275 +165,195 @@ function formatDuration(seconds) {
   return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, "0")}m`;
 }
 
+function formatBytes(size) {
+  if (typeof size !== "number") return "";
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = size, unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+  return unit ? `${value.toFixed(1)} ${units[unit]}` : `${size} B`;
+}
+
 function lastValue(row, tag) {
   const entry = own(row.metrics, tag);
-  return entry ? entry.last : null;
+  const value = entry ? entry.last : null;
+  return typeof value === "number" ? value : null;
 }
 
-// --- runs table -------------------------------------------------------------------------------
+// The value ranked by the chosen metric: its last value.
+function metricValue(row) {
+  return state.metric.tag ? lastValue(row, state.metric.tag) : null;
+}
 
-function columns() {
-  const runs = state.runs;
-  const keys = new Map();
-  for (const row of runs) for (const [key, value] of Object.entries(row.config || {})) {
-    if (key === "run" || key.startsWith("run.")) continue;
-    if (!keys.has(key)) keys.set(key, new Set());
-    keys.get(key).add(JSON.stringify(value));
-  }
-  let configKeys = [...keys.keys()].sort();
-  if (!state.allKeys && runs.length > 1) {
-    configKeys = configKeys.filter((k) => keys.get(k).size > 1 ||
-      runs.some((row) => row.config && Object.keys(row.config).length && !Object.hasOwn(row.config, k)));
-    configKeys = configKeys.slice(0, 12);
-  } else if (!state.allKeys) {
-    configKeys = configKeys.slice(0, 8);
-  }
+function better(a, b, mode = state.metric.mode) {
+  return mode === "max" ? a > b : a < b;
+}
+
+function statusChip(status, title) {
+  return el("span", { className: `chip status-${status}`, text: status, title });
+}
+
+function runLink(name, text = name) {
+  return el("a", { href: `#/run/${encodeURIComponent(name)}`, className: "run-link", "data-link": name, text });
+}
+
+// --- metric choice ------------------------------------------------------------------------------
+
+function metricTags() {
   const tags = new Set();
-  for (const row of runs) for (const tag of Object.keys(row.metrics || {})) tags.add(tag);
-  return [
-    { key: "name", label: "name", get: (r) => r.name },
-    { key: "status", label: "status", get: (r) => r.status },
-    { key: "start_time", label: "start", get: (r) => r.start_time, show: formatTime },
-    { key: "duration_s", label: "duration", get: duration, show: formatDuration, num: true },
-    ...configKeys.map((k) => ({
-      key: `config:${k}`, label: k, group: "config", get: (r) => own(r.config, k),
-    })),
-    ...[...tags].sort().map((t) => ({
-      key: `metric:${t}`, label: t, group: "metric", get: (r) => lastValue(r, t), num: true,
-    })),
-  ];
+  for (const row of state.runs) for (const tag of Object.keys(row.metrics || {})) tags.add(tag);
+  return [...tags].sort();
 }
 
-function compareValues(a, b) {
-  const an = a === null || a === undefined || a === "", bn = b === null || b === undefined || b === "";
-  if (an || bn) return an && bn ? 0 : an ? 1 : -1; // empty cells last, either way
-  if (typeof a === "number" && typeof b === "number") return a - b;
-  return String(formatValue(a)).localeCompare(String(formatValue(b)), undefined, { numeric: true });
+function guessMode(tag) {
+  return /acc|f1|auc|score|reward|precision|recall|iou|bleu|map$/i.test(tag) ? "max" : "min";
 }
 
-function visibleRuns(cols) {
-  const needle = state.filter.trim().toLowerCase();
-  let rows = state.runs;
-  if (needle) {
-    rows = rows.filter((row) => {
-      const text = [row.name, row.status, row.error || "",
-        ...cols.slice(4).map((c) => formatValue(c.get(row)))].join(" ").toLowerCase();
-      return needle.split(/\s+/).every((word) => text.includes(word));
-    });
+// The metric the table ranks by: the user's choice, else a sweep's, else a loss, else the first.
+function chooseMetric() {
+  const tags = metricTags();
+  if (state.metric.chosen && tags.includes(state.metric.tag)) return;
+  const sweep = state.sweeps.find((s) => s.metric && tags.includes(s.metric));
+  if (sweep) {
+    state.metric = { tag: sweep.metric, mode: sweep.mode, chosen: false };
+    return;
   }
-  const col = cols.find((c) => c.key === state.sort.key) || cols[2];
-  const dir = state.sort.dir;
-  return [...rows].sort((x, y) => {
-    const a = col.get(x), b = col.get(y);
-    const empty = (v) => v === null || v === undefined || v === "";
-    if (empty(a) || empty(b)) return compareValues(a, b);
-    return dir * compareValues(a, b) || x.name.localeCompare(y.name);
-  });
+  const tag = tags.find((t) => /loss/i.test(t)) || tags[0] || null;
+  state.metric = { tag, mode: tag ? guessMode(tag) : "min", chosen: false };
 }
 
-function renderRuns() {
-  const cols = columns();
-  const table = $("runs-table");
-  const head = el("tr", {}, el("th", { scope: "col", "aria-label": "select" }));
-  for (const col of cols) {
-    const sorted = state.sort.key === col.key;
-    const th = el("th", {
-      scope: "col",
-      "data-key": col.key,
-      className: col.group ? `group-${col.group}` : "",
-      "aria-sort": sorted ? (state.sort.dir > 0 ? "ascending" : "descending") : "none",
-      title: col.group === "metric" ? `last value of ${col.label}` : col.group === "config" ? `config key ${col.label}` : null,
-      text: col.label,
-    });
-    th.addEventListener("click", () => {
-      state.sort = { key: col.key, dir: sorted ? -state.sort.dir : 1 };
-      renderRuns();
-    });
-    head.append(th);
-  }
-  head.append(el("th", { scope: "col" }));
-  table.tHead.replaceChildren(head);
+function setMetric(tag, mode) {
+  state.metric = { tag, mode: mode || (tag === state.metric.tag ? state.metric.mode : guessMode(tag)), chosen: true };
+  syncMetricSelects();
+}
 
-  const rows = visibleRuns(cols);
-  const body = document.createDocumentFragment();
-  for (const row of rows) {
-    const checked = state.selected.has(row.name);
-    const box = el("input", { type: "checkbox", "aria-label": `select ${row.name}`, "data-run": row.name });
-    box.checked = checked;
-    box.disabled = !row.config || !Object.keys(row.config).length && row.status === "starting";
-    box.addEventListener("change", () => {
-      if (box.checked) state.selected.add(row.name);
-      else state.selected.delete(row.name);
-      tr.classList.toggle("selected", box.checked);
-      updateButtons();
-    });
-    const tr = el("tr", { "data-run": row.name, className: checked ? "selected" : "" }, el("td", {}, box));
-    if (state.fresh.has(row.name)) tr.classList.add("fresh");
-    for (const col of cols) {
-      const value = col.get(row);
-      const td = el("td", { className: col.num || typeof value === "number" ? "num" : "" });
-      td.textContent = col.show ? col.show(value) : formatValue(value);
-      if (col.key === "status") {
-        td.className = `status status-${row.status}`;
-        if (row.error) td.title = row.error;
-      }
-      tr.append(td);
+function syncMetricSelects() {
+  const tags = metricTags();
+  for (const id of ["table-metric", "metric-select"]) {
+    const select = $(id);
+    if (!select) continue;
+    const options = tags.map((t) => el("option", { value: t, text: t }));
+    if (select.options.length !== options.length || [...select.options].some((o, i) => o.value !== tags[i])) {
+      select.replaceChildren(...options);
     }
-    const edit = el("button", { type: "button", className: "secondary", text: "Edit", "data-edit": row.name });
-    edit.disabled = row.status === "starting" || (row.status === "failed" && !Object.keys(row.config || {}).length);
-    edit.addEventListener("click", () => openEdit(row.name));
-    tr.append(el("td", {}, edit));
-    body.append(tr);
+    select.value = state.metric.tag || "";
+    select.disabled = !tags.length;
   }
-  table.tBodies[0].replaceChildren(body);
-  state.fresh.clear();
-  $("count").textContent = `${rows.length} of ${state.runs.length} runs`;
-  const empty = $("empty");
-  empty.hidden = state.runs.length > 0;
-  empty.textContent = `No runs in ${state.storage} yet. Start one with a script that calls ` +
-    "hypertuner.parse() (python train.py); it appears here while it runs.";
-  updateButtons();
+  for (const id of ["table-mode", "explore-mode"]) {
+    const select = $(id);
+    if (select) select.value = state.metric.mode;
+  }
 }
 
-function updateButtons() {
-  for (const name of [...state.selected]) if (!state.runs.some((r) => r.name === name)) state.selected.delete(name);
-  const button = $("compare-button");
-  button.disabled = state.selected.size < 2;
-  button.textContent = state.selected.size >= 2 ? `Compare ${state.selected.size} runs` : "Compare selected";
+// --- plotly, loaded on first use ----------------------------------------------------------------
+
+let plotlyLoading = null;
+
+function loadPlotly() {
+  if (!state.charts.available) return Promise.reject(new Error("plotly is not installed"));
+  if (!plotlyLoading) {
+    plotlyLoading = new Promise((resolve, reject) => {
+      const script = el("script", { src: state.charts.script });
+      script.addEventListener("load", () => resolve(window.Plotly));
+      script.addEventListener("error", () => { plotlyLoading = null; reject(new Error("plotly.js did not load")); });
+      document.head.append(script);
+    });
+  }
+  return plotlyLoading;
 }
+
+// A chart area without plotly says what to install; the rest of the page works on.
+function chartsMissing(container) {
+  container.replaceChildren(el("p", {
+    className: "chart-missing",
+    text: `Charts need the plotly package, which is not installed here: ${state.charts.install || "pip install 'hypertuner[ui]'"}` +
+      " (then restart 'hypertuner ui'). Everything else on the page works without it.",
+  }));
+}
+
+// Text given to plotly, which reads a few HTML tags in labels: escaped, so a key or value such as
+// "<img onerror=...>" stays text.
+function plotText(value, limit = 80) {
+  let text = typeof value === "string" ? value : JSON.stringify(value);
+  if (text === undefined) text = String(value);
+  if (text.length > limit) text = text.slice(0, limit - 1) + "\u2026";
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+}
+
+// plotGlPixelRatio 1: the parallel-coordinates lines are WebGL; twice the pixels (plotly's default)
+// costs four times the drawing where the browser draws WebGL in software.
+const PLOT_CONFIG = { displaylogo: false, responsive: true, plotGlPixelRatio: 1, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+
+// Marks when an update has been drawn: after the frame it is painted in.
+function afterPaint() {
+  return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+}
+
+// --- routes: #/ (runs), #/run/<name>, #/explore?sweep=<name> | ?runs=a,b ------------------------
+
+function parseRoute() {
+  const hash = location.hash.replace(/^#\/?/, "");
+  const [path, query] = hash.split("?");
+  const params = new URLSearchParams(query || "");
+  if (path.startsWith("run/")) return { view: "run", name: decodeURIComponent(path.slice(4)) };
+  if (path === "explore") {
+    const runs = (params.get("runs") || "").split(",").filter(Boolean);
+    return { view: "explore", sweep: params.get("sweep"), runs };
+  }
+  return { view: "runs" };
+}
+
+function route() {
+  const previous = state.view;
+  state.route = parseRoute();
+  state.view = state.route.view;
+  for (const [view, id] of [["runs", "runs-view"], ["run", "run-view"], ["explore", "explore-view"]]) {
+    $(id).hidden = state.view !== view;
+  }
+  for (const link of document.querySelectorAll("nav a[data-view]")) {
+    if (link.dataset.view === state.view) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  if (state.view === "run") openRun(state.route.name);
+  else if (state.view === "explore") openExplore();
+  else {
+    document.title = "hypertuner";
+    if (previous !== "runs" || !state.drawnOnce) renderRuns();
+  }
+}
+
+// --- refresh ------------------------------------------------------------------------------------
 
 async function refresh() {
   clearTimeout(state.timer);
   let live = false;
   try {
-    const data = await api("/api/runs");
-    state.storage = data.storage;
-    state.launch = data.launch;
-    state.runs = data.runs;
-    $("storage").textContent = data.storage + (data.launch ? "" : " (launching turned off)");
+    const { text, data } = await apiText("/api/runs");
     live = data.runs.some((r) => LIVE.has(r.status));
+    const changed = text !== state.lastText;
+    state.lastText = text;
+    if (changed) {
+      state.storage = data.storage;
+      state.launch = data.launch;
+      state.charts = data.charts;
+      state.runs = data.runs;
+      state.byName = new Map(data.runs.map((r) => [r.name, r]));
+      state.sweeps = data.sweeps;
+      state.sweepByName = new Map(data.sweeps.map((s) => [s.name, s]));
+      for (const row of data.runs) row._search = searchText(row);
+      $("storage").textContent = data.storage + (data.launch ? "" : " (launching turned off)");
+      chooseMetric();
+      syncMetricSelects();
+    }
     $("live").textContent = live ? "runs live: refreshing every 2 s" : "";
-    renderRuns();
+    if (changed || live) {
+      if (state.view === "runs") renderRuns();
+      else if (state.view === "explore" && changed) refreshExplore(true);
+    }
     if (state.edit) updateEditLog();
   } catch (err) {
     show(err.message, true);
   }
   state.timer = setTimeout(refresh, live ? 2000 : 10000);
-}
-
-// --- compare ----------------------------------------------------------------------------------
-
-async function openCompare(metric) {
-  const names = state.compare ? state.compare.names : [];
-  let query = names.map((n) => `run=${encodeURIComponent(n)}`).join("&");
-  if (metric) query += `&metric=${encodeURIComponent(metric)}`;
-  try {
-    const data = await api(`/api/compare?${query}`);
-    state.compare = { names: data.runs, metric: data.metric };
-    renderCompare(data);
-    $("compare").hidden = false;
-    $("compare").scrollIntoView({ block: "nearest" });
-  } catch (err) {
-    show(err.message, true);
-  }
-}
-
-function renderCompare(data) {
-  const table = $("diff-table");
-  table.tHead.replaceChildren(el("tr", {}, el("th", { text: "key" }), ...data.runs.map((n) => el("th", { text: n }))));
-  const body = document.createDocumentFragment();
-  for (const [key, values] of data.diff) {
-    body.append(el("tr", { "data-key": key }, el("th", { scope: "row", text: key }),
-      ...values.map((v) => el("td", { text: v === null ? "—" : formatValue(v) }))));
-  }
-  table.tBodies[0].replaceChildren(body);
-  $("diff-empty").hidden = data.diff.length > 0;
-
-  const select = $("metric-select");
-  select.replaceChildren(...data.metrics.map((m) => el("option", { value: m, text: m })));
-  if (data.metric) select.value = data.metric;
-  select.disabled = !data.metrics.length;
-  $("chart-title").textContent = data.metric ? `${data.metric} by step` : "No metrics logged";
-  drawChart($("chart"), data.runs, data.series);
-  const warn = $("compare-warnings");
-  warn.hidden = !data.warnings.length;
-  warn.textContent = data.warnings.join("\n");
-  $("board-command").textContent = data.board.command;
-  $("board-regex").textContent = data.board.regex;
-}
-
-function niceTicks(min, max, count = 5, integer = false) {
-  if (min === max) { min -= Math.abs(min) * 0.1 || 1; max += Math.abs(max) * 0.1 || 1; }
-  const raw = (max - min) / count;
-  const power = Math.pow(10, Math.floor(Math.log10(raw)));
-  let step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= raw) || raw;
-  if (integer) step = Math.max(1, Math.round(step));
-  const ticks = [];
-  for (let t = Math.ceil(min / step) * step; t <= max + step * 1e-9; t += step) ticks.push(+t.toPrecision(12));
-  return { min: Math.min(min, ticks[0]), max: Math.max(max, ticks[ticks.length - 1]), ticks };
-}
-
-function drawChart(container, names, series) {
-  const width = 760, height = 340, left = 64, right = 16, top = 14, bottom = 58;
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "metric curves" });
-  let xs = [], ys = [];
-  for (const name of names) {
-    const s = own(series, name) || { steps: [], values: [] };
-    s.steps.forEach((step, i) => { if (s.values[i] !== null) { xs.push(step); ys.push(s.values[i]); } });
-  }
-  if (!xs.length) {
-    const text = svg("text", { x: width / 2, y: height / 2, "text-anchor": "middle" });
-    text.textContent = "No values of this metric in the selected runs.";
-    root.append(text);
-    container.replaceChildren(root);
-    return;
-  }
-  const xt = niceTicks(Math.min(...xs), Math.max(...xs), 6, true);
-  const yt = niceTicks(Math.min(...ys), Math.max(...ys));
-  const px = (x) => left + ((x - xt.min) / (xt.max - xt.min || 1)) * (width - left - right);
-  const py = (y) => top + (1 - (y - yt.min) / (yt.max - yt.min || 1)) * (height - top - bottom);
-  for (const t of yt.ticks) {
-    root.append(svg("line", { class: "grid", x1: left, x2: width - right, y1: py(t), y2: py(t) }));
-    const label = svg("text", { x: left - 6, y: py(t) + 4, "text-anchor": "end" });
-    label.textContent = formatValue(t);
-    root.append(label);
-  }
-  for (const t of xt.ticks) {
-    const label = svg("text", { x: px(t), y: height - bottom + 16, "text-anchor": "middle" });
-    label.textContent = formatValue(t);
-    root.append(label);
-  }
-  root.append(svg("line", { class: "axis", x1: left, x2: width - right, y1: height - bottom, y2: height - bottom }));
-  root.append(svg("line", { class: "axis", x1: left, x2: left, y1: top, y2: height - bottom }));
-  const legend = svg("g", { class: "legend" });
-  let lx = left;
-  names.forEach((name, index) => {
-    const color = COLORS[index % COLORS.length];
-    const s = own(series, name) || { steps: [], values: [] };
-    let d = "", pen = "M";
-    s.steps.forEach((step, i) => {
-      const v = s.values[i];
-      if (v === null) { pen = "M"; return; }
-      d += `${pen}${px(step).toFixed(1)},${py(v).toFixed(1)}`;
-      pen = "L";
-    });
-    const path = svg("path", { class: "line", d: d || "M0,0", stroke: color, "data-run": name });
-    const title = svg("title");
-    title.textContent = `${name}: ${s.steps.length} points`;
-    path.append(title);
-    root.append(path);
-    if (s.steps.length === 1) {
-      root.append(svg("circle", { cx: px(s.steps[0]), cy: py(s.values[0] ?? 0), r: 3, fill: color }));
-    }
-    const y = height - 18;
-    legend.append(svg("rect", { x: lx, y: y - 9, width: 14, height: 4, fill: color }));
-    const text = svg("text", { x: lx + 19, y: y - 4 });
-    text.textContent = name;
-    legend.append(text);
-    lx += 32 + name.length * 7;
-  });
-  root.append(legend);
-  container.replaceChildren(root);
 }
 
 // --- edit and launch --------------------------------------------------------------------------
@@ -535,7 +494,7 @@ async function confirmLaunch() {
   hideConfirm();
   try {
     const data = await api(`/api/runs/${pending.source}/launch`, pending.body);
-    show(`Started run ${data.name} (process ${data.pid}); its status shows in the table. Output: ${data.log}`);
+    show(`Started run ${data.name} (process ${data.pid}); its status shows in the table and on its page (#/run/${data.name}). Output: ${data.log}`);
     state.fresh.add(data.name);
     $("new-name").value = "";
     await refresh();
@@ -560,7 +519,9 @@ function markKey(key) {
   }
 }
 
-async function openEdit(name) {
+// Open the edit form of run `name` under the current view; with launch, go straight on to the
+// confirmation of launching it unchanged (the exact command, to review and start).
+async function openEdit(name, { launch = false } = {}) {
   try {
     const data = await api(`/api/runs/${encodeURIComponent(name)}`);
     state.edit = { source: name, launchable: data.launchable };
@@ -582,6 +543,7 @@ async function openEdit(name) {
     updateEditLog(data.log_tail);
     $("edit").hidden = false;
     $("edit").scrollIntoView({ block: "nearest" });
+    if (launch && data.launchable) await submitEdit("launch");
   } catch (err) {
     show(err.message, true);
   }
@@ -590,7 +552,7 @@ async function openEdit(name) {
 function updateEditLog(text) {
   const log = $("edit-log");
   if (text === undefined) {
-    const row = state.edit && state.runs.find((r) => r.name === state.edit.source);
+    const row = state.edit && state.byName.get(state.edit.source);
     text = row && row.launch && row.launch.log_tail;
   }
   log.hidden = !text;
@@ -633,34 +595,39 @@ async function submitEdit(action) {
 
 // --- start ------------------------------------------------------------------------------------
 
-function start() {
+// The token: from the address 'hypertuner ui' printed, then kept for this origin (the server's
+// address and port, new each start) so a run's page opened in another tab works too.
+function readToken() {
   const params = new URLSearchParams(location.search);
   const given = params.get("token");
   if (given) {
+    try { localStorage.setItem("hypertuner-token", given); } catch (err) { /* storage off: this tab only */ }
     sessionStorage.setItem("hypertuner-token", given);
-    history.replaceState(null, "", location.pathname); // keep the token out of the address bar
+    history.replaceState(null, "", location.pathname + location.hash); // keep the token out of the address bar
   }
-  state.token = given || sessionStorage.getItem("hypertuner-token") || "";
+  let kept = "";
+  try { kept = localStorage.getItem("hypertuner-token") || ""; } catch (err) { kept = ""; }
+  return given || sessionStorage.getItem("hypertuner-token") || kept;
+}
+
+async function start() {
+  state.token = readToken();
   if (!state.token) {
     show("Open the address that 'hypertuner ui' printed: it ends in ?token=... and lets this page read your runs.", true);
     return;
   }
-  $("filter").addEventListener("input", (e) => { state.filter = e.target.value; renderRuns(); });
-  $("all-keys").addEventListener("change", (e) => { state.allKeys = e.target.checked; renderRuns(); });
-  $("compare-button").addEventListener("click", () => {
-    const metric = state.compare ? state.compare.metric : null;
-    state.compare = { names: [...state.selected], metric };
-    openCompare(metric);
-  });
-  $("metric-select").addEventListener("change", (e) => openCompare(e.target.value));
-  $("compare-close").addEventListener("click", () => { $("compare").hidden = true; state.compare = null; });
+  startTable();
+  startViews();
   $("edit-close").addEventListener("click", () => { $("edit").hidden = true; state.edit = null; hideConfirm(); });
   $("edit-form").addEventListener("submit", (e) => { e.preventDefault(); submitEdit("launch"); });
   $("edit-form").addEventListener("input", hideConfirm); // an edit after showing: ask again
   $("confirm-launch").addEventListener("click", confirmLaunch);
   $("confirm-cancel").addEventListener("click", hideConfirm);
   $("save-button").addEventListener("click", () => submitEdit("save"));
-  refresh();
+  window.addEventListener("hashchange", route);
+  state.view = parseRoute().view; // the first refresh draws the table only when it is shown
+  await refresh();
+  route();
 }
 
 document.addEventListener("DOMContentLoaded", start);
