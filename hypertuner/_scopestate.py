@@ -97,7 +97,7 @@ class Usage:
     def __init__(self) -> None:
         self.reads: set[str] = set()
         self.scope_keys: set[str] = set()
-        self.declared: set[str] = set()
+        self.declared: dict[str, Any] = {}  # key -> the inline default that declares it
 
 
 class _Base:

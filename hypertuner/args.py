@@ -19,6 +19,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from . import scope
 from ._view import ConfigView
 from .config import Resolution, explain_text, help_text, resolve
 from .errors import HypertunerError
@@ -141,7 +142,7 @@ def _parse(
     try:
         res = resolve(tokens, defaults=defaults, strict=strict, prog=prog, recall=recalled)
         if res.help:
-            print(help_text(prog, res))
+            print(help_text(prog, res, scope.declared_keys()))
             raise SystemExit(0)
         if res.explain:
             print(explain_text(res))

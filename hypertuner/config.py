@@ -372,13 +372,32 @@ def explain_text(res: Resolution) -> str:
     return "\n".join(lines)
 
 
-def help_text(prog: str, res: Resolution) -> str:
-    keys = ", ".join(flatten(res.config)) or "(none yet)"
-    return (
+def help_text(
+    prog: str, res: Resolution, declared: Mapping[str, Any] | None = None
+) -> str:
+    """A script's ``--help``: the usage, then the keys it takes with their values so far: the
+    config's (defaults and the files given) and those ``@auto_param`` functions read
+    (``declared``, with their inline defaults).
+
+    Example:
+        >>> res = resolve([], defaults={"lr": 0.1})
+        >>> print(help_text("train.py", res, {"mlp.width": 32}).splitlines()[-1])
+          mlp.width=32
+    """
+    flat = flatten(res.config)
+    lines = [
         f"usage: {prog} [--config PATH]... [--name NAME] [--storage DIR] [--explain] "
-        "[key=value]...\n\n"
-        "Config files (JSON, YAML, .cfg) merge left to right, then key=value overrides;\n"
-        "'+key=value' adds a key that no file declares. "
-        "--explain prints where each value comes from.\n\n"
-        f"keys: {keys}"
-    )
+        "[key=value]...",
+        "",
+        "Config files (JSON, YAML, .cfg) merge left to right, then key=value overrides;",
+        "'+key=value' adds a key that no file declares. --explain prints where each value "
+        "comes from.",
+        "",
+        "keys of the config, as resolved so far:",
+    ]
+    lines += [f"  {k}={format_value(v)}" for k, v in flat.items()] or ["  (none yet)"]
+    extra = {k: v for k, v in (declared or {}).items() if k not in flat}
+    if extra:
+        lines += ["", "keys that @auto_param functions read (their inline defaults):"]
+        lines += [f"  {k}={format_value(v)}" for k, v in sorted(extra.items())]
+    return "\n".join(lines)

@@ -45,7 +45,16 @@ from ._scopestate import (
 from ._trees import copy_tree, flatten, unflatten
 from .errors import ConfigError
 
-__all__ = ["Base", "Usage", "auto_param", "carry", "install_base", "param_scope", "unused_keys"]
+__all__ = [
+    "Base",
+    "Usage",
+    "auto_param",
+    "carry",
+    "declared_keys",
+    "install_base",
+    "param_scope",
+    "unused_keys",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -476,7 +485,7 @@ def _make_wrapper(func: Callable[..., Any], prefix: str, owner: str) -> Callable
             tunables.append((param.name, index, f"{prefix}.{param.name}", param.default))
         elif param.kind is inspect.Parameter.KEYWORD_ONLY:
             tunables.append((param.name, 1 << 30, f"{prefix}.{param.name}", param.default))
-    _Base.usage.declared.update(t[2] for t in tunables)
+    _Base.usage.declared.update((t[2], t[3]) for t in tunables)
     cache: tuple[_Frame | None, tuple[tuple[str, int, Any], ...]] = (None, ())
 
     def injected(frame: _Frame) -> tuple[tuple[str, int, Any], ...]:
@@ -681,6 +690,20 @@ def install_base(tree: dict[str, Any]) -> Base:
     _set_base(frame)
     _Base.use(usage)
     return Base(tree, frame, usage, previous)
+
+
+def declared_keys() -> dict[str, Any]:
+    """The keys that ``@auto_param`` functions read, with their inline defaults (what a
+    script's ``--help`` lists beside its config keys).
+
+    Example:
+        >>> @auto_param
+        ... def optimizer_for_docs(lr=0.1):
+        ...     return lr
+        >>> declared_keys()["optimizer_for_docs.lr"]
+        0.1
+    """
+    return dict(_Base.usage.declared)
 
 
 def unused_keys(base: Base) -> tuple[list[str], list[str]]:

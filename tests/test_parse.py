@@ -292,6 +292,29 @@ def test_help_lists_the_options_and_keys(base: Path, capsys: pytest.CaptureFixtu
     assert "model.layers" in out
 
 
+def test_help_lists_the_keys_that_auto_param_functions_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A script whose config comes from @auto_param defaults: --help shows those keys too."""
+    script = write(
+        tmp_path / "train.py",
+        "import hypertuner\n"
+        "@hypertuner.auto_param\n"
+        "def mlp(width=32, activation='relu'):\n"
+        "    return width\n"
+        "args = hypertuner.parse(defaults={'lr': 0.1, 'mlp': {'width': 64}})\n",
+    )
+    done = subprocess.run(
+        [sys.executable, str(script), "--help"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "  lr=0.1" in lines and "  mlp.width=64" in lines  # the config's, as resolved
+    assert "keys that @auto_param functions read (their inline defaults):" in lines
+    assert "  mlp.activation=relu" in lines
+    assert "  mlp.width=32" not in lines  # the config sets it: shown once, with its value
+
+
 def test_args_are_read_only(base: Path) -> None:
     args = hypertuner.parse([f"--config={base}"])
     with pytest.raises(TypeError, match=r"Args are read-only: set 'model.layers'"):
