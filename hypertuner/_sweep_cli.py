@@ -6,7 +6,6 @@ Registered on the ``hypertuner`` command by :mod:`hypertuner.cli`.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -181,27 +180,4 @@ _ENDED_WELL = ("finished", "pruned")
 
 
 def _print_summary(results: SweepResults) -> None:
-    rows = [("trial", "status", "value", "run", "values")]
-    for trial in results:
-        value = "-" if trial.value is None else f"{trial.value:.6g}"
-        rows.append(
-            (
-                str(trial.index),
-                trial.status,
-                value,
-                trial.name,
-                json.dumps(trial.config, separators=(",", ":"))[:60],
-            )
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=False)) + "  " + row[4])
-    best = results.best
-    finished = sum(t.status == "finished" for t in results)
-    pruned = sum(t.status == "pruned" for t in results)
-    line = f"sweep {results.name}: {finished}/{len(results)} finished"
-    if pruned:
-        line += f", {pruned} pruned"
-    if best is not None:
-        line += f"; best {best.value:.6g} ({best.name})"
-    print(line + f"; folder {results.directory}")
+    print(results.summary())

@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import hashlib
 import importlib
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import _files
+from ._formats import format_value
+from ._trees import flatten
 from ._trial import json_default
 from .errors import RunInUseError, SearchSpecError
 
@@ -94,6 +97,59 @@ class SweepResults(list[Trial]):
     def best(self) -> Trial | None:
         """The finished trial with the lowest (``mode="min"``) or highest value, or ``None``."""
         return best_of(list(self), self.mode)
+
+    @property
+    def keys(self) -> list[str]:
+        """The searched keys (the space's, from ``sweep.json``), in the space's order."""
+        space = read_sweep_file(self.directory).get("space")
+        return [k.lstrip("+") for k in space] if isinstance(space, dict) else []
+
+    def values(self, trial: Trial) -> str:
+        """A trial's searched values as written on a command line: ``lr=0.0225, model.layers=2``.
+
+        Example:
+            >>> import tempfile, hypertuner
+            >>> results = hypertuner.sweep(lambda args: args.lr, {"lr": [0.1, 0.01]},
+            ...                            storage=tempfile.mkdtemp(), progress=False)
+            >>> results.values(results.best)
+            'lr=0.01'
+        """
+        flat = flatten(trial.config)
+        return ", ".join(f"{k}={format_value(flat.get(k))}" for k in self.keys if k in flat)
+
+    def summary(self) -> str:
+        """One line per trial (index, status, value, run, its searched values) and a last line
+        with the counts and the best trial: what ``hypertuner sweep`` prints at its end.
+
+        Example:
+            >>> import tempfile, hypertuner
+            >>> results = hypertuner.sweep(lambda args: args.x ** 2, {"x": [3, -1]},
+            ...                            storage=tempfile.mkdtemp(), name="sq", progress=False)
+            >>> print(results.summary().split("; folder")[0])
+            trial  status    value  run   values
+            0      finished  9      sq-0  x=3
+            1      finished  1      sq-1  x=-1
+            sweep sq: 2/2 finished; best 1 (sq-1: x=-1)
+        """
+        rows = [("trial", "status", "value", "run", "values")]
+        for trial in self:
+            value = "-" if trial.value is None else f"{trial.value:.6g}"
+            rows.append((str(trial.index), trial.status, value, trial.name, self.values(trial)))
+        widths = [max(len(r[i]) for r in rows) for i in range(4)]
+        lines = [
+            "  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=False)) + "  " + row[4]
+            for row in rows
+        ]
+        counts = collections.Counter(t.status for t in self)
+        line = f"sweep {self.name}: {counts['finished']}/{len(self)} finished"
+        line += "".join(
+            f", {counts[s]} {s}" for s in ("pruned", "failed", "interrupted") if counts[s]
+        )
+        best = self.best
+        if best is not None:
+            line += f"; best {best.value:.6g} ({best.name}: {self.values(best)})"
+        lines.append(f"{line}; folder {self.directory}")
+        return "\n".join(line.rstrip() for line in lines)
 
 
 def best_of(trials: Sequence[Trial], mode: str) -> Trial | None:

@@ -372,9 +372,7 @@ def explain_text(res: Resolution) -> str:
     return "\n".join(lines)
 
 
-def help_text(
-    prog: str, res: Resolution, declared: Mapping[str, Any] | None = None
-) -> str:
+def help_text(prog: str, res: Resolution, declared: Mapping[str, Any] | None = None) -> str:
     """A script's ``--help``: the usage, then the keys it takes with their values so far: the
     config's (defaults and the files given) and those ``@auto_param`` functions read
     (``declared``, with their inline defaults).

@@ -309,7 +309,8 @@ def test_help_lists_the_keys_that_auto_param_functions_read(
     )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert "  lr=0.1" in lines and "  mlp.width=64" in lines  # the config's, as resolved
+    assert "  lr=0.1" in lines  # the config's keys, as resolved
+    assert "  mlp.width=64" in lines
     assert "keys that @auto_param functions read (their inline defaults):" in lines
     assert "  mlp.activation=relu" in lines
     assert "  mlp.width=32" not in lines  # the config sets it: shown once, with its value

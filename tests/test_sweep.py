@@ -6,6 +6,7 @@ import io
 import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -672,7 +673,9 @@ def test_the_sweep_command_runs_the_script_once_per_trial_with_its_overrides(
     assert "exit code 3: diverged: loss is nan" in lines[2]["error"]
     assert lines[3]["value"] == pytest.approx(0.52)  # the last logged loss of the trial
     assert "trained cmd-4" in (storage / "cmd" / "logs" / "4.log").read_text()
-    assert "sweep cmd: 5/6 finished; best 0.52 (cmd-3)" in out
+    summary = "sweep cmd: 5/6 finished, 1 failed; best 0.52 (cmd-3: lr=0.01, model.layers=2)"
+    assert summary in out
+    assert "3      finished  0.52   cmd-3  lr=0.01, model.layers=2" in out.splitlines()
 
     assert cli.main(argv) == 1  # the trial still fails: same script, same values
     reran = [line["index"] for line in _journal(storage / "cmd") if line["status"] == "running"]
@@ -706,7 +709,9 @@ def test_the_native_sweep_example_runs_and_resumes(tmp_path: Path) -> None:
     example = REPO / "examples" / "search" / "native_sweep.py"
     done = _python(example, "--trials", "3", "--steps", "3", cwd=tmp_path, timeout=240)
     assert done.returncode == 0, done.stderr
-    assert "3/3 trials finished; best loss" in done.stdout
+    last = done.stdout.strip().splitlines()[-1]
+    assert re.match(r"sweep \S+: 3/3 finished; best ", last)
+    assert re.search(r"\(\S+-\d: lr=[0-9.e-]+, model\.layers=\d\)", last)  # as the CLI prints
     again = _python(
         example,
         "--trials",

@@ -69,12 +69,7 @@ def main() -> None:
         name=options.name,
         storage=options.storage,
     )
-    best = results.best
-    done = sum(t.status == "finished" for t in results)
-    print(
-        f"{done}/{len(results)} trials finished; best loss {best.value:.4f} in run {best.name} "
-        f"(lr={best.config['lr']:.2e}, layers={best.config['model']['layers']})"
-    )
+    print(results.summary())  # a line per trial and the best, as `hypertuner sweep` prints it
 
 
 if __name__ == "__main__":
