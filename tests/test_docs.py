@@ -36,16 +36,20 @@ EXITS = re.compile(r"#\s*exits (?P<code>\d+)\s*$")
 pytestmark = pytest.mark.slow  # the guides train models and run sweeps, as a user does
 
 
-def _blocks(page: Path) -> list[tuple[str, str | None, str]]:
-    """(language, title, code) for each fenced block of ``page``, in order."""
+def _blocks_of(text: str) -> list[tuple[str, str | None, str]]:
     found = []
-    for match in FENCE.finditer(page.read_text(encoding="utf-8")):
+    for match in FENCE.finditer(text):
         info = match.group("info").strip()
         language = info.split()[0] if info else ""
         title = TITLE.search(info)
         body = textwrap.dedent(match.group("body"))
         found.append((language, title.group("title") if title else None, body))
     return found
+
+
+def _blocks(page: Path) -> list[tuple[str, str | None, str]]:
+    """(language, title, code) for each fenced block of ``page``, in order."""
+    return _blocks_of(page.read_text(encoding="utf-8"))
 
 
 def _pages() -> list[Path]:
@@ -117,3 +121,21 @@ def test_every_code_block_of_the_page_runs(page: Path, tmp_path: Path) -> None:
 
 def test_the_docs_have_pages_with_code() -> None:
     assert len(_pages()) >= 8
+
+
+def test_the_readme_plain_pytorch_script_runs_and_saves(tmp_path: Path) -> None:
+    """The README's 'use it in your project' script, as a user copies it."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    script = next(code for language, _, code in _blocks_of(readme) if "attach(" in code)
+    (tmp_path / "train.py").write_text(script, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "train.py", "steps=30", "--name=readme"],
+        cwd=tmp_path,
+        env={**os.environ, "HYPERTUNER_STORAGE": str(tmp_path / "storage")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "storage" / "readme" / "model.pt").is_file()
