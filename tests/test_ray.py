@@ -52,7 +52,7 @@ def test_trials_run_as_ray_tasks_and_land_in_the_storage_as_ordinary_runs(tmp_pa
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Ray: started a local instance." in done.stderr
-    assert "4/4 trials finished" in done.stdout
+    assert "sweep on-ray: 4/4 finished" in done.stdout
     storage = tmp_path / "storage"
     assert list_runs(storage) == ["on-ray-0", "on-ray-1", "on-ray-2", "on-ray-3"]
     # storage given as a URL: each Ray task mirrored its run there (no shared folder needed)
