@@ -31,6 +31,7 @@ const state = {
   pending: null, // {source, body}: the launch shown for confirmation
   timer: null,
   drawnOnce: false,
+  routed: false, // the first route() has drawn the view asked for
 };
 
 const LIVE = new Set(["running", "starting"]);
@@ -248,12 +249,18 @@ function syncMetricSelects() {
 
 let plotlyLoading = null;
 
+// ht:plotly measures the load: the download, then the bundle's evaluation, which holds the page's
+// main thread (about 0.8 s on two slow cores).
 function loadPlotly() {
   if (!state.charts.available) return Promise.reject(new Error("plotly is not installed"));
   if (!plotlyLoading) {
     plotlyLoading = new Promise((resolve, reject) => {
+      const started = performance.now();
       const script = el("script", { src: state.charts.script });
-      script.addEventListener("load", () => resolve(window.Plotly));
+      script.addEventListener("load", () => {
+        performance.measure("ht:plotly", { start: started, end: performance.now() });
+        resolve(window.Plotly);
+      });
       script.addEventListener("error", () => { plotlyLoading = null; reject(new Error("plotly.js did not load")); });
       document.head.append(script);
     });
@@ -302,7 +309,8 @@ function parseRoute() {
   return { view: "runs" };
 }
 
-function route() {
+// event: the hashchange that asked for the view (none when the page was opened at it).
+function route(event) {
   const previous = state.view;
   state.route = parseRoute();
   state.view = state.route.view;
@@ -313,8 +321,9 @@ function route() {
     if (link.dataset.view === state.view) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
+  state.routed = true;
   if (state.view === "run") openRun(state.route.name);
-  else if (state.view === "explore") openExplore();
+  else if (state.view === "explore") openExplore(event ? event.timeStamp : 0);
   else {
     document.title = "hypertuner";
     if (previous !== "runs" || !state.drawnOnce) renderRuns();
@@ -347,7 +356,7 @@ async function refresh() {
     $("live").textContent = live ? "runs live: refreshing every 2 s" : "";
     if (changed || live) {
       if (state.view === "runs") renderRuns();
-      else if (state.view === "explore" && changed) refreshExplore(true);
+      else if (state.view === "explore" && changed && state.routed) refreshExplore(true); // the first: route() draws it
     }
     if (state.edit) updateEditLog();
   } catch (err) {

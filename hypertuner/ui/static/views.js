@@ -9,6 +9,7 @@ const explore = {
   dims: [], // the parallel-coordinates axes: {key, values, codes?}
   rows: [],
   curvesFor: "", // the runs and metric the drawn curves belong to
+  openedAt: null, // when the view was asked for (performance time), until its chart is drawn
 };
 
 // --- charts -------------------------------------------------------------------------------------
@@ -267,9 +268,10 @@ function exploreRows() {
   return names ? names.map((n) => state.byName.get(n)).filter(Boolean) : state.runs;
 }
 
-function openExplore() {
+function openExplore(openedAt = performance.now()) {
   explore.brushed = null;
   explore.curvesFor = "";
+  explore.openedAt = openedAt;
   refreshExplore();
 }
 
@@ -290,6 +292,7 @@ function refreshExplore(live = false) {
   if (keys.some((k) => k.key === previous)) select.value = previous;
   renderDiff(rows);
   if (rows.length < 2) {
+    explore.openedAt = null;
     for (const id of ["parcoords", "scatter", "chart"]) $(id).replaceChildren();
     return;
   }
@@ -358,6 +361,7 @@ async function drawParcoords(keys, keepBrush = false) {
   $("parcoords-note").textContent = (state.metric.tag ? "" : "No metric logged yet. ") +
     (left ? `${left} run${left === 1 ? "" : "s"} without a value of ${state.metric.tag} left out. ` : "");
   if (!rows.length || !state.metric.tag) {
+    explore.openedAt = null;
     box.replaceChildren();
     updateBrushed();
     return;
@@ -397,7 +401,14 @@ async function drawParcoords(keys, keepBrush = false) {
   if (kept.size) readBrush();
   else { explore.brushed = null; updateBrushed(); }
   await afterPaint();
-  performance.measure("ht:parcoords", { start: started, end: performance.now() });
+  const end = performance.now();
+  performance.measure("ht:parcoords", { start: started, end });
+  // ht:explore: what the user waited for, from asking for the view (or opening the page at it)
+  // to this chart painted, plotly's loading included.
+  if (explore.openedAt !== null && state.view === "explore") {
+    performance.measure("ht:explore", { start: explore.openedAt, end });
+    explore.openedAt = null;
+  }
 }
 
 // The runs inside every brushed range of the parallel-coordinates axes.
