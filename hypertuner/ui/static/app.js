@@ -1,7 +1,7 @@
 // The hypertuner page: the core (state, API, formats, routing, refresh) and edit-and-launch.
 // table.js draws the runs table, views.js a run's page and the explore view. Plain DOM, no build
 // step, no CDN: the charts are plotly.js, served by the page's own server from the installed
-// plotly package, and loaded only when a chart is first shown.
+// plotly package, and loaded when a chart is first shown or, before, in idle time (warmCharts).
 "use strict";
 
 const state = {
@@ -266,6 +266,40 @@ function loadPlotly() {
     });
   }
   return plotlyLoading;
+}
+
+// --- charts made ready in idle time -------------------------------------------------------------
+// Opening the explore view first costs plotly.js's evaluation (above) and, where the browser draws
+// WebGL in software (no GPU: SwiftShader, as in headless Chromium), the compilation of the
+// parallel-coordinates shaders in each of the chart's three WebGL contexts, about 0.2 s each, which
+// plotly waits for (it reads a pixel back between the gaps it draws) and which is neither shared
+// between contexts nor kept across page loads. So, once the first view is drawn and the page has
+// had no input for QUIET_MS, it loads plotly, then draws a two-axis chart into the hidden explore
+// view's chart area, whose contexts compile their shaders in the background (views.js:
+// warmParcoords); opening explore later updates that chart, in the same contexts. The cost: once
+// per page, a keystroke or click that lands in plotly's evaluation waits for its end.
+const QUIET_MS = 300;
+let lastInput = performance.now();
+for (const type of ["keydown", "pointerdown", "wheel", "input"]) {
+  addEventListener(type, () => { lastInput = performance.now(); }, { capture: true, passive: true });
+}
+
+function whenIdle(fn) {
+  if (window.requestIdleCallback) requestIdleCallback(fn, { timeout: 5000 });
+  else setTimeout(fn, 50);
+}
+
+// Run fn in idle time after QUIET_MS without input.
+function whenQuiet(fn) {
+  const wait = lastInput + QUIET_MS - performance.now();
+  if (wait > 0) setTimeout(() => whenQuiet(fn), wait);
+  else whenIdle(() => (performance.now() - lastInput < QUIET_MS ? whenQuiet(fn) : fn()));
+}
+
+function warmCharts() {
+  if (!state.charts.available) return;
+  lastInput = Math.max(lastInput, performance.now()); // the quiet time counts from the first view drawn
+  whenQuiet(() => loadPlotly().then(() => whenQuiet(warmParcoords), () => {}));
 }
 
 // A chart area without plotly says what to install; the rest of the page works on.
@@ -637,6 +671,7 @@ async function start() {
   state.view = parseRoute().view; // the first refresh draws the table only when it is shown
   await refresh();
   route();
+  warmCharts();
 }
 
 document.addEventListener("DOMContentLoaded", start);
