@@ -284,6 +284,7 @@ function clearChart(box) {
     box.classList.remove("js-plotly-plot");
     delete box.dataset.listening; // purge removed the listeners
   }
+  if (box.id === "parcoords") explore.warmWidth = null; // its readied chart went with it
   box.replaceChildren();
 }
 
@@ -438,8 +439,10 @@ function parcoordsLayout() {
 // parallel-coordinates chart of two lines into its chart area, at the width it will have, and
 // flush its three WebGL contexts, so the software renderer compiles their shaders in the GPU
 // process while the page stays free (with two axes plotly does not wait for that; with more it
-// would, between the axis gaps). The explore view's first draw is then an update of this chart,
-// in the same contexts (Plotly.react).
+// would, between the axis gaps). Later, in idle time again, read one pixel back from each
+// context, as plotly does between axis gaps: the first read of a context readies its read-back
+// path (about 50 ms each in software). The explore view's first draw is then an update of this
+// chart, in the same contexts (Plotly.react).
 function warmParcoords() {
   const box = $("parcoords");
   if (state.view === "explore" || explore.warming || box.classList.contains("js-plotly-plot") || !webglWorks()) return;
@@ -453,14 +456,21 @@ function warmParcoords() {
   };
   explore.warming = Plotly.newPlot(box, [trace], { ...parcoordsLayout(), width }, PLOT_CONFIG)
     .then(() => {
-      for (const canvas of box.querySelectorAll("canvas.gl-canvas")) {
-        const gl = canvas.getContext("webgl");
-        if (gl) gl.flush();
-      }
+      for (const gl of glContexts(box)) gl.flush();
       explore.warmWidth = width;
+      setTimeout(() => whenQuiet(() => {
+        if (explore.warmWidth === null || state.view === "explore") return; // drawn for real
+        const pixel = new Uint8Array(4);
+        for (const gl of glContexts(box)) gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, pixel);
+      }), 500); // the shaders compile meanwhile, so the reads do not wait for them
     })
     .catch(() => clearChart(box)) // the first real draw starts afresh
     .finally(() => { explore.warming = null; });
+}
+
+// The WebGL contexts of a parallel-coordinates chart (plotly's regl asks for "webgl").
+function glContexts(box) {
+  return [...box.querySelectorAll("canvas.gl-canvas")].map((c) => c.getContext("webgl")).filter(Boolean);
 }
 
 // Whether this browser gives WebGL (parallel coordinates need it); without it, nothing is warmed.
