@@ -1,7 +1,7 @@
 // The hypertuner page: the core (state, API, formats, routing, refresh) and edit-and-launch.
 // table.js draws the runs table, views.js a run's page and the explore view. Plain DOM, no build
 // step, no CDN: the charts are plotly.js, served by the page's own server from the installed
-// plotly package, and loaded only when a chart is first shown.
+// plotly package, and loaded when a chart is first shown or, before, in idle time (warmCharts).
 "use strict";
 
 const state = {
@@ -31,6 +31,7 @@ const state = {
   pending: null, // {source, body}: the launch shown for confirmation
   timer: null,
   drawnOnce: false,
+  routed: false, // the first route() has drawn the view asked for
 };
 
 const LIVE = new Set(["running", "starting"]);
@@ -248,17 +249,57 @@ function syncMetricSelects() {
 
 let plotlyLoading = null;
 
+// ht:plotly measures the load: the download, then the bundle's evaluation, which holds the page's
+// main thread (about 0.8 s on two slow cores).
 function loadPlotly() {
   if (!state.charts.available) return Promise.reject(new Error("plotly is not installed"));
   if (!plotlyLoading) {
     plotlyLoading = new Promise((resolve, reject) => {
+      const started = performance.now();
       const script = el("script", { src: state.charts.script });
-      script.addEventListener("load", () => resolve(window.Plotly));
+      script.addEventListener("load", () => {
+        performance.measure("ht:plotly", { start: started, end: performance.now() });
+        resolve(window.Plotly);
+      });
       script.addEventListener("error", () => { plotlyLoading = null; reject(new Error("plotly.js did not load")); });
       document.head.append(script);
     });
   }
   return plotlyLoading;
+}
+
+// --- charts made ready in idle time -------------------------------------------------------------
+// Opening the explore view first costs plotly.js's evaluation (above) and, where the browser draws
+// WebGL in software (no GPU: SwiftShader, as in headless Chromium), the compilation of the
+// parallel-coordinates shaders in each of the chart's three WebGL contexts, about 0.2 s each, which
+// plotly waits for (it reads a pixel back between the gaps it draws) and which is neither shared
+// between contexts nor kept across page loads. So, once the first view is drawn and the page has
+// had no input for QUIET_MS, it loads plotly, then draws a two-axis chart into the hidden explore
+// view's chart area, whose contexts compile their shaders in the background (views.js:
+// warmParcoords); opening explore later updates that chart, in the same contexts. The cost: once
+// per page, a keystroke or click that lands in plotly's evaluation waits for its end.
+const QUIET_MS = 300;
+let lastInput = performance.now();
+for (const type of ["keydown", "pointerdown", "wheel", "input"]) {
+  addEventListener(type, () => { lastInput = performance.now(); }, { capture: true, passive: true });
+}
+
+function whenIdle(fn) {
+  if (window.requestIdleCallback) requestIdleCallback(fn, { timeout: 5000 });
+  else setTimeout(fn, 50);
+}
+
+// Run fn in idle time after QUIET_MS without input.
+function whenQuiet(fn) {
+  const wait = lastInput + QUIET_MS - performance.now();
+  if (wait > 0) setTimeout(() => whenQuiet(fn), wait);
+  else whenIdle(() => (performance.now() - lastInput < QUIET_MS ? whenQuiet(fn) : fn()));
+}
+
+function warmCharts() {
+  if (!state.charts.available) return;
+  lastInput = Math.max(lastInput, performance.now()); // the quiet time counts from the first view drawn
+  whenQuiet(() => loadPlotly().then(() => whenQuiet(warmParcoords), () => {}));
 }
 
 // A chart area without plotly says what to install; the rest of the page works on.
@@ -302,7 +343,8 @@ function parseRoute() {
   return { view: "runs" };
 }
 
-function route() {
+// event: the hashchange that asked for the view (none when the page was opened at it).
+function route(event) {
   const previous = state.view;
   state.route = parseRoute();
   state.view = state.route.view;
@@ -313,8 +355,9 @@ function route() {
     if (link.dataset.view === state.view) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
   }
+  state.routed = true;
   if (state.view === "run") openRun(state.route.name);
-  else if (state.view === "explore") openExplore();
+  else if (state.view === "explore") openExplore(event ? event.timeStamp : 0);
   else {
     document.title = "hypertuner";
     if (previous !== "runs" || !state.drawnOnce) renderRuns();
@@ -347,7 +390,7 @@ async function refresh() {
     $("live").textContent = live ? "runs live: refreshing every 2 s" : "";
     if (changed || live) {
       if (state.view === "runs") renderRuns();
-      else if (state.view === "explore" && changed) refreshExplore(true);
+      else if (state.view === "explore" && changed && state.routed) refreshExplore(true); // the first: route() draws it
     }
     if (state.edit) updateEditLog();
   } catch (err) {
@@ -628,6 +671,7 @@ async function start() {
   state.view = parseRoute().view; // the first refresh draws the table only when it is shown
   await refresh();
   route();
+  warmCharts();
 }
 
 document.addEventListener("DOMContentLoaded", start);

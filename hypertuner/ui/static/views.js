@@ -9,6 +9,9 @@ const explore = {
   dims: [], // the parallel-coordinates axes: {key, values, codes?}
   rows: [],
   curvesFor: "", // the runs and metric the drawn curves belong to
+  openedAt: null, // when the view was asked for (performance time), until its chart is drawn
+  warming: null, // the idle-time draw that readies the chart's WebGL contexts (warmParcoords)
+  warmWidth: null, // the width of that draw, until the first real one
 };
 
 // --- charts -------------------------------------------------------------------------------------
@@ -267,10 +270,22 @@ function exploreRows() {
   return names ? names.map((n) => state.byName.get(n)).filter(Boolean) : state.runs;
 }
 
-function openExplore() {
+function openExplore(openedAt = performance.now()) {
   explore.brushed = null;
   explore.curvesFor = "";
+  explore.openedAt = openedAt;
   refreshExplore();
+}
+
+// Empty a chart area, letting plotly go of a chart drawn there (and of its WebGL contexts).
+function clearChart(box) {
+  if (window.Plotly && box.classList.contains("js-plotly-plot")) {
+    Plotly.purge(box);
+    box.classList.remove("js-plotly-plot");
+    delete box.dataset.listening; // purge removed the listeners
+  }
+  if (box.id === "parcoords") explore.warmWidth = null; // its readied chart went with it
+  box.replaceChildren();
 }
 
 function refreshExplore(live = false) {
@@ -290,7 +305,8 @@ function refreshExplore(live = false) {
   if (keys.some((k) => k.key === previous)) select.value = previous;
   renderDiff(rows);
   if (rows.length < 2) {
-    for (const id of ["parcoords", "scatter", "chart"]) $(id).replaceChildren();
+    explore.openedAt = null;
+    for (const id of ["parcoords", "scatter", "chart"]) clearChart($(id));
     return;
   }
   if (!state.charts.available) {
@@ -358,11 +374,13 @@ async function drawParcoords(keys, keepBrush = false) {
   $("parcoords-note").textContent = (state.metric.tag ? "" : "No metric logged yet. ") +
     (left ? `${left} run${left === 1 ? "" : "s"} without a value of ${state.metric.tag} left out. ` : "");
   if (!rows.length || !state.metric.tag) {
-    box.replaceChildren();
+    explore.openedAt = null;
+    clearChart(box);
     updateBrushed();
     return;
   }
   const Plotly = await loadPlotly();
+  if (explore.warming) await explore.warming;
   const dims = parcoordsDims(rows, keys);
   explore.dims = dims;
   const started = performance.now();
@@ -381,7 +399,12 @@ async function drawParcoords(keys, keepBrush = false) {
     }),
     labelangle: -20,
   };
-  const layout = { margin: { l: 60, r: 70, t: 64, b: 24 }, height: 380, font: { family: "system-ui, sans-serif", size: 12 } };
+  const layout = parcoordsLayout();
+  // The first draw after warmParcoords: plotly keeps the width of the chart's first draw, made
+  // while the view was hidden; give the width it has now, once (later draws fit it as usual).
+  const warmed = explore.warmWidth !== null && explore.warmWidth !== box.clientWidth;
+  if (warmed) layout.width = box.clientWidth;
+  explore.warmWidth = null;
   // A live refresh of the same view keeps the ranges brushed on each axis.
   const kept = new Map();
   if (keepBrush && box.data && box.data[0]) {
@@ -390,6 +413,7 @@ async function drawParcoords(keys, keepBrush = false) {
   for (const dim of trace.dimensions) if (kept.has(dim.label)) dim.constraintrange = kept.get(dim.label);
   if (!box.classList.contains("js-plotly-plot")) box.replaceChildren();
   await Plotly.react(box, [trace], layout, PLOT_CONFIG);
+  if (warmed) delete layout.width; // plotly's own resizing with the window fits it again
   if (!box.dataset.listening) {
     box.dataset.listening = "yes";
     box.on("plotly_restyle", () => { readBrush(); });
@@ -397,7 +421,65 @@ async function drawParcoords(keys, keepBrush = false) {
   if (kept.size) readBrush();
   else { explore.brushed = null; updateBrushed(); }
   await afterPaint();
-  performance.measure("ht:parcoords", { start: started, end: performance.now() });
+  const end = performance.now();
+  performance.measure("ht:parcoords", { start: started, end });
+  // ht:explore: what the user waited for, from asking for the view (or opening the page at it)
+  // to this chart painted, plotly's loading included.
+  if (explore.openedAt !== null && state.view === "explore") {
+    performance.measure("ht:explore", { start: explore.openedAt, end });
+    explore.openedAt = null;
+  }
+}
+
+function parcoordsLayout() {
+  return { margin: { l: 60, r: 70, t: 64, b: 24 }, height: 380, font: { family: "system-ui, sans-serif", size: 12 } };
+}
+
+// In idle time, while the explore view is hidden (app.js: warmCharts): draw a two-axis
+// parallel-coordinates chart of two lines into its chart area, at the width it will have, and
+// flush its three WebGL contexts, so the software renderer compiles their shaders in the GPU
+// process while the page stays free (with two axes plotly does not wait for that; with more it
+// would, between the axis gaps). Later, in idle time again, read one pixel back from each
+// context, as plotly does between axis gaps: the first read of a context readies its read-back
+// path (about 50 ms each in software). The explore view's first draw is then an update of this
+// chart, in the same contexts (Plotly.react).
+function warmParcoords() {
+  const box = $("parcoords");
+  if (state.view === "explore" || explore.warming || box.classList.contains("js-plotly-plot") || !webglWorks()) return;
+  const shown = [...document.querySelectorAll("main > section")].find((s) => !s.hidden);
+  const width = shown ? shown.clientWidth : 0;
+  if (!width) return;
+  const trace = {
+    type: "parcoords",
+    line: { color: [0, 1], colorscale: "Viridis", showscale: true },
+    dimensions: [{ label: "", values: [0, 1] }, { label: "", values: [1, 0] }],
+  };
+  explore.warming = Plotly.newPlot(box, [trace], { ...parcoordsLayout(), width }, PLOT_CONFIG)
+    .then(() => {
+      for (const gl of glContexts(box)) gl.flush();
+      explore.warmWidth = width;
+      setTimeout(() => whenQuiet(() => {
+        if (explore.warmWidth === null || state.view === "explore") return; // drawn for real
+        const pixel = new Uint8Array(4);
+        for (const gl of glContexts(box)) gl.readPixels(0, 0, 1, 1, gl.RGBA, gl.UNSIGNED_BYTE, pixel);
+      }), 500); // the shaders compile meanwhile, so the reads do not wait for them
+    })
+    .catch(() => clearChart(box)) // the first real draw starts afresh
+    .finally(() => { explore.warming = null; });
+}
+
+// The WebGL contexts of a parallel-coordinates chart (plotly's regl asks for "webgl").
+function glContexts(box) {
+  return [...box.querySelectorAll("canvas.gl-canvas")].map((c) => c.getContext("webgl")).filter(Boolean);
+}
+
+// Whether this browser gives WebGL (parallel coordinates need it); without it, nothing is warmed.
+function webglWorks() {
+  const gl = document.createElement("canvas").getContext("webgl");
+  if (!gl) return false;
+  const lose = gl.getExtension("WEBGL_lose_context");
+  if (lose) lose.loseContext();
+  return true;
 }
 
 // The runs inside every brushed range of the parallel-coordinates axes.
@@ -446,7 +528,8 @@ async function drawScatter() {
   const key = $("scatter-key").value;
   const rows = explore.plotRows || [];
   if (!key || !rows.length) {
-    box.replaceChildren(el("p", { className: "muted", text: key ? "" : "No config key varies among these runs." }));
+    clearChart(box);
+    box.append(el("p", { className: "muted", text: key ? "" : "No config key varies among these runs." }));
     return;
   }
   const Plotly = await loadPlotly();
@@ -508,7 +591,7 @@ async function drawExploreCurves() {
   const total = matchedRows().length;
   $("curves-note").textContent = total > names.length ? `The ${names.length} best of ${total} runs.` : "";
   if (!tag || !names.length) {
-    box.replaceChildren();
+    clearChart(box);
     return;
   }
   const key = `${tag}\u0000${names.join(",")}`;
