@@ -249,6 +249,7 @@ class Study:
         self.pruner = pruner
         self.live: dict[int, Any] = {}  # index -> optuna.Trial of a trial being run
         self.stopped: dict[int, int] = {}  # index -> step at which the pruner said stop
+        self._spaces: dict[str, Any] = {}  # the samplers' search-space caches (_keep_search_space)
         self.ask_seconds = 0.0  # time spent in Optuna's ask, report and tell (for the bench)
 
     # Reading back ------------------------------------------------------------------------------
@@ -385,7 +386,26 @@ class Study:
                 warn_independent_sampling=False,
             ),
         }
-        return make.get(self.strategy, lambda: samplers.RandomSampler(seed=seed))()
+        sampler = make.get(self.strategy, lambda: samplers.RandomSampler(seed=seed))()
+        self._keep_search_space(sampler)
+        return sampler
+
+    def _keep_search_space(self, sampler: Any) -> None:
+        """Give a new sampler the search space its predecessor worked out.
+
+        A sampler caches the study's intersection search space and extends it by the trials
+        added since its last ask; a new sampler per trial (for the seed per index) would start
+        from nothing and rescan every trial so far, the largest part of an ask after a hundred
+        trials. The cache is a function of the study's trials only, so sharing it changes no
+        draw. Where an Optuna version keeps it elsewhere, a sampler simply works it out again.
+        """
+        intersection = self.optuna.search_space.IntersectionSearchSpace
+        for owner in (sampler, getattr(sampler, "_independent_sampler", None)):
+            for attribute in ("_search_space", "_intersection_search_space"):
+                cache = getattr(owner, attribute, None)
+                if type(cache) is intersection:
+                    key = f"{type(owner).__qualname__}.{attribute}"
+                    setattr(owner, attribute, self._spaces.setdefault(key, cache))
 
 
 def model_based(strategy: str) -> bool:
