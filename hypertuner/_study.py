@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from ._deps import require
+from ._sweeprecord import BatchedSync
 from .search import MODEL_BASED, Dimension
 
 __all__ = ["STUDY_LOG", "Earlier", "Study", "StudyLog", "require_optuna"]
@@ -66,7 +67,8 @@ class StudyLog:
     """Optuna's journal backend on one file, for a single writer (the sweep holds its lock).
 
     Lines are written through at once (a crash of the sweep loses nothing already told) and
-    fsynced at most every ``SYNC_EVERY_S`` and at the end. A line torn by a crash is dropped
+    fsynced in the background within ``SYNC_EVERY_S``, at most once per ``SYNC_EVERY_S``, and at
+    the end (:class:`~hypertuner._sweeprecord.BatchedSync`). A line torn by a crash is dropped
     when the file is read back.
     """
 
@@ -84,8 +86,7 @@ class StudyLog:
                 except ValueError:
                     break
         self._handle: Any = None
-        self._synced = 0.0
-        self._dirty = False
+        self._sync: BatchedSync | None = None
 
     def read_logs(self, log_number_from: int) -> list[dict[str, Any]]:
         """The operations from number ``log_number_from`` on (Optuna's backend interface)."""
@@ -96,26 +97,23 @@ class StudyLog:
         if self._handle is None:
             self._truncate_torn_tail()
             self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+            self._sync = BatchedSync(self._handle.fileno(), self.SYNC_EVERY_S)
         text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
         self._handle.write(text)
         self._handle.flush()
         self.logs.extend(logs)
-        self._dirty = True
-
-    def sync(self, *, force: bool = False) -> None:
-        """fsync what was written (at most every ``SYNC_EVERY_S`` unless ``force``)."""
-        if self._handle is None or not self._dirty:
-            return
-        if force or time.monotonic() - self._synced >= self.SYNC_EVERY_S:
-            os.fsync(self._handle.fileno())
-            self._dirty = False
-            self._synced = time.monotonic()
+        assert self._sync is not None
+        self._sync.wrote()
 
     def close(self) -> None:
         if self._handle is not None:
-            self.sync(force=True)
-            self._handle.close()
-            self._handle = None
+            try:
+                if self._sync is not None:
+                    self._sync.close()
+            finally:
+                self._handle.close()
+                self._handle = None
+                self._sync = None
 
     def _truncate_torn_tail(self) -> None:
         """Cut a partial last line (a crash mid-write) so new lines start on a line of their own."""
@@ -365,7 +363,6 @@ class Study:
                 self.study.tell(trial, state=state.PRUNED)
             else:  # failed, or finished without a value to rank it by
                 self.study.tell(trial, state=state.FAIL)
-        self.log.sync()
         self.ask_seconds += time.perf_counter() - started
 
     def close(self) -> None:

@@ -4,6 +4,7 @@ everywhere, the study journal and resume, streamed values, the CLI and bad input
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -11,7 +12,9 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +23,8 @@ import pytest
 import hypertuner
 from hypertuner import choice, cli, irange, loguniform, uniform
 from hypertuner._layout import list_runs
-from hypertuner._study import STUDY_LOG
-from hypertuner._sweeprecord import JOURNAL, SWEEP_FILE
+from hypertuner._study import STUDY_LOG, StudyLog
+from hypertuner._sweeprecord import JOURNAL, SWEEP_FILE, Journal
 from hypertuner.errors import MissingDependencyError, SearchSpecError
 
 optuna = pytest.importorskip("optuna")
@@ -400,6 +403,61 @@ def test_a_driver_killed_mid_sweep_loses_nothing_it_had_told(tmp_path: Path) -> 
     assert all(starts[i] == 1 for i in told)
     assert {line["status"] for line in _latest(folder).values()} <= {"finished", "pruned"}
     assert len(_latest(folder)) == 8
+
+
+def _record_fsyncs(monkeypatch: pytest.MonkeyPatch, path: Path) -> list[tuple[float, str]]:
+    """(time, thread name) of each fsync of the file ``path`` from now on."""
+    calls: list[tuple[float, str]] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        real(fd)
+        if os.path.realpath(f"/proc/self/fd/{fd}") == str(path.resolve()):
+            calls.append((time.monotonic(), threading.current_thread().name))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return calls
+
+
+def _journal_log(folder: Path) -> tuple[Path, Callable[[int], None], Callable[[], None]]:
+    journal = Journal(folder)
+    record = {"trial": "t", "index": 0, "run": "r-0", "status": "running"}
+    return folder / JOURNAL, lambda i: journal.append(dict(record, index=i)), journal.close
+
+
+def _study_log(folder: Path) -> tuple[Path, Callable[[int], None], Callable[[], None]]:
+    log = StudyLog(folder / STUDY_LOG)
+    return folder / STUDY_LOG, lambda i: log.append_logs([{"op_code": 0, "i": i}]), log.close
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc/self/fd")
+@pytest.mark.parametrize("opened", [_journal_log, _study_log], ids=["journal", "study"])
+def test_a_line_told_is_fsynced_within_half_a_second_in_the_background_and_at_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, opened: Any
+) -> None:
+    """Even with nothing written after it; the writer's thread never waits for the disk, and
+    the fsyncs of a burst of lines are batched, one per half second at most."""
+    path, write, close = opened(tmp_path)
+    write(0)
+    calls = _record_fsyncs(monkeypatch, path)
+    write(1)  # the first line opened the file (its fsync may have come before the recording)
+    deadline = time.monotonic() + 10
+    while not calls and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert calls, "the line was never fsynced"
+    burst = time.monotonic()
+    while time.monotonic() - burst < 1.2:
+        write(2)
+        last = time.monotonic()
+        time.sleep(0.005)
+    time.sleep(0.7)  # nothing written: the last line is fsynced all the same
+    close()
+    background = [at for at, name in calls if name == "hypertuner-fsync"]
+    assert {name for _, name in calls} <= {"hypertuner-fsync", "MainThread"}  # close(): the rest
+    assert background[-1] > last
+    gaps = [b - a for a, b in itertools.pairwise(background)]
+    assert all(gap >= Journal.SYNC_EVERY_S - 0.01 for gap in gaps), gaps
+    assert 2 <= len(calls) <= 7  # some 200 lines in 1.2 s: a handful of fsyncs
 
 
 # ---------------------------------------------------------------------------------------------
