@@ -36,7 +36,7 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -193,15 +193,24 @@ class Earlier:
         self.value = value
 
 
-@contextlib.contextmanager
-def _quiet(optuna: Any) -> Iterator[None]:
-    """Optuna logs every tell at INFO on stderr: the sweep's own progress says it already."""
-    before = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        yield
-    finally:
-        optuna.logging.set_verbosity(before)
+class _Quiet:
+    """Optuna logs every tell at INFO on stderr, and the sweep's own progress says it already:
+    while a study is open, Optuna's verbosity is at least WARNING. Set once for the study's life,
+    not around each call: each change of a logger's level clears the cache of every logger (torch
+    and Lightning register hundreds), a tenth of a millisecond a time."""
+
+    def __init__(self, optuna: Any) -> None:
+        self.logging = optuna.logging
+        self.before = self.logging.get_verbosity()
+        self.changed = self.before < self.logging.WARNING
+        if self.changed:
+            self.logging.set_verbosity(self.logging.WARNING)
+
+    def end(self) -> None:
+        """Put back the verbosity from before (unless someone changed it meanwhile)."""
+        if self.changed and self.logging.get_verbosity() == self.logging.WARNING:
+            self.logging.set_verbosity(self.before)
+        self.changed = False
 
 
 class Study:
@@ -235,7 +244,8 @@ class Study:
         self.log = StudyLog(directory / STUDY_LOG)
         self.storage = optuna.storages.JournalStorage(self.log)
         direction = "minimize" if mode == "min" else "maximize"
-        with _quiet(optuna):
+        self._quiet = _Quiet(optuna)
+        try:
             self.study = optuna.create_study(
                 storage=self.storage,
                 study_name=_STUDY_NAME,
@@ -244,6 +254,9 @@ class Study:
                 sampler=optuna.samplers.RandomSampler(seed=self.seed),
                 load_if_exists=True,
             )
+        except BaseException:
+            self._quiet.end()
+            raise
         self.pruner = pruner
         self.live: dict[int, Any] = {}  # index -> optuna.Trial of a trial being run
         self.stopped: dict[int, int] = {}  # index -> step at which the pruner said stop
@@ -264,8 +277,7 @@ class Study:
             index = frozen.user_attrs.get(_INDEX)
             if not isinstance(index, int):
                 if frozen.state == state.RUNNING:  # cut short between ask and its index
-                    with _quiet(self.optuna):
-                        self.study.tell(frozen.number, state=state.FAIL)
+                    self.study.tell(frozen.number, state=state.FAIL)
                 continue
             latest[index] = frozen
         out: dict[int, Earlier] = {}
@@ -274,8 +286,7 @@ class Study:
                 k: self.codecs[k].decode(v) for k, v in frozen.params.items() if k in self.codecs
             }
             if frozen.state == state.RUNNING and _PRUNED in frozen.system_attrs:
-                with _quiet(self.optuna):
-                    self.study.tell(frozen.number, state=state.PRUNED)
+                self.study.tell(frozen.number, state=state.PRUNED)
                 out[index] = Earlier("pruned", values, None)
             elif frozen.state == state.RUNNING:
                 self.live[index] = self.optuna.trial.Trial(self.study, frozen._trial_id)
@@ -303,23 +314,22 @@ class Study:
             params = self.storage.get_trial(live._trial_id).params
             self.ask_seconds += time.perf_counter() - started
             return {k: self.codecs[k].decode(v) for k, v in params.items()}
-        with _quiet(self.optuna):
-            if values is None:
-                self.study.sampler = self._sampler(index)
-                trial = self.study.ask(self.distributions)
-                trial.set_user_attr(_INDEX, index)
-                params = trial.params
-            else:
-                params = {k: self.codecs[k].encode(values[k]) for k in self.codecs}
-                frozen = self.optuna.trial.create_trial(
-                    state=self.optuna.trial.TrialState.RUNNING,
-                    params=params,
-                    distributions=self.distributions,
-                    user_attrs={_INDEX: index},
-                )
-                study_id = self.storage.get_study_id_from_name(_STUDY_NAME)
-                trial_id = self.storage.create_new_trial(study_id, template_trial=frozen)
-                trial = self.optuna.trial.Trial(self.study, trial_id)
+        if values is None:
+            self.study.sampler = self._sampler(index)
+            trial = self.study.ask(self.distributions)
+            trial.set_user_attr(_INDEX, index)
+            params = trial.params
+        else:
+            params = {k: self.codecs[k].encode(values[k]) for k in self.codecs}
+            frozen = self.optuna.trial.create_trial(
+                state=self.optuna.trial.TrialState.RUNNING,
+                params=params,
+                distributions=self.distributions,
+                user_attrs={_INDEX: index},
+            )
+            study_id = self.storage.get_study_id_from_name(_STUDY_NAME)
+            trial_id = self.storage.create_new_trial(study_id, template_trial=frozen)
+            trial = self.optuna.trial.Trial(self.study, trial_id)
         self.live[index] = trial
         self.ask_seconds += time.perf_counter() - started
         return {k: self.codecs[k].decode(v) for k, v in params.items()}
@@ -356,17 +366,20 @@ class Study:
         del self.live[index]
         self.stopped.pop(index, None)
         state = self.optuna.trial.TrialState
-        with _quiet(self.optuna):
-            if status == "finished" and value is not None:
-                self.study.tell(trial, value)
-            elif status == "pruned":
-                self.study.tell(trial, state=state.PRUNED)
-            else:  # failed, or finished without a value to rank it by
-                self.study.tell(trial, state=state.FAIL)
+        if status == "finished" and value is not None:
+            self.study.tell(trial, value)
+        elif status == "pruned":
+            self.study.tell(trial, state=state.PRUNED)
+        else:  # failed, or finished without a value to rank it by
+            self.study.tell(trial, state=state.FAIL)
         self.ask_seconds += time.perf_counter() - started
 
     def close(self) -> None:
-        self.log.close()
+        """Write what is left of the study file; Optuna's verbosity back as it was."""
+        try:
+            self.log.close()
+        finally:
+            self._quiet.end()
 
     # ------------------------------------------------------------------------------------------
 

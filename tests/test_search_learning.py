@@ -133,6 +133,24 @@ def test_the_same_seed_gives_the_same_trials_and_another_seed_others(storage: Pa
     assert values(1, "a") != values(2, "c")
 
 
+def test_optuna_is_quiet_while_the_sweep_runs_and_as_it_was_after(storage: Path) -> None:
+    """Optuna's INFO line per tell would repeat the sweep's own progress."""
+    seen = []
+
+    def trial(args: hypertuner.Args) -> float:
+        seen.append(optuna.logging.get_verbosity())
+        return float(args.x)
+
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    try:
+        hypertuner.sweep(trial, {"x": uniform(0, 1)}, strategy="tpe", n_trials=2, progress=False)
+        assert seen == [optuna.logging.WARNING] * 2
+        assert optuna.logging.get_verbosity() == optuna.logging.INFO
+    finally:
+        optuna.logging.set_verbosity(before)
+
+
 def test_tpe_learns_from_the_results_so_far(storage: Path) -> None:
     """After its random start-up trials, TPE's trials are better than random ones on average."""
     space = {"x": uniform(-10.0, 10.0), "y": uniform(-10.0, 10.0)}
