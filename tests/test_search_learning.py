@@ -527,10 +527,12 @@ import hypertuner
 AT_IMPORT = "torch" in sys.modules
 
 def train(args):
+    dynamo = "torch._dynamo" in sys.modules  # what torch's first optimizer imports (over 1 s)
     for step in range(6):
         hypertuner.log({"loss": args.x + 1.0 / (step + 1)}, step=step)
         time.sleep(0.02)
-    return {"x": args.x, "pid": os.getpid(), "ppid": os.getppid(), "torch": AT_IMPORT}
+    return {"x": args.x, "pid": os.getpid(), "ppid": os.getppid(), "torch": AT_IMPORT,
+            "dynamo": dynamo}
 
 if __name__ == "__main__":
     results = hypertuner.sweep(train, {"x": hypertuner.uniform(0.0, 10.0)}, strategy=sys.argv[1],
@@ -539,7 +541,8 @@ if __name__ == "__main__":
     print("PARENT", os.getpid())
     for t in results:
         r = t.result or {}
-        print("TRIAL", t.index, t.status, r.get("pid"), r.get("ppid"), r.get("torch"))
+        print("TRIAL", t.index, t.status, r.get("pid"), r.get("ppid"), r.get("torch"),
+              r.get("dynamo"))
 """
 
 
@@ -560,6 +563,7 @@ def test_the_default_pool_forks_workers_from_a_warm_server_and_learns(
     assert {int(t[3]) for t in finished}.isdisjoint({parent})
     assert {int(t[4]) for t in finished} != {parent}  # forked by the server, not this process
     assert {t[5] for t in finished} == {"True"}
+    assert {t[6] for t in finished} == {"True"}  # the server imported it once, for every worker
 
 
 # ---------------------------------------------------------------------------------------------
