@@ -347,9 +347,10 @@ class Study:
             self.storage.set_trial_intermediate_value(trial_id, step, float(value))
         stop = False
         if self.pruner is not None:
-            # What Trial.should_prune does, on the stored trial (the Trial object caches its own
-            # copy, which values recorded straight in the storage do not reach).
-            frozen = copy.deepcopy(self.storage.get_trial(trial_id))
+            # What Trial.should_prune does (a shallow copy: pruners only read), on the stored
+            # trial (the Trial object caches its own copy, which values recorded straight in the
+            # storage do not reach).
+            frozen = copy.copy(self.storage.get_trial(trial_id))
             stop = bool(self.pruner.prune(self.study, frozen))
             if stop:
                 self.storage.set_trial_system_attr(trial_id, _PRUNED, step)

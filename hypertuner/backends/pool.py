@@ -507,6 +507,16 @@ _HEAVY = (
 #: optimizer (every trial's) imports torch._dynamo, over a second, in each worker otherwise.
 _FIRST_USE = {"torch": ("torch._dynamo",)}
 
+#: What a trial's run imports at its first hypertuner.log (TensorBoard's event and HParams
+#: protos; the HParams plugin pulls in TensorBoard's file layer, boto3 included where installed):
+#: 0.3 s in each worker otherwise.
+_TRIAL_FIRST_USE = (
+    "tensorboard.compat.proto.event_pb2",
+    "tensorboard.compat.proto.summary_pb2",
+    "tensorboard.plugins.hparams.metadata",
+    "tensorboard.plugins.hparams.plugin_data_pb2",
+)
+
 
 # The server's preload, named (importing it here would run it: it is the server's warm-up).
 _WARM_MODULE, _WARM_ENV = "hypertuner.backends._warm", "HYPERTUNER_WARM"
@@ -518,7 +528,7 @@ def _warm_forkserver(fn: Callable[..., Any] | None) -> None:
     import multiprocessing
     from multiprocessing import forkserver, spawn
 
-    modules = ["hypertuner._trial", "hypertuner.backends.pool"]
+    modules = ["hypertuner._trial", "hypertuner.backends.pool", *_TRIAL_FIRST_USE]
     for name in _HEAVY:
         if name in sys.modules:
             modules += [name, *_FIRST_USE.get(name, ())]
