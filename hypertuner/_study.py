@@ -36,11 +36,12 @@ import json
 import os
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from ._deps import require
+from ._sweeprecord import BatchedSync
 from .search import MODEL_BASED, Dimension
 
 __all__ = ["STUDY_LOG", "Earlier", "Study", "StudyLog", "require_optuna"]
@@ -66,7 +67,8 @@ class StudyLog:
     """Optuna's journal backend on one file, for a single writer (the sweep holds its lock).
 
     Lines are written through at once (a crash of the sweep loses nothing already told) and
-    fsynced at most every ``SYNC_EVERY_S`` and at the end. A line torn by a crash is dropped
+    fsynced in the background within ``SYNC_EVERY_S``, at most once per ``SYNC_EVERY_S``, and at
+    the end (:class:`~hypertuner._sweeprecord.BatchedSync`). A line torn by a crash is dropped
     when the file is read back.
     """
 
@@ -84,8 +86,7 @@ class StudyLog:
                 except ValueError:
                     break
         self._handle: Any = None
-        self._synced = 0.0
-        self._dirty = False
+        self._sync: BatchedSync | None = None
 
     def read_logs(self, log_number_from: int) -> list[dict[str, Any]]:
         """The operations from number ``log_number_from`` on (Optuna's backend interface)."""
@@ -96,26 +97,23 @@ class StudyLog:
         if self._handle is None:
             self._truncate_torn_tail()
             self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+            self._sync = BatchedSync(self._handle.fileno(), self.SYNC_EVERY_S)
         text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
         self._handle.write(text)
         self._handle.flush()
         self.logs.extend(logs)
-        self._dirty = True
-
-    def sync(self, *, force: bool = False) -> None:
-        """fsync what was written (at most every ``SYNC_EVERY_S`` unless ``force``)."""
-        if self._handle is None or not self._dirty:
-            return
-        if force or time.monotonic() - self._synced >= self.SYNC_EVERY_S:
-            os.fsync(self._handle.fileno())
-            self._dirty = False
-            self._synced = time.monotonic()
+        assert self._sync is not None
+        self._sync.wrote()
 
     def close(self) -> None:
         if self._handle is not None:
-            self.sync(force=True)
-            self._handle.close()
-            self._handle = None
+            try:
+                if self._sync is not None:
+                    self._sync.close()
+            finally:
+                self._handle.close()
+                self._handle = None
+                self._sync = None
 
     def _truncate_torn_tail(self) -> None:
         """Cut a partial last line (a crash mid-write) so new lines start on a line of their own."""
@@ -195,15 +193,24 @@ class Earlier:
         self.value = value
 
 
-@contextlib.contextmanager
-def _quiet(optuna: Any) -> Iterator[None]:
-    """Optuna logs every tell at INFO on stderr: the sweep's own progress says it already."""
-    before = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        yield
-    finally:
-        optuna.logging.set_verbosity(before)
+class _Quiet:
+    """Optuna logs every tell at INFO on stderr, and the sweep's own progress says it already:
+    while a study is open, Optuna's verbosity is at least WARNING. Set once for the study's life,
+    not around each call: each change of a logger's level clears the cache of every logger (torch
+    and Lightning register hundreds), a tenth of a millisecond a time."""
+
+    def __init__(self, optuna: Any) -> None:
+        self.logging = optuna.logging
+        self.before = self.logging.get_verbosity()
+        self.changed = self.before < self.logging.WARNING
+        if self.changed:
+            self.logging.set_verbosity(self.logging.WARNING)
+
+    def end(self) -> None:
+        """Put back the verbosity from before (unless someone changed it meanwhile)."""
+        if self.changed and self.logging.get_verbosity() == self.logging.WARNING:
+            self.logging.set_verbosity(self.before)
+        self.changed = False
 
 
 class Study:
@@ -237,7 +244,8 @@ class Study:
         self.log = StudyLog(directory / STUDY_LOG)
         self.storage = optuna.storages.JournalStorage(self.log)
         direction = "minimize" if mode == "min" else "maximize"
-        with _quiet(optuna):
+        self._quiet = _Quiet(optuna)
+        try:
             self.study = optuna.create_study(
                 storage=self.storage,
                 study_name=_STUDY_NAME,
@@ -246,9 +254,13 @@ class Study:
                 sampler=optuna.samplers.RandomSampler(seed=self.seed),
                 load_if_exists=True,
             )
+        except BaseException:
+            self._quiet.end()
+            raise
         self.pruner = pruner
         self.live: dict[int, Any] = {}  # index -> optuna.Trial of a trial being run
         self.stopped: dict[int, int] = {}  # index -> step at which the pruner said stop
+        self._spaces: dict[str, Any] = {}  # the samplers' search-space caches (_keep_search_space)
         self.ask_seconds = 0.0  # time spent in Optuna's ask, report and tell (for the bench)
 
     # Reading back ------------------------------------------------------------------------------
@@ -265,8 +277,7 @@ class Study:
             index = frozen.user_attrs.get(_INDEX)
             if not isinstance(index, int):
                 if frozen.state == state.RUNNING:  # cut short between ask and its index
-                    with _quiet(self.optuna):
-                        self.study.tell(frozen.number, state=state.FAIL)
+                    self.study.tell(frozen.number, state=state.FAIL)
                 continue
             latest[index] = frozen
         out: dict[int, Earlier] = {}
@@ -275,8 +286,7 @@ class Study:
                 k: self.codecs[k].decode(v) for k, v in frozen.params.items() if k in self.codecs
             }
             if frozen.state == state.RUNNING and _PRUNED in frozen.system_attrs:
-                with _quiet(self.optuna):
-                    self.study.tell(frozen.number, state=state.PRUNED)
+                self.study.tell(frozen.number, state=state.PRUNED)
                 out[index] = Earlier("pruned", values, None)
             elif frozen.state == state.RUNNING:
                 self.live[index] = self.optuna.trial.Trial(self.study, frozen._trial_id)
@@ -304,23 +314,22 @@ class Study:
             params = self.storage.get_trial(live._trial_id).params
             self.ask_seconds += time.perf_counter() - started
             return {k: self.codecs[k].decode(v) for k, v in params.items()}
-        with _quiet(self.optuna):
-            if values is None:
-                self.study.sampler = self._sampler(index)
-                trial = self.study.ask(self.distributions)
-                trial.set_user_attr(_INDEX, index)
-                params = trial.params
-            else:
-                params = {k: self.codecs[k].encode(values[k]) for k in self.codecs}
-                frozen = self.optuna.trial.create_trial(
-                    state=self.optuna.trial.TrialState.RUNNING,
-                    params=params,
-                    distributions=self.distributions,
-                    user_attrs={_INDEX: index},
-                )
-                study_id = self.storage.get_study_id_from_name(_STUDY_NAME)
-                trial_id = self.storage.create_new_trial(study_id, template_trial=frozen)
-                trial = self.optuna.trial.Trial(self.study, trial_id)
+        if values is None:
+            self.study.sampler = self._sampler(index)
+            trial = self.study.ask(self.distributions)
+            trial.set_user_attr(_INDEX, index)
+            params = trial.params
+        else:
+            params = {k: self.codecs[k].encode(values[k]) for k in self.codecs}
+            frozen = self.optuna.trial.create_trial(
+                state=self.optuna.trial.TrialState.RUNNING,
+                params=params,
+                distributions=self.distributions,
+                user_attrs={_INDEX: index},
+            )
+            study_id = self.storage.get_study_id_from_name(_STUDY_NAME)
+            trial_id = self.storage.create_new_trial(study_id, template_trial=frozen)
+            trial = self.optuna.trial.Trial(self.study, trial_id)
         self.live[index] = trial
         self.ask_seconds += time.perf_counter() - started
         return {k: self.codecs[k].decode(v) for k, v in params.items()}
@@ -338,9 +347,10 @@ class Study:
             self.storage.set_trial_intermediate_value(trial_id, step, float(value))
         stop = False
         if self.pruner is not None:
-            # What Trial.should_prune does, on the stored trial (the Trial object caches its own
-            # copy, which values recorded straight in the storage do not reach).
-            frozen = copy.deepcopy(self.storage.get_trial(trial_id))
+            # What Trial.should_prune does (a shallow copy: pruners only read), on the stored
+            # trial (the Trial object caches its own copy, which values recorded straight in the
+            # storage do not reach).
+            frozen = copy.copy(self.storage.get_trial(trial_id))
             stop = bool(self.pruner.prune(self.study, frozen))
             if stop:
                 self.storage.set_trial_system_attr(trial_id, _PRUNED, step)
@@ -357,18 +367,20 @@ class Study:
         del self.live[index]
         self.stopped.pop(index, None)
         state = self.optuna.trial.TrialState
-        with _quiet(self.optuna):
-            if status == "finished" and value is not None:
-                self.study.tell(trial, value)
-            elif status == "pruned":
-                self.study.tell(trial, state=state.PRUNED)
-            else:  # failed, or finished without a value to rank it by
-                self.study.tell(trial, state=state.FAIL)
-        self.log.sync()
+        if status == "finished" and value is not None:
+            self.study.tell(trial, value)
+        elif status == "pruned":
+            self.study.tell(trial, state=state.PRUNED)
+        else:  # failed, or finished without a value to rank it by
+            self.study.tell(trial, state=state.FAIL)
         self.ask_seconds += time.perf_counter() - started
 
     def close(self) -> None:
-        self.log.close()
+        """Write what is left of the study file; Optuna's verbosity back as it was."""
+        try:
+            self.log.close()
+        finally:
+            self._quiet.end()
 
     # ------------------------------------------------------------------------------------------
 
@@ -385,7 +397,26 @@ class Study:
                 warn_independent_sampling=False,
             ),
         }
-        return make.get(self.strategy, lambda: samplers.RandomSampler(seed=seed))()
+        sampler = make.get(self.strategy, lambda: samplers.RandomSampler(seed=seed))()
+        self._keep_search_space(sampler)
+        return sampler
+
+    def _keep_search_space(self, sampler: Any) -> None:
+        """Give a new sampler the search space its predecessor worked out.
+
+        A sampler caches the study's intersection search space and extends it by the trials
+        added since its last ask; a new sampler per trial (for the seed per index) would start
+        from nothing and rescan every trial so far, the largest part of an ask after a hundred
+        trials. The cache is a function of the study's trials only, so sharing it changes no
+        draw. Where an Optuna version keeps it elsewhere, a sampler simply works it out again.
+        """
+        intersection = self.optuna.search_space.IntersectionSearchSpace
+        for owner in (sampler, getattr(sampler, "_independent_sampler", None)):
+            for attribute in ("_search_space", "_intersection_search_space"):
+                cache = getattr(owner, attribute, None)
+                if type(cache) is intersection:
+                    key = f"{type(owner).__qualname__}.{attribute}"
+                    setattr(owner, attribute, self._spaces.setdefault(key, cache))
 
 
 def model_based(strategy: str) -> bool:

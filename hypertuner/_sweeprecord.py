@@ -15,6 +15,7 @@ import importlib
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -29,6 +30,7 @@ from .errors import RunInUseError, SearchSpecError
 __all__ = [
     "JOURNAL",
     "SWEEP_FILE",
+    "BatchedSync",
     "Journal",
     "Progress",
     "SweepResults",
@@ -175,12 +177,80 @@ def trial_id(config: Mapping[str, Any]) -> str:
     return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
+class BatchedSync:
+    """The fsyncs of one append-only file, off its writer's thread: at most one every
+    ``every`` seconds, and none later than ``every`` seconds after a write (and its own time).
+
+    The writer writes and flushes each line itself, so a crash of its process loses nothing,
+    and calls :meth:`wrote`; a thread, started at the first write, fsyncs the file, so a crash of
+    the machine loses at most the last ``every`` seconds. :meth:`close` stops the thread and
+    fsyncs what is left; an fsync that failed in the thread is raised by the next call.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryFile() as handle:
+        ...     sync = BatchedSync(handle.fileno(), 0.5)
+        ...     _ = handle.write(b"line\\n"); handle.flush(); sync.wrote()
+        ...     sync.close()
+    """
+
+    def __init__(self, fd: int, every: float) -> None:
+        self.fd = fd
+        self.every = every
+        self._dirty = False
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._error: OSError | None = None
+
+    def wrote(self) -> None:
+        """Say that a line was written and flushed: it is fsynced within ``every`` seconds."""
+        self._raise()
+        self._dirty = True  # after the flush: the fsync that clears it covers that line
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="hypertuner-fsync", daemon=True)
+            self._thread.start()
+        self._wake.set()
+
+    def close(self) -> None:
+        """Stop the thread and fsync what it has not (the file stays open)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._sync()
+        self._raise()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            if self._stop.is_set():
+                return
+            self._wake.clear()
+            self._sync()
+            self._stop.wait(self.every)  # the next fsync waits, so writes in between batch
+
+    def _sync(self) -> None:
+        if self._dirty:
+            self._dirty = False
+            try:
+                os.fsync(self.fd)
+            except OSError as exc:
+                self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+
 class Journal:
     """``trials.jsonl``: one JSON line per trial event.
 
-    Lines are written through at once (a crash of the sweep loses nothing) and fsynced at most
-    every ``SYNC_EVERY_S`` and at the end (an OS crash loses at most that much: those trials run
-    again on resume).
+    Lines are written through at once (a crash of the sweep loses nothing) and fsynced in the
+    background within ``SYNC_EVERY_S``, at most once per ``SYNC_EVERY_S``, and at the end (a
+    crash of the machine loses at most that much: those trials run again on resume).
     """
 
     SYNC_EVERY_S = 0.5
@@ -188,8 +258,7 @@ class Journal:
     def __init__(self, directory: Path) -> None:
         self.path = directory / JOURNAL
         self._handle: Any = None
-        self._synced = 0.0
-        self._dirty = False
+        self._sync: BatchedSync | None = None
 
     def read(self) -> dict[str, dict[str, Any]]:
         latest: dict[str, dict[str, Any]] = {}
@@ -208,33 +277,26 @@ class Journal:
                 latest[record["trial"]] = merged
         return latest
 
-    def append(self, record: Mapping[str, Any], *, durable: bool = True) -> None:
-        """Append one line; a ``durable`` one (a trial's end) is fsynced soon.
-
-        A "running" line need not be durable: lost in a crash, its trial simply runs again.
-        """
+    def append(self, record: Mapping[str, Any]) -> None:
+        """Append one line (with the time), written through and fsynced soon."""
         if self._handle is None:
             self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+            self._sync = BatchedSync(self._handle.fileno(), self.SYNC_EVERY_S)
         line = json.dumps(dict(record, time=_files.now()), default=json_default, allow_nan=False)
         self._handle.write(line + "\n")
         self._handle.flush()
-        if durable:
-            self._dirty = True
-            if time.monotonic() - self._synced >= self.SYNC_EVERY_S:
-                self.sync()
-
-    def sync(self) -> None:
-        """fsync what was written so far."""
-        if self._handle is not None and self._dirty:
-            os.fsync(self._handle.fileno())
-            self._dirty = False
-        self._synced = time.monotonic()
+        assert self._sync is not None
+        self._sync.wrote()
 
     def close(self) -> None:
         if self._handle is not None:
-            self.sync()
-            self._handle.close()
-            self._handle = None
+            try:
+                if self._sync is not None:
+                    self._sync.close()
+            finally:
+                self._handle.close()
+                self._handle = None
+                self._sync = None
 
 
 def lock_sweep(directory: Path, name: str) -> int:

@@ -558,7 +558,7 @@ class _Sweep:
         return None
 
     def started(self, job: Job) -> None:
-        """A trial started: a "running" line in the journal (not fsynced: lost, it reruns)."""
+        """A trial started: a "running" line in the journal."""
         record = {
             "trial": job.trial_id,
             "index": job.index,
@@ -569,7 +569,7 @@ class _Sweep:
         }
         if job.attempt:
             record["attempt"] = job.attempt
-        self.journal.append(record, durable=False)
+        self.journal.append(record)
 
     def report(self, index: int, step: int, value: float) -> bool:
         """A running trial logged ``value`` of the metric at ``step``: record it in the study and

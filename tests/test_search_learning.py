@@ -4,6 +4,7 @@ everywhere, the study journal and resume, streamed values, the CLI and bad input
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -11,7 +12,9 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +23,8 @@ import pytest
 import hypertuner
 from hypertuner import choice, cli, irange, loguniform, uniform
 from hypertuner._layout import list_runs
-from hypertuner._study import STUDY_LOG
-from hypertuner._sweeprecord import JOURNAL, SWEEP_FILE
+from hypertuner._study import STUDY_LOG, StudyLog
+from hypertuner._sweeprecord import JOURNAL, SWEEP_FILE, Journal
 from hypertuner.errors import MissingDependencyError, SearchSpecError
 
 optuna = pytest.importorskip("optuna")
@@ -128,6 +131,24 @@ def test_the_same_seed_gives_the_same_trials_and_another_seed_others(storage: Pa
 
     assert values(1, "a") == values(1, "b")
     assert values(1, "a") != values(2, "c")
+
+
+def test_optuna_is_quiet_while_the_sweep_runs_and_as_it_was_after(storage: Path) -> None:
+    """Optuna's INFO line per tell would repeat the sweep's own progress."""
+    seen = []
+
+    def trial(args: hypertuner.Args) -> float:
+        seen.append(optuna.logging.get_verbosity())
+        return float(args.x)
+
+    before = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    try:
+        hypertuner.sweep(trial, {"x": uniform(0, 1)}, strategy="tpe", n_trials=2, progress=False)
+        assert seen == [optuna.logging.WARNING] * 2
+        assert optuna.logging.get_verbosity() == optuna.logging.INFO
+    finally:
+        optuna.logging.set_verbosity(before)
 
 
 def test_tpe_learns_from_the_results_so_far(storage: Path) -> None:
@@ -402,6 +423,61 @@ def test_a_driver_killed_mid_sweep_loses_nothing_it_had_told(tmp_path: Path) -> 
     assert len(_latest(folder)) == 8
 
 
+def _record_fsyncs(monkeypatch: pytest.MonkeyPatch, path: Path) -> list[tuple[float, str]]:
+    """(time, thread name) of each fsync of the file ``path`` from now on."""
+    calls: list[tuple[float, str]] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        real(fd)
+        if os.path.realpath(f"/proc/self/fd/{fd}") == str(path.resolve()):
+            calls.append((time.monotonic(), threading.current_thread().name))
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return calls
+
+
+def _journal_log(folder: Path) -> tuple[Path, Callable[[int], None], Callable[[], None]]:
+    journal = Journal(folder)
+    record = {"trial": "t", "index": 0, "run": "r-0", "status": "running"}
+    return folder / JOURNAL, lambda i: journal.append(dict(record, index=i)), journal.close
+
+
+def _study_log(folder: Path) -> tuple[Path, Callable[[int], None], Callable[[], None]]:
+    log = StudyLog(folder / STUDY_LOG)
+    return folder / STUDY_LOG, lambda i: log.append_logs([{"op_code": 0, "i": i}]), log.close
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc/self/fd")
+@pytest.mark.parametrize("opened", [_journal_log, _study_log], ids=["journal", "study"])
+def test_a_line_told_is_fsynced_within_half_a_second_in_the_background_and_at_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, opened: Any
+) -> None:
+    """Even with nothing written after it; the writer's thread never waits for the disk, and
+    the fsyncs of a burst of lines are batched, one per half second at most."""
+    path, write, close = opened(tmp_path)
+    write(0)
+    calls = _record_fsyncs(monkeypatch, path)
+    write(1)  # the first line opened the file (its fsync may have come before the recording)
+    deadline = time.monotonic() + 10
+    while not calls and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert calls, "the line was never fsynced"
+    burst = time.monotonic()
+    while time.monotonic() - burst < 1.2:
+        write(2)
+        last = time.monotonic()
+        time.sleep(0.005)
+    time.sleep(0.7)  # nothing written: the last line is fsynced all the same
+    close()
+    background = [at for at, name in calls if name == "hypertuner-fsync"]
+    assert {name for _, name in calls} <= {"hypertuner-fsync", "MainThread"}  # close(): the rest
+    assert background[-1] > last
+    gaps = [b - a for a, b in itertools.pairwise(background)]
+    assert all(gap >= Journal.SYNC_EVERY_S - 0.01 for gap in gaps), gaps
+    assert 2 <= len(calls) <= 7  # some 200 lines in 1.2 s: a handful of fsyncs
+
+
 # ---------------------------------------------------------------------------------------------
 # Worker processes: values streamed as they are logged, pruning, the warm default
 
@@ -451,10 +527,13 @@ import hypertuner
 AT_IMPORT = "torch" in sys.modules
 
 def train(args):
+    # What torch's first optimizer imports (over 1 s), and a run's first hypertuner.log (0.3 s)
+    dynamo = {"torch._dynamo", "tensorboard.plugins.hparams.metadata"} <= set(sys.modules)
     for step in range(6):
         hypertuner.log({"loss": args.x + 1.0 / (step + 1)}, step=step)
         time.sleep(0.02)
-    return {"x": args.x, "pid": os.getpid(), "ppid": os.getppid(), "torch": AT_IMPORT}
+    return {"x": args.x, "pid": os.getpid(), "ppid": os.getppid(), "torch": AT_IMPORT,
+            "dynamo": dynamo}
 
 if __name__ == "__main__":
     results = hypertuner.sweep(train, {"x": hypertuner.uniform(0.0, 10.0)}, strategy=sys.argv[1],
@@ -463,7 +542,8 @@ if __name__ == "__main__":
     print("PARENT", os.getpid())
     for t in results:
         r = t.result or {}
-        print("TRIAL", t.index, t.status, r.get("pid"), r.get("ppid"), r.get("torch"))
+        print("TRIAL", t.index, t.status, r.get("pid"), r.get("ppid"), r.get("torch"),
+              r.get("dynamo"))
 """
 
 
@@ -484,6 +564,7 @@ def test_the_default_pool_forks_workers_from_a_warm_server_and_learns(
     assert {int(t[3]) for t in finished}.isdisjoint({parent})
     assert {int(t[4]) for t in finished} != {parent}  # forked by the server, not this process
     assert {t[5] for t in finished} == {"True"}
+    assert {t[6] for t in finished} == {"True"}  # the server imported it once, for every worker
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,11 +6,12 @@ already, so a thread per slot starts them. Each slot may get its own ``CUDA_VISI
 
 Workers start, by default, from a *warm forkserver*: one fresh interpreter (no thread or lock of
 the sweep's process, so safe whatever threads the sweep's process runs) that has imported the
-heavy modules the sweep's process holds (torch, Lightning, ...), the trial function's module and
-the user's script (:mod:`hypertuner.backends._warm`), and forks each worker from there: a worker
-starts in milliseconds instead of paying ``import torch`` itself. With ``gpus`` the default is
-``"spawn"``: a worker must see its ``CUDA_VISIBLE_DEVICES`` before anything imports the script,
-and a forked worker inherits the server's environment.
+heavy modules the sweep's process holds (torch, Lightning, ...) with what torch imports at its
+first optimizer (``torch._dynamo``), the trial function's module and the user's script
+(:mod:`hypertuner.backends._warm`), and forks each worker from there: a worker starts in
+milliseconds instead of paying ``import torch`` and a slow first trial itself. With ``gpus`` the
+default is ``"spawn"``: a worker must see its ``CUDA_VISIBLE_DEVICES`` before anything imports the
+script, and a forked worker inherits the server's environment.
 
 While a trial runs, its worker sends the values of the sweep's metric to the driver over the
 worker's pipe as they are logged, and reads the pruner's verdict back at its next log call. A
@@ -502,6 +503,21 @@ _HEAVY = (
 )
 
 
+#: What a heavy module imports on first use, which the server imports beside it: torch's first
+#: optimizer (every trial's) imports torch._dynamo, over a second, in each worker otherwise.
+_FIRST_USE = {"torch": ("torch._dynamo",)}
+
+#: What a trial's run imports at its first hypertuner.log (TensorBoard's event and HParams
+#: protos; the HParams plugin pulls in TensorBoard's file layer, boto3 included where installed):
+#: 0.3 s in each worker otherwise.
+_TRIAL_FIRST_USE = (
+    "tensorboard.compat.proto.event_pb2",
+    "tensorboard.compat.proto.summary_pb2",
+    "tensorboard.plugins.hparams.metadata",
+    "tensorboard.plugins.hparams.plugin_data_pb2",
+)
+
+
 # The server's preload, named (importing it here would run it: it is the server's warm-up).
 _WARM_MODULE, _WARM_ENV = "hypertuner.backends._warm", "HYPERTUNER_WARM"
 
@@ -512,8 +528,10 @@ def _warm_forkserver(fn: Callable[..., Any] | None) -> None:
     import multiprocessing
     from multiprocessing import forkserver, spawn
 
-    modules = ["hypertuner._trial", "hypertuner.backends.pool"]
-    modules += [name for name in _HEAVY if name in sys.modules]
+    modules = ["hypertuner._trial", "hypertuner.backends.pool", *_TRIAL_FIRST_USE]
+    for name in _HEAVY:
+        if name in sys.modules:
+            modules += [name, *_FIRST_USE.get(name, ())]
     inner = getattr(fn, "__wrapped__", fn)
     module = getattr(inner, "__module__", None)
     if isinstance(module, str) and module not in ("__main__", "__mp_main__", "builtins"):
