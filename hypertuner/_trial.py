@@ -144,9 +144,9 @@ def _execute_function(job: Job, upstream: Upstream | None) -> Outcome:
             storage=job.storage or None,
             backup=job.backup,
             current=False,
+            meta={"sweep": job.sweep_name, "trial": job.index, "trial_id": job.trial_id},
         )
         with run:  # the trial's config is the base scope inside, the sweep's own one after
-            run.update_meta(sweep=job.sweep_name, trial=job.index, trial_id=job.trial_id)
             if upstream is not None and job.report:
                 tracking.watch(run, Watch(job.report, upstream, waits=job.waits))
             result = job.fn(run.view(Args))  # type: ignore[misc]

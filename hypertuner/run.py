@@ -129,8 +129,26 @@ def _versions() -> dict[str, str]:
     return found
 
 
+_GIT_FRESH_S = 5.0  # a sweep starts many runs a second from one checkout: ask git once for them
+_git_seen: dict[str, tuple[float, dict[str, Any] | None]] = {}
+
+
 def _git(folder: str) -> dict[str, Any] | None:
-    """The commit checked out around ``folder`` and whether tracked files differ from it."""
+    """The commit checked out around ``folder`` and whether tracked files differ from it.
+
+    The answer is reused for :data:`_GIT_FRESH_S` seconds: runs started within that time (a
+    sweep's trials) share one ``git status`` instead of paying a subprocess each.
+    """
+    now = time.monotonic()
+    seen = _git_seen.get(folder)
+    if seen is not None and now - seen[0] < _GIT_FRESH_S:
+        return dict(seen[1]) if seen[1] is not None else None
+    found = _ask_git(folder)
+    _git_seen[folder] = (now, found)
+    return dict(found) if found is not None else None
+
+
+def _ask_git(folder: str) -> dict[str, Any] | None:
     import subprocess
 
     try:
@@ -581,6 +599,7 @@ def start_run(
     explicit: Mapping[str, Any] | None = None,
     backup: str | None = None,
     current: bool = True,
+    meta: Mapping[str, Any] | None = None,
 ) -> Run:
     """Start a run from a resolved config (or recall the run of that name): the one path.
 
@@ -601,6 +620,8 @@ def start_run(
         current: make the new run the process's current run (ending the one before) and its
             config the base scope now; otherwise both happen inside ``with run:`` only (how a
             sweep runs several trials in one process).
+        meta: more fields for ``meta.json`` from the start (a sweep's trial records its sweep
+            and index), in the first write rather than one more.
 
     Returns:
         The running :class:`Run`; on recall its ``config`` is the saved one.
@@ -635,7 +656,7 @@ def start_run(
     root = storage_root(storage)
     rank, world = rank_info()
     if rank == 0:
-        run = _claim_run(root, dict(config or {}), name, resume, explicit or {}, world)
+        run = _claim_run(root, dict(config or {}), name, resume, explicit or {}, world, meta)
     else:
         run = _join_run(root, dict(config or {}), name, resume, rank, world)
     if current:
@@ -689,6 +710,7 @@ def _claim_run(
     resume: str,
     explicit: Mapping[str, Any],
     world: int,
+    extra: Mapping[str, Any] | None = None,
 ) -> Run:
     """Rank zero: claim the folder, recall or create the run, and write its files."""
     exact = name is not None and resume != "new"
@@ -700,6 +722,7 @@ def _claim_run(
         else:
             meta = _new_meta(run_name, world)
         _files.remove_stale_temporaries(directory)
+        meta.update(extra or {})
         meta["_start_epoch"] = time.time()
         run = Run(
             run_name, root, data, rank=0, world_size=world, recalled=exists, meta=meta, lock_fd=fd

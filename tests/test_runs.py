@@ -523,3 +523,10 @@ def test_a_script_recalled_by_name_takes_an_override_of_a_saved_key(tmp_path: Pa
     assert changed.returncode == 2
     assert "lr: 0.1 -> 0.2" in changed.stderr
     assert changed.stderr.count("\n") == 1
+
+
+def test_fields_given_at_the_start_are_in_the_first_meta_json(storage: Path) -> None:
+    run = start_run({}, name="tagged", meta={"sweep": "s", "trial": 3})
+    assert meta_of(storage, "tagged")["sweep"] == "s"  # before anything else is written
+    run.finish()
+    assert meta_of(storage, "tagged")["trial"] == 3
