@@ -1,11 +1,13 @@
 """A sweep trial's line to its driver: the values of the sweep's metric, sent as they are logged,
-and the pruner's verdict, heard at the next :func:`hypertuner.log` call.
+and the pruner's verdict on each.
 
 :func:`hypertuner.log` calls a run's :class:`Watch` (when the run is a trial of a sweep that
 records intermediate values) after it has written the call's metrics. The watch sends the value
-of the metric upstream without waiting, and reads the verdict on it at the next call: the round
-trip to the driver overlaps a training step, and a trial that should stop is stopped by a
-:class:`~hypertuner.TrialPruned` at its next ``log`` call, where the training code stands.
+of the metric upstream and waits up to :data:`PROMPT_S` for the verdict: a trial the pruner
+condemns is stopped by a :class:`~hypertuner.TrialPruned` from that same ``log`` call, as
+Optuna's ``trial.report`` + ``should_prune`` would, so it never trains another epoch. A verdict
+slower than that (the driver busy sampling another trial) is read at the next ``log`` call
+instead, so a busy driver never stalls training for longer.
 
 Upstream is whatever the backend provides: a direct call in the driver's process, a worker's
 pipe, a Ray actor. A script's trial (its own process) finds its line in the environment
@@ -14,18 +16,19 @@ pipe, a Ray actor. A script's trial (its own process) finds its line in the envi
 Example:
     >>> class Driver:
     ...     def send(self, step, value): self.value = value
-    ...     def verdict(self): return self.value > 1.0
+    ...     def verdict(self, wait=None): return self.value > 1.0
     >>> watch = Watch("loss", Driver(), waits=True)
-    >>> watch({"loss": 2.0}, 0)
-    >>> watch({"acc": 0.1}, 1)
+    >>> watch({"loss": 0.5}, 0)
+    >>> watch({"loss": 2.0}, 1)
     Traceback (most recent call last):
-    hypertuner.errors.TrialPruned: Trial pruned at step 0: its 'loss' of 2 is not promising.
+    hypertuner.errors.TrialPruned: Trial pruned at step 1: its 'loss' of 2 is not promising.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import select
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -33,10 +36,15 @@ from .errors import TrialPruned
 
 _GONE = "the sweep that runs this trial is gone"
 
-__all__ = ["ENV", "Upstream", "Watch", "from_environment", "pipe_environment"]
+__all__ = ["ENV", "PROMPT_S", "Upstream", "Watch", "from_environment", "pipe_environment"]
 
 #: The variable that hands a script's trial its line: JSON ``{"run", "metric", "send", "hear"}``.
 ENV = "HYPERTUNER_TRIAL_REPORT"
+
+#: How long a ``log`` call waits for the verdict on the value it sent before training goes on
+#: (the verdict is then read at the next call). A round trip takes well under a millisecond
+#: when the driver is free.
+PROMPT_S = 0.05
 
 
 class Upstream(Protocol):
@@ -45,8 +53,12 @@ class Upstream(Protocol):
     def send(self, step: int, value: float) -> None:
         """Send one value of the metric (without waiting for the driver)."""
 
-    def verdict(self) -> bool:
-        """Wait for the driver's verdict on the last value sent: ``True`` means stop."""
+    def verdict(self, wait: float | None = None) -> bool | None:
+        """The driver's verdict on the last value sent: ``True`` means stop.
+
+        ``wait`` bounds the wait in seconds (``None``: until it comes); ``None`` is returned
+        when no verdict came in time, and the same verdict is asked for again later.
+        """
 
 
 class Watch:
@@ -68,17 +80,26 @@ class Watch:
 
     def __call__(self, metrics: Mapping[str, Any], step: int) -> None:
         if self.pending:
-            self.pending = False
-            if self.upstream.verdict():
-                self.stopped = self.last
-        if self.stopped is not None:
-            at, value = self.stopped
-            raise TrialPruned(step=at, metric=self.metric, value=value)
-        if self.metric in metrics:
+            self.hear(None)
+        if self.stopped is None and self.metric in metrics:
             value = float(metrics[self.metric])
             self.upstream.send(step, value)
             self.last = (step, value)
             self.pending = self.waits
+            if self.waits:
+                self.hear(PROMPT_S)
+        if self.stopped is not None:
+            at, value = self.stopped
+            raise TrialPruned(step=at, metric=self.metric, value=value)
+
+    def hear(self, wait: float | None) -> None:
+        """Read the verdict on the last value sent, waiting at most ``wait`` seconds."""
+        stop = self.upstream.verdict(wait)
+        if stop is None:
+            return  # not yet: asked again at the next call
+        self.pending = False
+        if stop:
+            self.stopped = self.last
 
 
 class _Pipe:
@@ -95,8 +116,12 @@ class _Pipe:
         except (BrokenPipeError, ValueError):
             raise KeyboardInterrupt(_GONE) from None
 
-    def verdict(self) -> bool:
-        line = self.into.readline() if self.into is not None else "0\n"
+    def verdict(self, wait: float | None = None) -> bool | None:
+        if self.into is None:
+            return False
+        if wait is not None and not select.select([self.into], [], [], wait)[0]:
+            return None  # one verdict is in flight at a time: no line is ever read ahead
+        line = self.into.readline()
         if not line:  # the parent closed its end: the sweep is gone
             raise KeyboardInterrupt(_GONE)
         return line.strip() == "1"

@@ -139,9 +139,9 @@ def sweep(
         mode: ``"min"`` or ``"max"``: which value is best.
         pruner: stop hopeless trials early: ``"asha"`` (successive halving), ``"hyperband"`` or
             ``"median"`` (Optuna's pruners; an Optuna pruner object works too). It needs
-            ``metric``. A trial to stop gets :class:`hypertuner.TrialPruned` at its next
-            :func:`hypertuner.log` call (the Lightning callback stops the trainer instead) and
-            its run ends ``pruned``.
+            ``metric``. A trial to stop gets :class:`hypertuner.TrialPruned` from the
+            :func:`hypertuner.log` call that sent the judged value (the Lightning callback
+            stops the trainer instead) and its run ends ``pruned``.
         script_args: fixed arguments for the script (``--config=cfg.json``, ``key=value``).
         progress: ``None`` for a bar on a terminal (with tqdm) or plain lines otherwise,
             ``True`` to always report, ``False`` for silence.

@@ -26,6 +26,7 @@ from hypertuner._layout import list_runs
 from hypertuner._study import STUDY_LOG, StudyLog
 from hypertuner._sweeprecord import JOURNAL, SWEEP_FILE, Journal
 from hypertuner.errors import MissingDependencyError, SearchSpecError
+from hypertuner.tracking import read_summary
 
 optuna = pytest.importorskip("optuna")
 
@@ -171,12 +172,12 @@ def test_tpe_learns_from_the_results_so_far(storage: Path) -> None:
 
 def _stepwise(args: hypertuner.Args) -> float:
     """A trial whose loss at every step is its x: the pruners see the bad ones at once. The
-    TrialPruned comes from the log call after the one whose value the pruner judged."""
+    TrialPruned comes from the log call that sent the value the pruner judged."""
     for step in range(8):
         try:
             hypertuner.log({"loss": args.x + 1.0 / (step + 1)}, step=step)
         except hypertuner.TrialPruned as exc:
-            if (exc.step, exc.metric) != (step - 1, "loss"):
+            if (exc.step, exc.metric) != (step, "loss"):
                 msg = f"pruned at step {step} for step {exc.step} of {exc.metric!r}"
                 raise RuntimeError(msg) from exc
             raise
@@ -218,24 +219,72 @@ def test_each_pruner_stops_hopeless_trials_which_end_pruned(storage: Path, prune
     }
 
 
-def test_a_trial_gets_trial_pruned_at_its_next_log_call_after_the_verdict(storage: Path) -> None:
-    steps: dict[float, list[int]] = {}
+def _condemned(args: hypertuner.Args) -> float:
+    """Records each step it trains past its loss's log call (a module function: pool workers)."""
+    done = Path(args.record)
+    for step in range(5):
+        hypertuner.log({"acc": 0.5}, step=step)  # another metric: not judged
+        hypertuner.log({"loss": float(args.x)}, step=step)
+        with done.open("a") as out:
+            out.write(f"{args.x} {step}\n")  # not reached once this step's loss is condemned
+    return float(args.x)
 
-    def trial(args: hypertuner.Args) -> float:
-        logged = steps.setdefault(args.x, [])
-        for step in range(5):
-            hypertuner.log({"acc": 0.5}, step=step)  # another metric: not judged, still a call
-            logged.append(step)
-            hypertuner.log({"loss": float(args.x)}, step=step)
-        return float(args.x)
 
-    hypertuner.sweep(
-        trial, {"x": [1, 2, 3, 4, 5, 9]}, pruner="median", metric="loss", progress=False
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_log_call_that_sends_a_condemned_value_raises_trial_pruned(
+    storage: Path, tmp_path: Path, workers: int
+) -> None:
+    record = tmp_path / "steps.txt"
+    record.touch()
+    results = hypertuner.sweep(
+        _condemned,
+        {"x": [1, 2, 3, 4, 5, 9]},
+        pruner="median",
+        metric="loss",
+        progress=False,
+        workers=workers,
+        config={"record": str(record)},
     )
-    # The sixth trial's first loss (step 0) is judged hopeless: its next call, the acc of step
-    # 1, raises; the loss of step 0 was its last logged value.
-    assert steps[9] == [0]
-    assert all(steps[x] == [0, 1, 2, 3, 4] for x in (1, 2, 3, 4, 5))
+    steps: dict[float, list[int]] = {}
+    for line in record.read_text().splitlines():
+        x, step = line.split()
+        steps.setdefault(float(x), []).append(int(step))
+    if workers == 1:
+        # The sixth trial's first loss (step 0) is judged hopeless by the log call that sent
+        # it: not one more step of training, as with Optuna's report + should_prune.
+        assert 9.0 not in steps
+        assert all(steps[x] == [0, 1, 2, 3, 4] for x in (1.0, 2.0, 3.0, 4.0, 5.0))
+    pruned = [t for t in results if t.status == "pruned"]
+    assert pruned or workers == 2  # two at a time, the median may have too little to judge by
+    for trial in pruned:  # on either backend: stopped by the call whose value was judged
+        losses = read_summary(trial.directory)["loss"]["count"]
+        assert len(steps.get(float(trial.config["x"]), [])) == losses - 1, trial
+
+
+class _SlowDriver:
+    """An upstream whose verdict arrives only at the second asking (the driver was busy)."""
+
+    def __init__(self) -> None:
+        self.asked: list[float | None] = []
+
+    def send(self, step: int, value: float) -> None:
+        self.value = value
+
+    def verdict(self, wait: float | None = None) -> bool | None:
+        self.asked.append(wait)
+        return None if wait is not None else self.value > 1.0
+
+
+def test_a_verdict_slower_than_the_prompt_wait_is_heard_at_the_next_log_call() -> None:
+    from hypertuner._report import PROMPT_S, Watch
+
+    upstream = _SlowDriver()
+    watch = Watch("loss", upstream, waits=True)
+    watch({"loss": 2.0}, 0)  # no verdict within PROMPT_S: training goes on
+    assert upstream.asked == [PROMPT_S]
+    with pytest.raises(hypertuner.TrialPruned, match="at step 0"):
+        watch({"acc": 0.1}, 1)  # the next call waits for it, and stops the trial
+    assert upstream.asked == [PROMPT_S, None]
 
 
 def test_a_trial_may_raise_trial_pruned_itself(storage: Path) -> None:

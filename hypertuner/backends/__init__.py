@@ -8,7 +8,7 @@ the next trial with ``driver.next_job()`` whenever it has a free slot, tells it
 trial is running. A job with ``job.report`` set (a sweep with a model-based strategy or a
 pruner) also sends the values of that metric as the trial logs them: the backend passes each to
 ``driver.report(index, step, value)``, from the same thread, and when ``job.waits`` sends the
-answer (stop or not) back to the trial, which reads it at its next ``hypertuner.log`` call. A
+answer (stop or not) back to the trial, which waits briefly for it (:mod:`hypertuner._report`). A
 backend that passes no upstream to :func:`hypertuner._trial.execute` still runs every sweep,
 only without early stopping. A new way to run trials, a cluster scheduler say, is one more
 class in one more file: pass an instance as ``sweep(..., backend=...)``.

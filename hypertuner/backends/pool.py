@@ -14,8 +14,8 @@ default is ``"spawn"``: a worker must see its ``CUDA_VISIBLE_DEVICES`` before an
 script, and a forked worker inherits the server's environment.
 
 While a trial runs, its worker sends the values of the sweep's metric to the driver over the
-worker's pipe as they are logged, and reads the pruner's verdict back at its next log call. A
-worker whose driver is gone (killed) interrupts its trial at once.
+worker's pipe as they are logged, and waits briefly for the pruner's verdict on each (see
+:mod:`hypertuner._report`). A worker whose driver is gone (killed) interrupts its trial at once.
 """
 
 from __future__ import annotations
@@ -239,9 +239,13 @@ class _Upstream:
         except (OSError, EOFError):
             raise KeyboardInterrupt(_GONE) from None
 
-    def verdict(self) -> bool:
+    def verdict(self, wait: float | None = None) -> bool | None:
+        deadline = None if wait is None else time.monotonic() + wait
         while True:
             try:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                if left is not None and not self.conn.poll(left):
+                    return None
                 kind, payload = self.conn.recv()
             except (OSError, EOFError):
                 raise KeyboardInterrupt(_GONE) from None
@@ -559,8 +563,11 @@ class _SlotUpstream:
     def send(self, step: int, value: float) -> None:
         self.done.put(("report", self.job, (step, value, self.replies)))
 
-    def verdict(self) -> bool:
-        return self.replies.get()
+    def verdict(self, wait: float | None = None) -> bool | None:
+        try:
+            return self.replies.get(timeout=wait)
+        except queue.Empty:
+            return None
 
 
 def _run_commands(driver: Driver, envs: list[dict[str, str]], first: Job) -> None:

@@ -3,7 +3,7 @@
 
 The driver (the sweep's process) keeps the journal and the study; a small actor on the driver's
 node, the *broker*, carries the values a running trial logs to the driver and the pruner's
-verdicts back (a task sends without waiting, and reads the verdict at its next log call). A task
+verdicts back (a task waits briefly for the verdict, as :mod:`hypertuner._report` says). A task
 lost with its worker or its node (``cluster.remove_node``, a machine gone) is run again
 elsewhere, up to ``retries`` times, under the same trial index and run name.
 """
@@ -148,16 +148,23 @@ class _BrokerUpstream:
     waits: bool
     sent: int = 0
     heard: int = 0
+    asked: Any = None  # the broker's answer on the verdict being waited for
 
     def send(self, step: int, value: float) -> None:
         self.broker.report.remote(self.index, self.attempt, step, value, self.waits)
         self.sent += 1
 
-    def verdict(self) -> bool:
+    def verdict(self, wait: float | None = None) -> bool | None:
         import ray
 
-        number, self.heard = self.heard, self.heard + 1
-        return bool(ray.get(self.broker.verdict.remote(self.index, self.attempt, number)))
+        if self.asked is None:
+            self.asked = self.broker.verdict.remote(self.index, self.attempt, self.heard)
+        try:
+            stop = ray.get(self.asked, timeout=wait)
+        except ray.exceptions.GetTimeoutError:
+            return None  # asked again (the same answer) at the next call
+        self.asked, self.heard = None, self.heard + 1
+        return bool(stop)
 
 
 def _execute_task(job: Job, broker: Any) -> Outcome:

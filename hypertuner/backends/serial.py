@@ -25,7 +25,7 @@ class _Direct:
     def send(self, step: int, value: float) -> None:
         self.stop = self.driver.report(self.index, step, value)
 
-    def verdict(self) -> bool:
+    def verdict(self, wait: float | None = None) -> bool | None:
         return self.stop
 
 
