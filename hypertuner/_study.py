@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from ._deps import require
-from ._sweeprecord import BatchedSync
+from ._sweeprecord import AppendFile
 from .search import MODEL_BASED, Dimension
 
 __all__ = ["STUDY_LOG", "Earlier", "Study", "StudyLog", "require_optuna"]
@@ -68,7 +68,7 @@ class StudyLog:
 
     Lines are written through at once (a crash of the sweep loses nothing already told) and
     fsynced in the background within ``SYNC_EVERY_S``, at most once per ``SYNC_EVERY_S``, and at
-    the end (:class:`~hypertuner._sweeprecord.BatchedSync`). A line torn by a crash is dropped
+    the end (:class:`~hypertuner._sweeprecord.AppendFile`). A line torn by a crash is dropped
     when the file is read back.
     """
 
@@ -85,8 +85,7 @@ class StudyLog:
                     self.logs.append(json.loads(line))
                 except ValueError:
                     break
-        self._handle: Any = None
-        self._sync: BatchedSync | None = None
+        self._file = AppendFile(path, self.SYNC_EVERY_S)
 
     def read_logs(self, log_number_from: int) -> list[dict[str, Any]]:
         """The operations from number ``log_number_from`` on (Optuna's backend interface)."""
@@ -94,26 +93,13 @@ class StudyLog:
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
         """Append operations, one JSON line each (Optuna's backend interface)."""
-        if self._handle is None:
+        if not self._file.opened:
             self._truncate_torn_tail()
-            self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
-            self._sync = BatchedSync(self._handle.fileno(), self.SYNC_EVERY_S)
-        text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs)
-        self._handle.write(text)
-        self._handle.flush()
+        self._file.write("".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs))
         self.logs.extend(logs)
-        assert self._sync is not None
-        self._sync.wrote()
 
     def close(self) -> None:
-        if self._handle is not None:
-            try:
-                if self._sync is not None:
-                    self._sync.close()
-            finally:
-                self._handle.close()
-                self._handle = None
-                self._sync = None
+        self._file.close()
 
     def _truncate_torn_tail(self) -> None:
         """Cut a partial last line (a crash mid-write) so new lines start on a line of their own."""

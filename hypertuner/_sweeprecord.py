@@ -30,6 +30,7 @@ from .errors import RunInUseError, SearchSpecError
 __all__ = [
     "JOURNAL",
     "SWEEP_FILE",
+    "AppendFile",
     "BatchedSync",
     "Journal",
     "Progress",
@@ -245,6 +246,53 @@ class BatchedSync:
             raise error
 
 
+class AppendFile:
+    """An append-only text file kept open: each :meth:`write` is written through at once (a
+    crash of the process loses nothing) and fsynced by a :class:`BatchedSync` within ``every``
+    seconds; :meth:`close` fsyncs what is left. The file is opened at the first write.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "log.jsonl"
+        >>> log = AppendFile(path, 0.5)
+        >>> log.write('{"a": 1}\\n'); log.close()
+        >>> path.read_text()
+        '{"a": 1}\\n'
+    """
+
+    def __init__(self, path: Path, every: float) -> None:
+        self.path = path
+        self.every = every
+        self._handle: Any = None
+        self._sync: BatchedSync | None = None
+
+    @property
+    def opened(self) -> bool:
+        """Whether the file is open (a first write happened since the last :meth:`close`)."""
+        return self._handle is not None
+
+    def write(self, text: str) -> None:
+        """Append ``text`` (whole lines), written through and fsynced soon."""
+        if self._handle is None:
+            self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+            self._sync = BatchedSync(self._handle.fileno(), self.every)
+        self._handle.write(text)
+        self._handle.flush()
+        assert self._sync is not None
+        self._sync.wrote()
+
+    def close(self) -> None:
+        """Fsync what is left and close the file (a later write opens it again)."""
+        if self._handle is not None:
+            try:
+                if self._sync is not None:
+                    self._sync.close()
+            finally:
+                self._handle.close()
+                self._handle = None
+                self._sync = None
+
+
 class Journal:
     """``trials.jsonl``: one JSON line per trial event.
 
@@ -257,8 +305,7 @@ class Journal:
 
     def __init__(self, directory: Path) -> None:
         self.path = directory / JOURNAL
-        self._handle: Any = None
-        self._sync: BatchedSync | None = None
+        self._file = AppendFile(self.path, self.SYNC_EVERY_S)
 
     def read(self) -> dict[str, dict[str, Any]]:
         latest: dict[str, dict[str, Any]] = {}
@@ -279,24 +326,11 @@ class Journal:
 
     def append(self, record: Mapping[str, Any]) -> None:
         """Append one line (with the time), written through and fsynced soon."""
-        if self._handle is None:
-            self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
-            self._sync = BatchedSync(self._handle.fileno(), self.SYNC_EVERY_S)
         line = json.dumps(dict(record, time=_files.now()), default=json_default, allow_nan=False)
-        self._handle.write(line + "\n")
-        self._handle.flush()
-        assert self._sync is not None
-        self._sync.wrote()
+        self._file.write(line + "\n")
 
     def close(self) -> None:
-        if self._handle is not None:
-            try:
-                if self._sync is not None:
-                    self._sync.close()
-            finally:
-                self._handle.close()
-                self._handle = None
-                self._sync = None
+        self._file.close()
 
 
 def lock_sweep(directory: Path, name: str) -> int:
