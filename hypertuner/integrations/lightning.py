@@ -174,6 +174,7 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
         self._sigterm = False
         self._signal_installed = False
         self._log_every = 0
+        self._world = 1
         self._val_keys: set[str] = set()
         self._resumed: dict[str, Any] | None = None
         self._stopped = False
@@ -209,6 +210,7 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
         )
         self._has_checkpointing = bool(getattr(trainer, "checkpoint_callbacks", []))
         self._log_every = int(getattr(trainer, "log_every_n_steps", 0) or 0)
+        self._world = int(getattr(trainer, "world_size", 1) or 1)
 
     def _start_run(self, trainer: Any, config: dict[str, Any]) -> Run:
         """Start the run on rank zero; the other ranks join it by the name rank zero broadcasts."""
@@ -265,6 +267,7 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
         metrics = trainer.callback_metrics
         self._val_keys.update(metrics)
         self._log_metrics(trainer, metrics, trainer.global_step)
+        self._share_stop(trainer)
         if not self._has_checkpointing:
             self._save(trainer)
 
@@ -281,6 +284,7 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
             step_metrics = {k: v for k, v in metrics.items() if k not in self._val_keys}
             if step_metrics:
                 self._log_metrics(trainer, step_metrics, trainer.global_step)
+            self._share_stop(trainer)
 
     def _log_metrics(self, trainer: Any, metrics: Mapping[str, Any], step: int) -> None:
         """Send ``metrics`` to :func:`hypertuner.tracking.log` (TensorBoard), rank zero only."""
@@ -292,6 +296,14 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
             if not self._pruned:
                 self._pruned = True
                 _mark(self.run, "pruned", str(exc))
+            if self._world == 1:
+                trainer.should_stop = True  # with more ranks, _share_stop tells them all
+
+    def _share_stop(self, trainer: Any) -> None:
+        """Under DDP, stop every rank at the same step when rank zero's trial was pruned: a
+        rank that went on alone would wait forever (NCCL) or crash (gloo) in its next
+        collective. Called on every rank at the same points (the logging steps, validation)."""
+        if self._world > 1 and trainer.strategy.reduce_boolean_decision(self._pruned, all=False):
             trainer.should_stop = True
 
     def _save(self, trainer: Any, *, last: bool = False) -> None:

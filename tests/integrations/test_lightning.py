@@ -371,3 +371,64 @@ def test_the_callback_saves_in_the_background_by_default() -> None:
     """The loop pauses only for a copy; fit's end, an exception and SIGTERM wait for the last save
     (the tests above run with this default and check what is on disk after each)."""
     assert HypertunerCallback().background is True
+
+
+DDP_TRIAL = """
+import time
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+import hypertuner
+from hypertuner.integrations.lightning import HypertunerCallback
+
+args = hypertuner.parse(defaults={"level": 0.0})
+
+class Line(pl.LightningModule):
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+
+    def training_step(self, batch, index):
+        loss = (self.weight - 1.0).pow(2).sum() + args.level + 0 * batch[0].sum()
+        self.log("loss", loss)
+        return loss
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+data = DataLoader(TensorDataset(torch.zeros(80, 1)), batch_size=1)
+trainer = pl.Trainer(max_steps=30, log_every_n_steps=1, strategy="ddp", devices=2,
+                     accelerator="cpu", logger=False, enable_checkpointing=False,
+                     enable_progress_bar=False, enable_model_summary=False,
+                     callbacks=[HypertunerCallback()])
+trainer.fit(Line(), data)
+print("rank", trainer.global_rank, "steps", trainer.global_step, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_a_pruned_ddp_trial_stops_on_every_rank_together(storage: Path, tmp_path: Path) -> None:
+    """Rank zero hears the pruner; the stop reaches rank one at the same step (no rank left
+    waiting in a collective), the trial ends ``pruned`` with its last checkpoint."""
+    optuna = pytest.importorskip("optuna")
+    script = tmp_path / "ddp_trial.py"
+    script.write_text(DDP_TRIAL)
+    results = hypertuner.sweep(
+        script,
+        {"level": [0.0, 5.0]},
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=0),
+        metric="loss",
+        name="ddp",
+        storage=storage,
+        progress=False,
+    )
+    assert [t.status for t in results] == ["finished", "pruned"], [t.error for t in results]
+    pruned = storage / results[1].name
+    summary = json.loads((pruned / "summary.json").read_text())
+    assert summary["metrics"]["loss"]["count"] < 30  # stopped early, not at max_steps
+    assert (pruned / "model.pt").is_file()
+    output = (storage / "ddp" / "logs" / "1.log").read_text()
+    assert "Error" not in output, output[-3000:]  # rank one was not left behind (gloo: crash)
+    steps = sorted(line for line in output.splitlines() if line.startswith("rank "))
+    assert len(steps) == 2, output[-3000:]
+    assert steps[0].split()[-1] == steps[1].split()[-1]  # both ranks stopped at the same step
