@@ -39,21 +39,39 @@ from .errors import (
     suggest,
 )
 from .launch import SweepResults, sweep
-from .search import Choice, Dimension, generate, loguniform, strategy_name, uniform
+from .search import (
+    MODEL_BASED,
+    Choice,
+    Dimension,
+    generate,
+    irange,
+    loguniform,
+    strategy_name,
+    uniform,
+)
 
 __all__ = ["HyperOptArgumentParser", "HyperOptNamespace"]
 
 
 class _OptArg:
-    """A tunable argument: its dest, the values it takes, and how it was declared."""
+    """A tunable argument: its dest, the values it takes, and how it was declared; an
+    ``opt_range`` also keeps its range, which the model-based strategies search as a range."""
 
-    __slots__ = ("dest", "flag", "tunable", "values")
+    __slots__ = ("dest", "dimension", "flag", "tunable", "values")
 
-    def __init__(self, dest: str, flag: str, values: list[Any], tunable: bool) -> None:
+    def __init__(
+        self,
+        dest: str,
+        flag: str,
+        values: list[Any],
+        tunable: bool,
+        dimension: Dimension | None = None,
+    ) -> None:
         self.dest = dest
         self.flag = flag
         self.values = values
         self.tunable = tunable
+        self.dimension = dimension
 
 
 class _Search:
@@ -257,11 +275,27 @@ def _pairs(results: SweepResults, search: _Search) -> list[list[Any]]:
     return [[_namespace(trial.config, search), trial.result] for trial in results]
 
 
+def _range_dimension(
+    kind: Any, low: float, high: float, log_base: float | None
+) -> Dimension | None:
+    """The range an ``opt_range`` spans, for the model-based strategies; ``None`` where its
+    values are not plain numbers of the range (integers on a log scale, a custom type)."""
+    if kind is int and log_base is None:
+        return irange(math.ceil(low), math.floor(high) + 1)
+    if kind in (None, float):
+        return uniform(low, high) if log_base is None else loguniform(low, high, log_base)
+    return None
+
+
 class HyperOptArgumentParser(argparse.ArgumentParser):
     """``argparse.ArgumentParser`` with test-tube's hyperparameter search, on hypertuner's runs.
 
     Args:
-        strategy: ``"grid_search"`` (the product of the tunable values) or ``"random_search"``.
+        strategy: ``"grid_search"`` (the product of the tunable values), ``"random_search"``,
+            or one of hypertuner's model-based strategies, ``"tpe"``, ``"gp"`` or ``"cmaes"``
+            (with ``metric=`` given to ``optimize_parallel_*``): they search an ``opt_range``
+            over its whole range (``irange`` for ``type=int``, ``uniform`` or ``loguniform``
+            otherwise) rather than over its ``nb_samples`` drawn values.
         seed: seeds ``opt_range``'s draws and random search, so trials are reproducible and a
             sweep can resume; ``None`` (test-tube's behaviour) draws differently each time.
         **kwargs: passed to ``argparse.ArgumentParser``.
@@ -348,9 +382,11 @@ class HyperOptArgumentParser(argparse.ArgumentParser):
         action = self.add_argument(*args, **kwargs)
         flag = action.option_strings[-1] if action.option_strings else action.dest
         values: list[Any] = []
+        dimension: Dimension | None = None
         if tunable:
             values = self._draw_range(flag, action.type, low, high, nb_samples, log_base)
-        self._opt_args[action.dest] = _OptArg(action.dest, flag, values, tunable)
+            dimension = _range_dimension(action.type, low, high, log_base)
+        self._opt_args[action.dest] = _OptArg(action.dest, flag, values, tunable, dimension)
         return action
 
     def _draw_range(
@@ -441,10 +477,14 @@ class HyperOptArgumentParser(argparse.ArgumentParser):
                         setattr(parsed, key, value)
         if not isinstance(parsed, HyperOptNamespace):
             parsed = HyperOptNamespace(**vars(parsed))
+        strategy = strategy_name(self.strategy)
+        ranges = strategy in MODEL_BASED
         space: dict[str, Dimension] = {
-            dest: Choice(opt.values) for dest, opt in self._opt_args.items() if opt.tunable
+            dest: opt.dimension if ranges and opt.dimension is not None else Choice(opt.values)
+            for dest, opt in self._opt_args.items()
+            if opt.tunable
         }
-        parsed._search = _Search(strategy_name(self.strategy), space, self.seed)
+        parsed._search = _Search(strategy, space, self.seed)
         return parsed
 
     def _explicit_dests(self, args: Sequence[str] | None) -> set[str]:

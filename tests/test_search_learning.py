@@ -736,6 +736,34 @@ def test_the_testtube_parser_takes_the_model_based_strategies(storage: Path) -> 
         hparams.generate_trials(3)
 
 
+def _tt_ranges(params: Any) -> float:
+    return float((params.lr - 0.01) ** 2 + params.width * 1e-4 + (params.act == "tanh"))
+
+
+@pytest.mark.parametrize("strategy", ["tpe", "gp", "cmaes"])
+def test_the_testtube_parser_searches_opt_ranges_as_ranges_with_a_model(
+    storage: Path, strategy: str
+) -> None:
+    """With a model, an opt_range is its whole range (CMA-ES needs numbers), not nb_samples
+    drawn values; an opt_list stays a choice."""
+    if strategy == "gp":
+        pytest.importorskip("torch")
+    parser = hypertuner.HyperOptArgumentParser(strategy=strategy, seed=0)
+    parser.opt_range("--lr", default=0.1, type=float, tunable=True, low=1e-4, high=1e-1,
+                     nb_samples=3, log_base=10)  # fmt: skip
+    parser.opt_range("--width", default=8, type=int, tunable=True, low=4, high=64, nb_samples=2)
+    parser.opt_list("--act", default="relu", options=["relu", "tanh"], tunable=True)
+    drawn = set(parser._opt_args["lr"].values)
+    hparams = parser.parse_args([])
+    out = hparams.optimize_parallel_cpu(_tt_ranges, nb_trials=6, nb_workers=1, progress=False)
+    lrs = [trial[0].lr for trial in out]
+    widths = [trial[0].width for trial in out]
+    assert all(1e-4 <= lr <= 1e-1 for lr in lrs)
+    assert not set(lrs) <= drawn  # values beyond the three drawn ones
+    assert all(isinstance(w, int) and 4 <= w <= 64 for w in widths)
+    assert {trial[0].act for trial in out} <= {"relu", "tanh"}
+
+
 # ---------------------------------------------------------------------------------------------
 # Bad input: one clear error, raised before anything is written
 
