@@ -50,13 +50,28 @@ def suggest(word: str, choices: Iterable[str], *, n: int = 3, cutoff: float = 0.
     """Return up to ``n`` names from ``choices`` close to ``word``, best first (``cutoff``: how
     alike they must be, from 0 to 1).
 
+    Case does not count against a name: ``"TPE"`` finds ``"tpe"``.
+
     Example:
         >>> suggest("optim.lrr", ["optim.lr", "model.layers"])
         ['optim.lr']
+        >>> suggest("ASHA", ["asha", "median"])
+        ['asha']
     """
     import difflib  # only an error pays for it
 
-    return difflib.get_close_matches(word, list(choices), n=n, cutoff=cutoff)
+    names = list(choices)
+    by_lower: dict[str, list[str]] = {}
+    for name in names:
+        by_lower.setdefault(name.lower(), []).append(name)
+    found = [
+        name
+        for close in difflib.get_close_matches(word.lower(), list(by_lower), n=n, cutoff=cutoff)
+        for name in by_lower[close]
+    ]
+    exact = difflib.get_close_matches(word, names, n=n, cutoff=cutoff)
+    ordered = [*exact, *(name for name in found if name not in exact)]
+    return ordered[:n]
 
 
 def nearest_hint(word: str, names: Iterable[str], *, listing: str) -> tuple[str, list[str]]:
