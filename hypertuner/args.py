@@ -140,19 +140,40 @@ def _parse(
         )
 
     try:
-        res = resolve(tokens, defaults=defaults, strict=strict, prog=prog, recall=recalled)
+        declared = scope.declared_keys()
+        res = resolve(
+            tokens, defaults=defaults, strict=strict, prog=prog, recall=recalled, declared=declared
+        )
         if res.help:
-            print(help_text(prog, res, scope.declared_keys()))
+            _print(help_text(prog, res, declared))
             raise SystemExit(0)
         if res.explain:
-            print(explain_text(res))
+            _print(explain_text(res))
             raise SystemExit(0)
+        for token, key, value in res.overrides:
+            if key in declared:  # an @auto_param key: its value must suit the default's type
+                scope.check_declared(key, value, where=f" in override {token!r}")
         return _start(res, name=name, storage=storage), res.rest
     except HypertunerError as err:
         if from_command_line:
             print(f"{prog}: error: {err}", file=sys.stderr)
             raise SystemExit(2) from None
         raise
+
+
+def _print(text: str) -> None:
+    """Print ``text`` to stdout; a reader that closed the pipe (``| head``) ends it quietly
+    with status 141, as the ``hypertuner`` commands do."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        try:  # Python's own flush at exit must not fail again
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # stdout is not a real file (a test's capture)
+            pass
+        raise SystemExit(141) from None
 
 
 def _start(res: Resolution, *, name: str | None, storage: str | None) -> Args:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import re
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn
 
 from ._formats import _Source, format_value, load_file, parse_value
@@ -77,6 +77,16 @@ def _set_dotted(tree: dict[str, Any], key: str, value: Any, token: str) -> None:
             )
             raise ConfigError(msg, key=key, value=token)
         node = child
+    old = node.get(parts[-1])
+    if isinstance(old, dict) and old and not isinstance(value, Mapping):
+        inside = ", ".join(f"{key}.{k}" for k in list(old)[:3]) + (", ..." if len(old) > 3 else "")
+        first = f"{key}.{next(iter(old))}"
+        msg = (
+            f"Override {token!r} would replace the section {key!r} ({inside}) with a single "
+            f"value: set one of its keys ('{first}=...'), or give the whole section as a "
+            f"mapping ('{key}={{...}}')."
+        )
+        raise ConfigError(msg, key=key, value=token, expected="a mapping")
     node[parts[-1]] = value
 
 
@@ -165,13 +175,15 @@ def resolve(
     strict: bool = True,
     prog: str = "hypertuner",
     recall: Recall | None = None,
+    declared: Iterable[str] = (),
 ) -> Resolution:
     """Resolve defaults, config files and overrides from ``argv`` (no run is started).
 
     An override of a key that no default or file declares is refused, unless ``recall`` (given
     the run settings) returns the saved config of the run being recalled and that declares it:
     ``--name=exp lr=0.1`` then overrides a key of ``exp``'s ``config.json`` (whether the value
-    may change is the recall's own check, when the run starts).
+    may change is the recall's own check, when the run starts). The ``declared`` keys (those of
+    ``@auto_param`` functions) may be overridden too.
     """
     res = Resolution()
     namespace, rest = _make_parser(prog).parse_known_args(argv)
@@ -215,6 +227,8 @@ def resolve(
 
     if overrides:
         known = set(sections(merged))
+        if schema is None:
+            known.update(declared)
         settings = _run_settings(merged, overrides, namespace)
         merged = copy_tree(merged)
         for token in overrides:
@@ -228,7 +242,9 @@ def resolve(
             if top == "run":
                 _check_run_key(key, token)
             elif not add and key not in known:
-                valid = sorted(known) if schema is None else sorted(schema)
+                # The keys one can set: leaves first (a section is a poor guess for a key).
+                leaves = set(flatten(merged)) | (known - set(sections(merged)))
+                valid = sorted(leaves or known) if schema is None else sorted(schema)
                 raise UnknownKeyError.for_key(
                     key,
                     valid,

@@ -706,6 +706,32 @@ def declared_keys() -> dict[str, Any]:
     return dict(_Base.usage.declared)
 
 
+def check_declared(key: str, value: Any, *, where: str = "") -> Any:
+    """Return ``value`` for the ``@auto_param`` key ``key`` as its function will see it; raise
+    :class:`~hypertuner.errors.ConfigError` when it does not suit the default's type (text that
+    is no number for a number, no bool word for a bool), so a bad override fails at once.
+
+    Example:
+        >>> @auto_param
+        ... def checked_for_docs(layers=2):
+        ...     return layers
+        >>> check_declared("checked_for_docs.layers", "4")
+        4
+        >>> check_declared("checked_for_docs.layers", "six")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        hypertuner.errors.ConfigError: Key 'checked_for_docs.layers' is 'six', which is not a ...
+    """
+    default = _Base.usage.declared.get(key)
+    owner = f"@auto_param {key.rsplit('.', 1)[0]}"
+    try:
+        return _convert(value, default, key, owner)
+    except ConfigError as err:
+        if not where:
+            raise
+        msg = f"{str(err).rstrip('.')}{where}."
+        raise ConfigError(msg, key=key, value=value, expected=err.expected) from None
+
+
 def unused_keys(base: Base) -> tuple[list[str], list[str]]:
     """Return ``(unread, undeclared)``: the config keys nothing read, and the keys given in
     scopes that no ``@auto_param`` declares and no config holds (each a likely typo).

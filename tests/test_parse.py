@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -314,6 +315,91 @@ def test_help_lists_the_keys_that_auto_param_functions_read(
     assert "keys that @auto_param functions read (their inline defaults):" in lines
     assert "  mlp.activation=relu" in lines
     assert "  mlp.width=32" not in lines  # the config sets it: shown once, with its value
+
+
+AUTO_PARAM_SCRIPT = """
+import hypertuner
+
+@hypertuner.auto_param
+def mlp(width=32, activation="relu", dropout=0.5):
+    return width, activation, dropout
+
+args = hypertuner.parse(defaults={"lr": 0.1, "optim": {"momentum": 0.9, "nesterov": True}})
+print(*mlp())
+"""
+
+
+def _script_run(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    script = tmp_path / "train.py"
+    if not script.exists():
+        write(script, AUTO_PARAM_SCRIPT)
+    return subprocess.run(
+        [sys.executable, str(script), *argv], capture_output=True, text=True, check=False,
+        cwd=tmp_path,
+    )  # fmt: skip
+
+
+def test_the_keys_auto_param_functions_read_are_set_like_config_keys(tmp_path: Path) -> None:
+    """--help lists them, so key=value sets them (no '+'), --explain shows them."""
+    done = _script_run(tmp_path, "mlp.width=64", "mlp.activation=tanh", "--name=w64")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["64", "tanh", "0.5"]
+    config = json.loads((tmp_path / "storage/w64/config.json").read_text())
+    assert config["mlp"] == {"width": 64, "activation": "tanh"}  # saved with the run
+    explained = _script_run(tmp_path, "mlp.width=64", "--explain")
+    assert "mlp.width" in explained.stdout
+    assert "command line 'mlp.width=64'" in explained.stdout
+
+
+def test_a_misspelt_auto_param_key_is_refused_with_the_nearest_one(tmp_path: Path) -> None:
+    done = _script_run(tmp_path, "mlp.activaton=tanh", "--name=typo")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "train.py: error: Unknown key 'mlp.activaton' in override 'mlp.activaton=tanh'. Did you "
+        "mean 'mlp.activation'? Use '+mlp.activaton=tanh' to add it."
+    ]
+    assert not (tmp_path / "storage/typo").exists()
+
+
+def test_an_auto_param_override_of_the_wrong_type_fails_before_the_run_starts(
+    tmp_path: Path,
+) -> None:
+    done = _script_run(tmp_path, "mlp.width=six", "--name=bad")
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert "'mlp.width' is 'six', which is not a valid int" in line
+    assert "in override 'mlp.width=six'" in line
+    assert not (tmp_path / "storage/bad").exists()  # no run was started, none left failed
+
+
+def test_an_override_may_not_replace_a_section_with_one_value(base: Path) -> None:
+    with pytest.raises(ConfigError, match=r"would replace the section 'model' \(model.layers, "
+                       r"model.width\) with a single value: set one of its keys"):  # fmt: skip
+        hypertuner.parse([f"--config={base}", "model=3"])
+    args = hypertuner.parse([f"--config={base}", "model={layers: 3}"])  # a whole section
+    assert args.model.to_dict() == {"layers": 3}
+
+
+def test_an_unknown_key_is_pointed_to_the_nearest_key_not_to_its_section(base: Path) -> None:
+    with pytest.raises(UnknownKeyError) as info:
+        hypertuner.parse([f"--config={base}", "model.layrs=3"])
+    assert info.value.suggestions == ["model.layers"]
+
+
+@pytest.mark.parametrize("option", ["--explain", "--help"])
+def test_explain_and_help_into_a_closed_pipe_end_quietly(tmp_path: Path, option: str) -> None:
+    write(tmp_path / "train.py", AUTO_PARAM_SCRIPT)
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written
+    try:
+        done = subprocess.run(
+            [sys.executable, str(tmp_path / "train.py"), option], stdout=write_end,
+            stderr=subprocess.PIPE, text=True, check=False, cwd=tmp_path,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141
+    assert done.stderr == ""
 
 
 def test_args_are_read_only(base: Path) -> None:
