@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import importlib.util
+import math
 import signal
 import sys
 import threading
@@ -110,6 +111,17 @@ def _trainer_setup(trainer: Any) -> dict[str, Any]:
     return _plain(fields)  # type: ignore[no-any-return]
 
 
+def _floats(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """``{name: value}`` of Lightning's callback metrics as floats (what changed is compared)."""
+    out: dict[str, float] = {}
+    for key, value in metrics.items():
+        try:
+            out[key] = float(value)
+        except (TypeError, ValueError, RuntimeError):  # not a scalar: never compared equal
+            out[key] = math.nan
+    return out
+
+
 def _mark(run: Run, status: str, error: str) -> None:
     """Record how the run ends; ``run.finish`` (at exit, or the ``with`` block) writes it."""
     run.mark(status, error=error)
@@ -176,6 +188,10 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
         self._log_every = 0
         self._world = 1
         self._val_keys: set[str] = set()
+        self._before_val: dict[str, float] = {}
+        self._last_batch_keys: frozenset[str] | None = None
+        self._epoch_keys: set[str] = set()
+        self._logged_at: tuple[int, frozenset[str]] = (-1, frozenset())
         self._resumed: dict[str, Any] | None = None
         self._stopped = False
         self._pruned = False
@@ -260,18 +276,43 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
     def on_sanity_check_start(self, trainer: Any, pl_module: Any) -> None:
         self._install_sigterm(trainer)
 
+    def on_validation_start(self, trainer: Any, pl_module: Any) -> None:
+        if trainer.sanity_checking or getattr(trainer.state, "fn", None) != "fit":
+            return
+        self._before_val = _floats(trainer.callback_metrics)
+
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
         if trainer.sanity_checking or getattr(trainer.state, "fn", None) != "fit":
             return
         self._validated = True
         metrics = trainer.callback_metrics
-        self._val_keys.update(metrics)
-        self._log_metrics(trainer, metrics, trainer.global_step)
+        # Validation's own metrics: those it added or changed (the training ones stand still),
+        # kept out of the per-step logging, where they would repeat a stale value every step.
+        before = self._before_val
+        now = _floats(metrics)
+        self._val_keys.update(k for k, v in now.items() if k not in before or before[k] != v)
+        val = {k: v for k, v in metrics.items() if k in self._val_keys}
+        self._log_metrics(trainer, val, trainer.global_step)  # training's: at the epoch's end
         self._share_stop(trainer)
         if not self._has_checkpointing:
             self._save(trainer)
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        # The epoch's training metrics (on_epoch=True aggregates, and the last step's values
+        # when no logging step fell on it); validation logged its own at its end. A metric
+        # that first appears now is an epoch aggregate: never logged per step (stale there).
+        metrics = trainer.callback_metrics
+        if self._last_batch_keys is not None:
+            self._epoch_keys.update(set(metrics) - self._last_batch_keys - self._val_keys)
+            self._last_batch_keys = None
+        step, done = self._logged_at
+        now = {
+            k: v
+            for k, v in metrics.items()
+            if k not in self._val_keys and not (step == trainer.global_step and k in done)
+        }
+        self._log_metrics(trainer, now, trainer.global_step)
+        self._share_stop(trainer)
         if not self._has_checkpointing and not self._validated:
             self._save(trainer)
 
@@ -281,10 +322,16 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
         # Cheap on purpose: this runs every step (the per-step budget is a few microseconds).
         if self._log_every and trainer.global_step % self._log_every == 0:
             metrics = trainer.callback_metrics
-            step_metrics = {k: v for k, v in metrics.items() if k not in self._val_keys}
+            skip = self._val_keys
+            step_metrics = {k: v for k, v in metrics.items() if k not in skip}
+            if self._epoch_keys:
+                step_metrics = {k: v for k, v in step_metrics.items() if k not in self._epoch_keys}
             if step_metrics:
                 self._log_metrics(trainer, step_metrics, trainer.global_step)
+                self._logged_at = (trainer.global_step, frozenset(step_metrics))
             self._share_stop(trainer)
+        if not self._epoch_keys and batch_idx + 1 >= trainer.num_training_batches:
+            self._last_batch_keys = frozenset(trainer.callback_metrics)  # the first epoch's
 
     def _log_metrics(self, trainer: Any, metrics: Mapping[str, Any], step: int) -> None:
         """Send ``metrics`` to :func:`hypertuner.tracking.log` (TensorBoard), rank zero only."""

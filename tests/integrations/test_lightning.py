@@ -104,6 +104,43 @@ def test_callback_starts_a_run_from_hparams_and_records_trainer_setup(storage: P
     assert json.loads((run.directory / "meta.json").read_text())["status"] == "finished"
 
 
+class EpochMetrics(Tiny):
+    """Logs one metric per step and one per epoch only (Lightning's ``on_epoch=True``)."""
+
+    def training_step(self, batch: Any, index: int) -> Any:
+        loss = super().training_step(batch, index)
+        self.log("epoch_loss", loss, on_step=False, on_epoch=True)
+        return loss
+
+
+@pytest.mark.filterwarnings("ignore:You defined a `validation_step` but have no")
+@pytest.mark.parametrize("validate", [False, True], ids=["no-validation", "validation"])
+def test_every_epoch_ends_with_its_training_metrics_in_tensorboard(
+    storage: Path, validate: bool
+) -> None:
+    """Without a validation loop and with epochs shorter than log_every_n_steps, each epoch's
+    training metrics still reach TensorBoard at its end; an epoch aggregate appears only there
+    (never repeated stale at a logging step), with the value the checkpoint holds."""
+    from hypertuner.tracking import read_scalars
+
+    callback = HypertunerCallback(keep=1)
+    trainer = _trainer(callback, max_epochs=3, log_every_n_steps=6)  # 4 steps an epoch
+    trainer.fit(EpochMetrics(), _data(), *([_data(8)] if validate else []))
+    run = callback.run
+    assert run is not None
+    run.finish()
+    scalars = read_scalars(run.directory)
+    assert list(scalars["epoch_loss"].steps) == [4, 8, 12]
+    assert list(scalars["train_loss"].steps) == [4, 6, 8, 12]  # logging steps and epoch ends
+    ledger = json.loads((run.directory / "saves.json").read_text())
+    last = ledger["checkpoints"][-1]["metrics"]
+    if validate:  # saved at validation's end, before the epoch's aggregate exists
+        assert list(scalars["val_loss"].steps) == [4, 8, 12]
+        assert float(scalars["val_loss"].values[-1]) == pytest.approx(last["val_loss"])
+    else:  # saved at the epoch's end, with the aggregate just logged
+        assert float(scalars["epoch_loss"].values[-1]) == pytest.approx(last["epoch_loss"])
+
+
 def test_callback_saves_at_each_validation_end_and_model_pt_is_the_best(storage: Path) -> None:
     run = hypertuner.start_run({"note": "parsed"}, name="best", storage=storage)
     callback = HypertunerCallback(monitor="val_loss", mode="min", keep=1)
