@@ -72,6 +72,38 @@ def storage_root(storage: str | os.PathLike[str] | None = None) -> Path:
     return Path(os.path.abspath(text))
 
 
+#: The file that marks a sweep's folder in the storage folder (a sweep is not a run).
+SWEEP_FILE = "sweep.json"
+
+
+def make_storage(root: Path) -> None:
+    """Create the storage folder ``root`` (and its parents) if need be.
+
+    Raises:
+        ConfigError: ``root`` is a file, or cannot be created or written (the message says
+            which and why).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> make_storage(pathlib.Path(tempfile.mkdtemp()) / "runs")
+    """
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _storage_error(root, exc) from None
+
+
+def _storage_error(root: Path, exc: OSError) -> ConfigError:
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        why = "it (or a folder above it) is a file, not a folder"
+    elif isinstance(exc, PermissionError):
+        why = "permission denied"
+    else:
+        why = f"it cannot be created ({exc.strerror or type(exc).__name__})"
+    msg = f"Storage folder '{root}' cannot be used: {why}. Choose another with --storage."
+    return ConfigError(msg, key="run.storage", value=str(root))
+
+
 def host() -> str:
     """This machine's host name, as ``meta.json`` records it.
 
@@ -127,6 +159,8 @@ def list_runs(
         entries = os.scandir(root)
     except FileNotFoundError:
         return []
+    except OSError as exc:  # a file, or a folder this user may not read
+        raise _storage_error(root, exc) from None
     with entries:
         names = sorted(
             e.name

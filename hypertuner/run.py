@@ -28,7 +28,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from . import _files, scope
-from ._layout import check_run_name, host, storage_root
+from ._layout import SWEEP_FILE, check_run_name, host, make_storage, storage_root
 from ._trees import flatten
 from ._view import ConfigView
 from .errors import ConfigError, HypertunerWarning, RunInUseError, RunNameError, TrialPruned
@@ -484,7 +484,7 @@ def _claim(storage: Path, name: str, *, exact: bool) -> tuple[str, int, bool]:
 
     Returns the name, the lock descriptor and whether a complete run already lives there.
     """
-    storage.mkdir(parents=True, exist_ok=True)
+    make_storage(storage)
     candidate, n = name, 1
     while True:
         directory = storage / candidate
@@ -497,6 +497,16 @@ def _claim(storage: Path, name: str, *, exact: bool) -> tuple[str, int, bool]:
                 n += 1
                 candidate = f"{name}-{n}"
                 continue
+        if not created and (directory / SWEEP_FILE).is_file():  # a sweep's folder, not a run's
+            if not exact:
+                n += 1
+                candidate = f"{name}-{n}"
+                continue
+            msg = (
+                f"Run name {candidate!r} is taken by a sweep: '{directory}' holds the sweep's "
+                "journal, and a run cannot share its folder. Choose another --name."
+            )
+            raise RunNameError(msg, name=candidate)
         try:
             fd = _lock_directory(directory, candidate)
         except RunInUseError:

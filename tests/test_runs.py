@@ -23,6 +23,7 @@ from hypertuner.errors import (
     HypertunerWarning,
     OutsideStorageError,
     RunInUseError,
+    RunNameError,
     RunNotFoundError,
     UnknownKeyError,
 )
@@ -530,3 +531,56 @@ def test_fields_given_at_the_start_are_in_the_first_meta_json(storage: Path) -> 
     assert meta_of(storage, "tagged")["sweep"] == "s"  # before anything else is written
     run.finish()
     assert meta_of(storage, "tagged")["trial"] == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# A storage folder that cannot hold runs, a name that a sweep holds
+
+
+@pytest.mark.parametrize(
+    ("where", "why"),
+    [
+        pytest.param("afile", "is a file, not a folder", id="a-file"),
+        pytest.param("afile/runs", "is a file, not a folder", id="below-a-file"),
+        pytest.param("/proc/no-such/runs", "cannot be created", id="cannot-create"),
+    ],
+)
+def test_a_storage_folder_that_cannot_hold_runs_is_one_line_and_exit_2(
+    tmp_path: Path, where: str, why: str
+) -> None:
+    write(tmp_path / "afile", "not a folder")
+    script = write(tmp_path / "train.py", "import hypertuner\nhypertuner.parse(defaults={})\n")
+    done = subprocess.run(
+        [sys.executable, str(script), f"--storage={where}", "--name=q"],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("train.py: error: Storage folder ")
+    assert why in line
+    listed = subprocess.run(
+        [sys.executable, "-m", "hypertuner", "runs"], capture_output=True, text=True,
+        check=False, cwd=tmp_path, env={**os.environ, "HYPERTUNER_STORAGE": "afile"},
+    )  # fmt: skip
+    assert listed.returncode == 2
+    assert listed.stderr.strip().splitlines() == [
+        f"hypertuner: error: Storage folder '{tmp_path / 'afile'}' cannot be used: it (or a "
+        "folder above it) is a file, not a folder. Choose another with --storage."
+    ]
+
+
+def test_a_run_may_not_take_the_folder_of_a_sweep(storage: Path) -> None:
+    hypertuner.sweep(lambda args: 0.0, {"x": [1]}, name="grid", storage=storage, progress=False)
+    before = sorted(p.name for p in (storage / "grid").iterdir())
+    with pytest.raises(RunNameError, match=r"Run name 'grid' is taken by a sweep"):
+        start_run({}, name="grid", storage=storage, current=False)
+    assert sorted(p.name for p in (storage / "grid").iterdir()) == before  # nothing written
+    run = start_run({}, name="grid", storage=storage, resume="new", current=False)
+    assert run.name == "grid-2"
+    run.finish()
+    assert (
+        hypertuner.sweep(  # and the sweep still resumes
+            lambda args: 0.0, {"x": [1]}, name="grid", storage=storage, progress=False
+        )[0].status
+        == "finished"
+    )
