@@ -23,7 +23,7 @@ import typing
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn
 
-from ._formats import _Source, format_value, load_file, parse_value
+from ._formats import MAX_DEPTH, _Source, format_value, load_file, parse_value
 from ._trees import copy_tree, flatten, has_dotted, merge, sections
 from .errors import ConfigError, UnknownKeyError, suggest
 
@@ -54,6 +54,12 @@ def _split_override(token: str) -> tuple[str, Any, bool]:
             "(letters, digits, '_' and '-', parts joined by '.')."
         )
         raise ConfigError(msg, key=key, value=token)
+    if key.count(".") >= MAX_DEPTH:
+        msg = (
+            f"Override key {key[:60]!r}... nests more than {MAX_DEPTH} levels deep, as no "
+            "config file may: flatten it."
+        )
+        raise ConfigError(msg, key=key[:200], value=token[:200])
     try:
         value = parse_value(raw)
     except ConfigError as exc:

@@ -540,6 +540,13 @@ BAD_INPUTS = [
         id="override-bad-key",
     ),
     pytest.param(
+        {},
+        ["+" + ".".join(["a"] * 5000) + "=1"],
+        ConfigError,
+        r"nests more than 100 levels deep, as no config file may",
+        id="override-key-too-deep",
+    ),
+    pytest.param(
         {"c.json": '{"lr": 0.1}'},
         ["--config=c.json", "lr.x=1"],
         UnknownKeyError,
