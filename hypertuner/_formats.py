@@ -559,6 +559,14 @@ def _find_config(path: str) -> Path:
             if (folder / candidate).is_file():
                 return folder / candidate
         searched = list(dict.fromkeys(str(f) for f in folders))
+    found = next((Path(f) / candidate for f in searched if (Path(f) / candidate).is_dir()), None)
+    if found is not None:
+        inside = sorted(
+            p.name for p in found.iterdir() if p.suffix in (".json", ".yaml", ".yml", ".cfg")
+        )
+        shown = f" (it holds {', '.join(inside[:5])})" if inside else ""
+        msg = f"Config file {path!r} is a folder{shown}: give one file in it, --config=FILE."
+        raise ConfigError(msg, value=path)
     msg = f"Config file {path!r} not found (looked in {', '.join(repr(s) for s in searched)})."
     raise ConfigFileNotFoundError(msg, path=path, searched=searched)
 

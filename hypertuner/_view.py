@@ -87,7 +87,13 @@ class ConfigView:
     def _unknown(self, name: str) -> UnknownKeyError:
         full = self._prefix + name
         valid = [self._prefix + k for k in sections(self._data)]
-        return UnknownKeyError.for_key(full, valid)
+        hint = ""
+        if not self._data and not self._prefix:
+            hint = (
+                "The config is empty: was a --config file left out of the command line, or "
+                "defaults= out of parse()?"
+            )
+        return UnknownKeyError.for_key(full, valid, hint=hint)
 
     def __setattr__(self, name: str, value: Any) -> NoReturn:
         msg = (

@@ -59,6 +59,13 @@ class _Version(argparse.Action):
 def _build() -> Parser:
     parser = Parser(prog="hypertuner", description="Compare and manage hypertuner runs.")
     parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
+    parser.add_argument(
+        "--storage",
+        dest="global_storage",
+        metavar="DIR",
+        default=None,
+        help="the storage folder, before the command as after it (hypertuner --storage DIR runs)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     _add_explain(sub)
     for group in (_runs_cli, _sweep_cli, _storage_cli, ui_server):
@@ -90,6 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         if extra and not getattr(options, "takes_extra", False):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        if options.global_storage is not None:
+            if not hasattr(options, "storage"):
+                parser.error(f"'hypertuner {options.command}' does not use --storage")
+            if options.storage is None:  # given after the command too: that one wins
+                options.storage = options.global_storage
         options.extra = extra
         return int(options.handler(options))
     except HypertunerError as err:

@@ -765,10 +765,17 @@ def _recall(
     changes = _changed_keys(saved_config, explicit)
     if changes:
         listing = "; ".join(changes)
+        status = meta.get("status")
+        ended = (
+            f" (its last session ended {status}; if it holds nothing worth keeping, delete "
+            f"'{directory}' to reuse the name)"
+            if status in ("failed", "crashed", "interrupted")
+            else ""
+        )
         msg = (
-            f"Run {name!r} exists and is recalled with its saved config, but the command line "
-            f"changes saved values: {listing}. Use a new --name for a new run, or "
-            "run.resume=new to start one under a suffixed name."
+            f"Run {name!r} exists{ended} and is recalled with its saved config, but the "
+            f"command line changes saved values: {listing}. Use a new --name for a new run, "
+            "or run.resume=new to start one under a suffixed name."
         )
         raise ConfigError(msg, key=changes[0].split(":")[0], changes=changes)
     sessions = meta.get("sessions")

@@ -291,6 +291,22 @@ def test_storage_comes_from_the_environment(
     assert "big-lr01" in out
 
 
+def test_storage_may_come_before_the_command(
+    two_runs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run_cli(capsys, "--storage", str(two_runs), "runs")
+    assert code == 0
+    assert "big-lr01" in out
+    code, out, _ = run_cli(capsys, "--storage", "elsewhere", "runs", "--storage", str(two_runs))
+    assert code == 0  # after the command wins
+    assert "big-lr01" in out
+    code, _, err = run_cli(capsys, "--storage", str(two_runs), "explain", "+a=1")
+    assert code == 2
+    assert err.strip() == "hypertuner: error: 'hypertuner explain' does not use --storage."
+
+
 def test_console_script_lists_runs(two_runs: Path) -> None:
     script = Path(sys.executable).with_name("hypertuner")
     if not script.exists():

@@ -540,6 +540,13 @@ BAD_INPUTS = [
         id="override-bad-key",
     ),
     pytest.param(
+        {"configs/base.json": "{}"},
+        ["--config=configs"],
+        ConfigError,
+        r"Config file 'configs' is a folder \(it holds base.json\): give one file in it",
+        id="config-is-a-folder",
+    ),
+    pytest.param(
         {},
         ["+" + ".".join(["a"] * 5000) + "=1"],
         ConfigError,

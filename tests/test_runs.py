@@ -230,6 +230,20 @@ def test_recall_refuses_a_command_line_that_changes_saved_values(storage: Path) 
     assert (storage / "again" / "meta.json").read_bytes() == before
 
 
+def test_a_run_that_failed_at_once_says_how_to_reuse_its_name(storage: Path) -> None:
+    """Forgetting --config once: the run fails on an empty config, and the corrected command
+    is refused (it changes saved values); the refusal says the earlier session failed and
+    that deleting its folder frees the name."""
+    args = hypertuner.parse(["--name=bare"])
+    with pytest.raises(UnknownKeyError, match=r"The config is empty: was a --config file"):
+        _ = args.seed
+    hypertuner.current_run().finish("failed")
+    write("c.json", '{"seed": 1}')
+    with pytest.raises(ConfigError, match=r"its last session ended failed; if it holds nothing "
+                       r"worth keeping, delete '.*bare' to reuse the name"):  # fmt: skip
+        hypertuner.parse(["--config=c.json", "--name=bare"])
+
+
 def test_recall_accepts_the_same_values_again(storage: Path) -> None:
     write("c.json", '{"lr": 0.1}')
     hypertuner.parse(["--config=c.json", "--name=same", "lr=0.1"])
