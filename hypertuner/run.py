@@ -31,7 +31,14 @@ from . import _files, scope
 from ._layout import SWEEP_FILE, check_run_name, host, make_storage, storage_root
 from ._trees import flatten
 from ._view import ConfigView
-from .errors import ConfigError, HypertunerWarning, RunInUseError, RunNameError, TrialPruned
+from .errors import (
+    ConfigError,
+    HypertunerWarning,
+    RunInUseError,
+    RunNameError,
+    TrialPruned,
+    suggest,
+)
 
 __all__ = [
     "RESUME_MODES",
@@ -439,7 +446,12 @@ def _report_unused(run: Run, status: str) -> None:
     run.meta["undeclared_scope_keys"] = undeclared
     parts = []
     if unread:
-        parts.append(f"config keys never read: {', '.join(unread)}")
+        read = sorted(set(flatten(run.config)) - set(unread))
+        shown = []
+        for key in unread:
+            near = suggest(key, read, n=1)
+            shown.append(f"{key} (did you mean {near[0]}?)" if near else key)
+        parts.append(f"config keys never read: {', '.join(shown)}")
     if undeclared:
         parts.append(f"scope keys no @auto_param declares: {', '.join(undeclared)}")
     if parts and run.rank == 0:

@@ -255,7 +255,8 @@ def test_parse_feeds_auto_param_with_all_three_layers() -> None:
 
 def test_unread_config_and_undeclared_scope_keys_are_reported_at_run_end(storage: Path) -> None:
     write("c.json", '{"dnn": {"layers": 5}, "optim": {"lrr": 0.1}}')
-    hypertuner.parse(["--config=c.json", "--name=typos"])
+    args = hypertuner.parse(["--config=c.json", "--name=typos", "+optim.lr=0.2"])
+    assert args.optim.lr == 0.2
     dnn()
     with param_scope("dnn.layerz=3"):
         dnn()
@@ -264,7 +265,7 @@ def test_unread_config_and_undeclared_scope_keys_are_reported_at_run_end(storage
         run.finish()
     assert len(caught) == 1
     message = str(caught[0].message)
-    assert "config keys never read: optim.lrr" in message
+    assert "config keys never read: optim.lrr (did you mean optim.lr?)" in message
     assert "scope keys no @auto_param declares: dnn.layerz" in message
     meta = json.loads((storage / "typos" / "meta.json").read_text())
     assert meta["unread_keys"] == ["optim.lrr"]
