@@ -307,8 +307,26 @@ class Journal:
         self.path = directory / JOURNAL
         self._file = AppendFile(self.path, self.SYNC_EVERY_S)
 
-    def read(self) -> dict[str, dict[str, Any]]:
-        latest: dict[str, dict[str, Any]] = {}
+    def read(self) -> dict[int, dict[str, Any]]:
+        """The journal's last word on each trial index: its lines merged, oldest first.
+
+        Trials are told apart by index, not by id: two indices may hold the same config (a
+        model-based strategy may ask a point twice), and each has its own run. The lines of an
+        index merge while they name the same trial id; a line with another id starts the index
+        over. A line torn by a crash, or without a trial id and an index, is skipped (every line
+        the sweep writes has both).
+
+        Example:
+            >>> import tempfile
+            >>> journal = Journal(Path(tempfile.mkdtemp()))
+            >>> for index in (0, 1):
+            ...     journal.append({"trial": "same", "index": index, "status": "running"})
+            >>> journal.append({"trial": "same", "index": 1, "status": "finished", "value": 2})
+            >>> journal.close()
+            >>> {i: (r["status"], r.get("value")) for i, r in journal.read().items()}
+            {0: ('running', None), 1: ('finished', 2)}
+        """
+        latest: dict[int, dict[str, Any]] = {}
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -318,10 +336,15 @@ class Journal:
                 record = json.loads(line)
             except ValueError:
                 continue  # a line torn by a crash: the trial runs again
-            if isinstance(record, dict) and isinstance(record.get("trial"), str):
-                merged = dict(latest.get(record["trial"], {}))
-                merged.update(record)
-                latest[record["trial"]] = merged
+            if not isinstance(record, dict) or not isinstance(record.get("trial"), str):
+                continue
+            index = record.get("index")
+            if not isinstance(index, int) or isinstance(index, bool):
+                continue
+            before = latest.get(index, {})
+            merged = dict(before) if before.get("trial") == record["trial"] else {}
+            merged.update(record)
+            latest[index] = merged
         return latest
 
     def append(self, record: Mapping[str, Any]) -> None:

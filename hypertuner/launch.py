@@ -8,20 +8,22 @@ run (it has no ``config.json``)::
       <sweep>/                 the sweep (not a run)
         sweep.json             space, strategy, seed, base config, target, status, counts, best
         trials.jsonl           the journal: one JSON line per trial event, the last line of a
-                               trial id wins: {"trial": id, "index", "run", "status", "config",
-                               "result", "value", "error", "time", "duration_s"}
+                               trial index wins: {"trial": id, "index", "run", "status",
+                               "config", "result", "value", "error", "time", "duration_s"}
         study.jsonl            a model-based strategy or a pruner: the Optuna study, one line per
                                ask, intermediate value and tell (Optuna's journal format)
         logs/<index>.log       the output of each trial of a script (command form)
         .lock                  held while a process runs the sweep
       <sweep>-0/ <sweep>-1/ …  the trials: ordinary runs (config.json, meta.json, metrics, model)
 
-A trial id is a hash of the trial's config. Running the same sweep again resumes it: finished
-(and pruned) trials are skipped (their recorded results are returned), failed and interrupted
-ones run again in their own run folders, and random search replays the same seeded draws. A
-sweep with a study (:mod:`hypertuner._study`) rebuilds it from ``study.jsonl``: the sampler sees
-every earlier result, and each trial is asked with a sampler seeded by the sweep's seed and the
-trial's index, so an interrupted sweep run again asks what an uninterrupted one would have.
+A trial id is a hash of the trial's config; trials are known by index, since a model-based
+strategy may draw the same config at two indices. Running the same sweep again resumes it:
+finished (and pruned) trials are skipped (their recorded results are returned), failed and
+interrupted ones run again in their own run folders, and random search replays the same seeded
+draws. A sweep with a study (:mod:`hypertuner._study`) rebuilds it from ``study.jsonl``: the
+sampler sees every earlier result, and each trial is asked with a sampler seeded by the sweep's
+seed and the trial's index, so an interrupted sweep run again asks what an uninterrupted one
+would have.
 
 The work splits in three: :func:`_plan` checks everything and decides what to run before
 anything is written; a backend (:mod:`hypertuner.backends`) runs the trials; the
@@ -526,13 +528,16 @@ class _Sweep:
             if index >= self.total:
                 continue
             config = _trial_config(self.plan.config, values)
-            earlier = self._previous.get(trial_id(config))
-            if earlier is None or earlier.get("status") not in done:
+            identity = trial_id(config)
+            # By index: a config may come up at several indices, each its own run. The id
+            # check keeps a line of other values (an index asked again) from counting.
+            earlier = self._previous.get(index, {})
+            if earlier.get("trial") != identity or earlier.get("status") not in done:
                 continue
             run_name = earlier.get("run", f"{self.name}-{index}")
             self.trials[index] = Trial(
                 index,
-                trial_id(config),
+                identity,
                 run_name,
                 config,
                 str(earlier["status"]),

@@ -421,6 +421,49 @@ def test_a_failed_trial_runs_again_with_its_values_when_the_sweep_runs_again(
         assert second[trial_before.index].config == trial_before.config
 
 
+def _starts(directory: Path) -> dict[int, int]:
+    """How many times each trial index was started, from the journal's running lines."""
+    starts: dict[int, int] = {}
+    for line in _journal(directory):
+        if line["status"] == "running":
+            starts[line["index"]] = starts.get(line["index"], 0) + 1
+    return starts
+
+
+def test_a_config_drawn_at_several_indices_resumes_as_one_run_per_index(
+    storage: Path, tmp_path: Path
+) -> None:
+    """TPE on four points draws some twice; a failed duplicate re-runs alone, and each index
+    keeps its own run (the journal knows trials by index, not by the hash of their config)."""
+    flag = tmp_path / "fail"
+    flag.write_text("")
+
+    def trial(args: hypertuner.Args) -> float:
+        run = hypertuner.current_run()
+        assert run is not None
+        if run.name == "dup-11" and flag.exists():
+            msg = "boom"
+            raise ValueError(msg)
+        return float((args.x - 1) ** 2)
+
+    options: dict[str, Any] = {
+        "strategy": "tpe", "n_trials": 12, "seed": 0, "name": "dup", "progress": False,
+    }  # fmt: skip
+    first = hypertuner.sweep(trial, {"x": irange(0, 4)}, **options)
+    assert first[11].status == "failed"
+    assert first[11].config in [t.config for t in first[:11]]  # a config drawn before
+    flag.unlink()
+    again = hypertuner.sweep(trial, {"x": irange(0, 4)}, **options)
+    assert [t.status for t in again] == ["finished"] * 12
+    assert [t.name for t in again] == [f"dup-{i}" for i in range(12)]
+    assert [t.config for t in again] == [t.config for t in first]
+    assert [t.resumed for t in again] == [True] * 11 + [False]
+    assert _starts(storage / "dup") == {**{i: 1 for i in range(11)}, 11: 2}
+    assert again.best is not None
+    best = json.loads((storage / "dup" / SWEEP_FILE).read_text())["best"]
+    assert (best["index"], best["run"]) == (again.best.index, f"dup-{again.best.index}")
+
+
 CRASH_SCRIPT = """
 import sys, time
 import hypertuner
