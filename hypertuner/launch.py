@@ -63,7 +63,7 @@ from ._sweeprecord import (
 from ._trees import merge, unflatten
 from ._trial import Job, Outcome, jsonable, number_of
 from .backends import Backend, backend_for
-from .errors import SearchSpecError
+from .errors import SearchSpecError, TrialPruned
 from .search import (
     MODEL_BASED,
     Dimension,
@@ -532,7 +532,16 @@ class _Sweep:
             # By index: a config may come up at several indices, each its own run. The id
             # check keeps a line of other values (an index asked again) from counting.
             earlier = self._previous.get(index, {})
-            if earlier.get("trial") != identity or earlier.get("status") not in done:
+            if earlier.get("trial") != identity:
+                earlier = {}
+            stopped = self._earlier.get(index)
+            if (
+                stopped is not None
+                and stopped.status == "pruned"
+                and earlier.get("status") not in done
+            ):
+                earlier = self._record_pruned(index, identity, earlier, stopped)
+            if earlier.get("status") not in done:
                 continue
             run_name = earlier.get("run", f"{self.name}-{index}")
             self.trials[index] = Trial(
@@ -548,6 +557,25 @@ class _Sweep:
                 resumed=True,
             )
         return len(self.trials)
+
+    def _record_pruned(
+        self, index: int, identity: str, earlier: Mapping[str, Any], stopped: Earlier
+    ) -> dict[str, Any]:
+        """The journal line of a trial the pruner stopped, whose end the journal missed (the
+        sweep's process died between the verdict and the trial's end): the study has it pruned,
+        so the journal says so too, and the trial is not run again."""
+        error = TrialPruned(step=stopped.step, metric=self.plan.metric, value=stopped.value)
+        record = {
+            "trial": identity,
+            "index": index,
+            "run": earlier.get("run", f"{self.name}-{index}"),
+            "status": "pruned",
+            "result": None,
+            "value": None,
+            "error": str(error),
+        }
+        self.journal.append(record)
+        return record
 
     # The Driver protocol -------------------------------------------------------------------
 

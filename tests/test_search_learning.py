@@ -515,6 +515,89 @@ def test_a_driver_killed_mid_sweep_loses_nothing_it_had_told(tmp_path: Path) -> 
     assert len(_latest(folder)) == 8
 
 
+def _study_trials(folder: Path) -> list[Any]:
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(folder / STUDY_LOG))
+    )
+    return optuna.load_study(study_name="sweep", storage=storage).get_trials()
+
+
+def _check_pruned_once(folder: Path, trials: list[tuple[str, str, str | None]]) -> None:
+    """The sixth trial (x=9) ended pruned without running again, in journal and study alike
+    (``trials``: each trial's status, run and error, as the sweep run again returned them)."""
+    assert [status for status, _, _ in trials] == ["finished"] * 5 + ["pruned"]
+    assert trials[5][1:] == ("stop-5", "Trial pruned at step 0: its 'loss' of 10 is not promising.")
+    assert _starts(folder) == dict.fromkeys(range(6), 1)
+    assert _latest(folder)[5]["status"] == "pruned"
+    trials = _study_trials(folder)
+    assert len(trials) == 6  # not a second Optuna trial for the stopped one
+    assert trials[5].state == optuna.trial.TrialState.PRUNED
+
+
+def test_a_trial_interrupted_after_the_pruner_stopped_it_is_taken_as_pruned(
+    storage: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C between the pruner's verdict and the trial's end: run again, the sweep records
+    the trial pruned (as the study has it) instead of running it again."""
+    flag = tmp_path / "interrupt"
+    flag.write_text("")
+
+    def trial(args: hypertuner.Args) -> float:
+        for step in range(3):
+            try:
+                hypertuner.log({"loss": args.x + 1.0 / (step + 1)}, step=step)
+            except hypertuner.TrialPruned:
+                if flag.exists():
+                    flag.unlink()
+                    raise KeyboardInterrupt from None
+                raise
+        return float(args.x)
+
+    options: dict[str, Any] = {"pruner": "median", "metric": "loss", "name": "stop"}
+    with pytest.raises(KeyboardInterrupt):
+        hypertuner.sweep(trial, {"x": [1, 2, 3, 4, 5, 9]}, progress=False, **options)
+    assert _latest(storage / "stop")[5]["status"] == "interrupted"
+    again = hypertuner.sweep(trial, {"x": [1, 2, 3, 4, 5, 9]}, progress=False, **options)
+    _check_pruned_once(storage / "stop", [(t.status, t.name, t.error) for t in again])
+    assert again[5].resumed
+
+
+KILLED_AFTER_VERDICT_SCRIPT = """
+import json, os, signal
+import hypertuner
+
+def train(args):
+    for step in range(3):
+        try:
+            hypertuner.log({"loss": args.x + 1.0 / (step + 1)}, step=step)
+        except hypertuner.TrialPruned:
+            if not os.path.exists("killed"):
+                open("killed", "w").close()
+                os.kill(os.getpid(), signal.SIGKILL)  # the sweep dies right after the verdict
+            raise
+    return args.x
+
+if __name__ == "__main__":
+    results = hypertuner.sweep(train, {"x": [1, 2, 3, 4, 5, 9]}, pruner="median",
+                               metric="loss", name="stop", progress=False)
+    print(json.dumps([[t.status, t.name, t.error] for t in results]))
+"""
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_after_the_pruner_stopped_a_trial_takes_it_as_pruned(
+    tmp_path: Path,
+) -> None:
+    script = _script(tmp_path, "stop.py", KILLED_AFTER_VERDICT_SCRIPT)
+    killed = _python(script, cwd=tmp_path)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    folder = tmp_path / "storage" / "stop"
+    assert _latest(folder)[5]["status"] == "running"
+    again = _python(script, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    _check_pruned_once(folder, [tuple(t) for t in json.loads(again.stdout)])
+
+
 def _record_fsyncs(monkeypatch: pytest.MonkeyPatch, path: Path) -> list[tuple[float, str]]:
     """(time, thread name) of each fsync of the file ``path`` from now on."""
     calls: list[tuple[float, str]] = []
