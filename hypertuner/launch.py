@@ -135,9 +135,12 @@ def sweep(
             fsspec URL (``s3://bucket/runs``): trials then run in the local storage folder of
             the machine that runs them and are mirrored to ``<URL>/<trial>/`` (``run.backup``),
             which is how a Ray cluster without a shared folder collects its runs.
-        metric: the key of the trial's result (a dict) or logged metric to rank trials by;
-            with a model-based strategy or a pruner, the values of it that a trial logs with
-            :func:`hypertuner.log` go to the sweep as they are logged.
+        metric: the key of the trial's result (a dict) or logged metric to rank trials by (a
+            trial whose result is no number and holds none is ranked by the last value of it
+            that it logged); with a model-based strategy or a pruner, the values of it that a
+            trial logs with :func:`hypertuner.log` go to the sweep as they are logged, and a
+            trial that finishes without a value of it is recorded failed (it runs again when
+            the sweep does).
         mode: ``"min"`` or ``"max"``: which value is best.
         pruner: stop hopeless trials early: ``"asha"`` (successive halving), ``"hyperband"`` or
             ``"median"`` (Optuna's pruners; an Optuna pruner object works too). It needs
@@ -614,17 +617,23 @@ class _Sweep:
     def finished(self, outcome: Outcome) -> None:
         """A trial ended: its journal line, its tell, its place in the results and the progress."""
         job = self.jobs[outcome.index]
-        finished = outcome.status == "finished"
-        value = number_of(outcome.result, self.plan.metric) if finished else None
+        status, error, value = outcome.status, outcome.error, None
+        if status == "finished":
+            value = outcome.value
+            if value is None:  # an outcome of a backend that does not set it
+                value = number_of(outcome.result, self.plan.metric)
+            if value is None and self.study is not None:
+                # The study can learn nothing from it: a failed trial, which runs again.
+                status, error = "failed", self._no_value_error()
         trial = Trial(
             job.index,
             job.trial_id,
             job.run_name,
             job.config,
-            outcome.status,
+            status,
             result=outcome.result,
             value=value,
-            error=outcome.error,
+            error=error,
             directory=self.plan.storage / job.run_name,
         )
         self.trials[job.index] = trial
@@ -633,15 +642,15 @@ class _Sweep:
                 "trial": job.trial_id,
                 "index": job.index,
                 "run": job.run_name,
-                "status": outcome.status,
+                "status": status,
                 "result": jsonable(outcome.result),
                 "value": value,
-                "error": outcome.error,
+                "error": error,
                 "duration_s": round(outcome.duration_s, 3),
             }
         )
         if self.study is not None:
-            self.study.tell(job.index, outcome.status, value)
+            self.study.tell(job.index, status, value)
         if self.progress is not None:
             self.progress.update(trial)
 
@@ -651,6 +660,18 @@ class _Sweep:
             self.progress.note(text)
 
     # ------------------------------------------------------------------------------------------
+
+    def _no_value_error(self) -> str:
+        """Why a trial that finished without a value to rank it by counts as failed."""
+        metric = self.plan.metric
+        if self.plan.command is not None:
+            how = "log it with hypertuner.log" if metric else "pass --metric and log it"
+        elif metric:
+            how = "return it, return a dict holding it, or log it with hypertuner.log"
+        else:
+            how = "return a number, or pass metric= and log it with hypertuner.log"
+        what = f"a value of {metric!r}" if metric else "a value to rank it by"
+        return f"Trial finished without {what}: {how}."
 
     def _values(self, index: int) -> dict[str, Any]:
         """The trial's values: from the points (grid, random), or asked of the study."""

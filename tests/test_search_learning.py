@@ -421,6 +421,92 @@ def test_a_failed_trial_runs_again_with_its_values_when_the_sweep_runs_again(
         assert second[trial_before.index].config == trial_before.config
 
 
+@pytest.mark.parametrize(
+    ("space", "options"),
+    [
+        pytest.param({"x": uniform(0.0, 1.0)}, {"strategy": "tpe", "n_trials": 2}, id="tpe"),
+        pytest.param({"x": [0.2, 0.7]}, {"pruner": "median"}, id="pruner"),
+    ],
+)
+def test_a_trial_that_finishes_without_a_value_is_failed_and_runs_again(
+    storage: Path, tmp_path: Path, space: dict[str, Any], options: dict[str, Any]
+) -> None:
+    """The study can learn nothing from it: failed in journal and study alike, with an error
+    saying how to give a value, and run again (with its values) when the sweep runs again."""
+    silent = tmp_path / "silent"
+    silent.write_text("")
+
+    def trial(args: hypertuner.Args) -> None:
+        loss = args.x
+        if not silent.exists():
+            hypertuner.log({"loss": loss}, step=0)
+
+    options.update(seed=0, metric="loss", name="quiet", progress=False)
+    first = hypertuner.sweep(trial, space, **options)
+    assert [t.status for t in first] == ["failed", "failed"]
+    assert first[0].error == (
+        "Trial finished without a value of 'loss': return it, return a dict holding it, or log "
+        "it with hypertuner.log."
+    )
+    assert [line["status"] for line in _latest(storage / "quiet").values()] == ["failed"] * 2
+    failed = optuna.trial.TrialState.FAIL
+    assert [t.state for t in _study_trials(storage / "quiet")] == [failed, failed]
+    silent.unlink()
+    again = hypertuner.sweep(trial, space, **options)
+    assert [(t.status, t.resumed) for t in again] == [("finished", False)] * 2
+    assert [t.value for t in again] == [t.config["x"] for t in first]
+    assert _starts(storage / "quiet") == {0: 2, 1: 2}
+
+
+QUIET_SCRIPT = """
+import pathlib
+import hypertuner
+
+args = hypertuner.parse(defaults={"x": 0.5})
+attempts = pathlib.Path("attempts")
+attempts.write_text(attempts.read_text() + "x" if attempts.exists() else "x")
+attempt = len(attempts.read_text())
+if attempt == 1:
+    hypertuner.log({"loss": 100.0}, step=0)
+    raise SystemExit("the first attempt fails after logging")
+if attempt == 3:
+    hypertuner.log({"loss": 300.0}, step=0)
+print({"attempt": attempt})  # the second logs nothing
+"""
+
+
+@pytest.mark.slow
+def test_a_script_trial_is_ranked_by_what_it_logged_in_this_attempt_only(
+    tmp_path: Path, storage: Path
+) -> None:
+    """A script's second attempt that logs nothing does not take the value its failed first
+    attempt left in summary.json: it finished without a value, so it failed; the third logs."""
+    script = _script(tmp_path, "quiet.py", QUIET_SCRIPT)
+    argv = [
+        "sweep", str(script), "x=uniform(0,1)", "--strategy", "tpe", "--trials", "1",
+        "--metric", "loss", "--name", "quiet", "--no-progress", "--storage", str(storage),
+    ]  # fmt: skip
+    ends = []
+    for _ in range(3):
+        cli.main(argv)
+        line = _journal(storage / "quiet")[-1]
+        ends.append((line["status"], line["value"], line["error"]))
+    assert ends[0][:2] == ("failed", None)
+    assert ends[1] == (
+        "failed",
+        None,
+        "Trial finished without a value of 'loss': log it with hypertuner.log.",
+    )
+    assert ends[2] == ("finished", 300.0, None)
+
+
+def _study_trials(folder: Path) -> list[Any]:
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(folder / STUDY_LOG))
+    )
+    return optuna.load_study(study_name="sweep", storage=storage).get_trials()
+
+
 def _starts(directory: Path) -> dict[int, int]:
     """How many times each trial index was started, from the journal's running lines."""
     starts: dict[int, int] = {}
@@ -513,13 +599,6 @@ def test_a_driver_killed_mid_sweep_loses_nothing_it_had_told(tmp_path: Path) -> 
     assert all(starts[i] == 1 for i in told)
     assert {line["status"] for line in _latest(folder).values()} <= {"finished", "pruned"}
     assert len(_latest(folder)) == 8
-
-
-def _study_trials(folder: Path) -> list[Any]:
-    storage = optuna.storages.JournalStorage(
-        optuna.storages.journal.JournalFileBackend(str(folder / STUDY_LOG))
-    )
-    return optuna.load_study(study_name="sweep", storage=storage).get_trials()
 
 
 def _check_pruned_once(folder: Path, trials: list[tuple[str, str, str | None]]) -> None:

@@ -182,6 +182,49 @@ def test_running_the_same_sweep_again_skips_finished_trials_and_reruns_failed_on
     assert len(meta["starts"]) == 2
 
 
+def _logs_loss(args: hypertuner.Args) -> Any:
+    """Logs its loss at two steps; returns what ``args.returns`` says, never the loss."""
+    hypertuner.log({"loss": args.x + 1.0}, step=0)
+    hypertuner.log({"loss": float(args.x)}, step=1)
+    return {"acc": 0.5} if args.returns == "dict" else None
+
+
+@pytest.mark.parametrize("returns", ["none", "dict"], ids=["returns-none", "dict-without-it"])
+def test_a_trial_whose_result_holds_no_metric_is_ranked_by_its_last_logged_value(
+    storage: Path, returns: str
+) -> None:
+    results = hypertuner.sweep(
+        _logs_loss, {"x": [3, 2]}, config={"returns": returns}, metric="loss", progress=False
+    )
+    assert [t.value for t in results] == [3.0, 2.0]
+    assert results.best is not None
+    assert results.best.config["x"] == 2
+    expected = [3.0, 2.0] if returns == "none" else [{"acc": 0.5}] * 2
+    assert [t.result for t in results] == expected  # a dict result stays what was returned
+
+
+def test_a_trial_run_again_is_ranked_by_what_it_logged_this_time(
+    storage: Path, tmp_path: Path
+) -> None:
+    """Not by the value its failed attempt left in the run's summary.json."""
+    attempts = tmp_path / "attempts"
+
+    def trial(args: hypertuner.Args) -> None:
+        with attempts.open("a") as out:
+            out.write("x")
+        if len(attempts.read_text()) == 1:
+            hypertuner.log({"loss": 100.0 * args.x}, step=0)
+            msg = "first attempt"
+            raise RuntimeError(msg)
+        hypertuner.log({"loss": 200.0 * args.x}, step=0)
+
+    first = hypertuner.sweep(trial, {"x": [1]}, metric="loss", name="again", progress=False)
+    assert first[0].status == "failed"
+    again = hypertuner.sweep(trial, {"x": [1]}, metric="loss", name="again", progress=False)
+    assert (again[0].status, again[0].value) == ("finished", 200.0)
+    assert _journal(storage / "again")[-1]["value"] == 200.0
+
+
 def test_random_search_resumes_with_the_same_draws_when_no_seed_was_given(storage: Path) -> None:
     space = {"lr": loguniform(1e-4, 1e-1), "layers": choice(2, 4, 8)}
 
