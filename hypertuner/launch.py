@@ -22,8 +22,10 @@ finished (and pruned) trials are skipped (their recorded results are returned), 
 interrupted ones run again in their own run folders, and random search replays the same seeded
 draws. A sweep with a study (:mod:`hypertuner._study`) rebuilds it from ``study.jsonl``: the
 sampler sees every earlier result, and each trial is asked with a sampler seeded by the sweep's
-seed and the trial's index, so an interrupted sweep run again asks what an uninterrupted one
-would have.
+seed and the trial's index, so on one worker an interrupted sweep run again asks what an
+uninterrupted one would have. With several workers a draw sees the trials that have ended by
+then, which depends on timing (as with Optuna's ``n_jobs``): a resumed parallel sweep goes on
+from every result it has, but its later draws may differ.
 
 The work splits in three: :func:`_plan` checks everything and decides what to run before
 anything is written; a backend (:mod:`hypertuner.backends`) runs the trials; the
