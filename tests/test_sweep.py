@@ -390,7 +390,17 @@ def test_a_process_pool_object_is_the_same_as_its_shorthand_keywords(storage: Pa
             id="object-and-shorthand",
         ),
         pytest.param({"backend": object()}, r"has no run\(\) method", id="not-a-backend"),
-        pytest.param({"backend": "proces"}, r"Did you mean 'process'\?", id="misspelt-name"),
+        pytest.param(
+            {"backend": "proces"},
+            r"^Unknown backend 'proces': use one of 'serial', 'process', 'ray'\. "
+            r"Did you mean 'process'\?$",
+            id="misspelt-name",
+        ),
+        pytest.param(
+            {"backend": "fast"},
+            r"^Unknown backend 'fast': use one of 'serial', 'process', 'ray'\.$",
+            id="unknown-name-listed-once",
+        ),
         pytest.param(
             {"backend": "serial", "workers": 2}, r"backend='serial' runs one trial", id="serial-2"
         ),
