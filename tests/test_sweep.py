@@ -288,6 +288,27 @@ def test_progress_prints_plain_lines_with_count_best_and_eta_when_not_a_terminal
     assert lines[1] == "sweep plain: 2/2 trial 1 finished, value 1 | best 1 (trial 1) | eta 0s"
 
 
+def test_the_summary_gives_the_error_of_each_failed_trial_on_one_line(storage: Path) -> None:
+    results = hypertuner.sweep(_fails_on_two, {"x": [1, 2, 3]}, name="why", progress=False)
+    lines = results.summary().splitlines()
+    assert re.fullmatch(
+        r"trial 1 failed: ValueError: x=2 is not allowed \(test_sweep\.py:\d+\)", lines[4]
+    )
+    assert lines[5].startswith("sweep why: 2/3 finished, 1 failed;")
+
+
+def test_the_summary_shows_the_first_three_errors_and_where_the_others_are(storage: Path) -> None:
+    def fails(args: hypertuner.Args) -> None:
+        msg = f"bad x={args.x}\nsecond line"
+        raise ValueError(msg)
+
+    results = hypertuner.sweep(fails, {"x": [1, 2, 3, 4, 5]}, name="many", progress=False)
+    lines = results.summary().splitlines()[6:]
+    assert lines[:3] == [f"trial {i} failed: ValueError: bad x={i + 1} ..." for i in range(3)]
+    assert lines[3] == f"... and 2 more failed (errors in {storage / 'many' / JOURNAL})"
+    assert lines[4].startswith("sweep many: 0/5 finished, 5 failed;")
+
+
 def test_progress_draws_a_bar_on_a_terminal() -> None:
     pytest.importorskip("tqdm")
 
@@ -734,6 +755,32 @@ def test_the_sweep_command_runs_the_script_once_per_trial_with_its_overrides(
     reran = [line["index"] for line in _journal(storage / "cmd") if line["status"] == "running"]
     assert reran.count(2) == 2
     assert reran.count(0) == 1
+
+
+BAD_KEY_SCRIPT = """
+import hypertuner
+
+args = hypertuner.parse(defaults={"train": {"lr": 0.1}})
+hypertuner.log({"loss": args.train.lr}, step=0)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("progress", [[], ["--no-progress"]], ids=["progress", "no-progress"])
+def test_the_sweep_command_says_why_each_trial_failed_and_where_its_log_is(
+    tmp_path: Path, storage: Path, capsys: pytest.CaptureFixture[str], progress: list[str]
+) -> None:
+    script = _script(tmp_path, "train.py", BAD_KEY_SCRIPT)
+    argv = ["sweep", str(script), "train.lrr=choice(0.1,0.2)", "--name=badkey", *progress]
+    assert cli.main(argv) == 1
+    out = capsys.readouterr().out.splitlines()
+    for index, value in enumerate(["0.1", "0.2"]):
+        assert out[3 + index] == (
+            f"trial {index} failed: exit code 2: train.py: error: Unknown key 'train.lrr' in "
+            f"override 'train.lrr={value}'. Did you mean 'train.lr' or 'train'? Use "
+            f"'+train.lrr={value}' to add it. (log: {storage / 'badkey' / 'logs'}/{index}.log)"
+        )
+    assert out[5].startswith("sweep badkey: 0/2 finished, 2 failed;")
 
 
 # ---------------------------------------------------------------------------------------------
