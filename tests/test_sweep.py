@@ -182,6 +182,19 @@ def test_running_the_same_sweep_again_skips_finished_trials_and_reruns_failed_on
     assert len(meta["starts"]) == 2
 
 
+def test_a_value_listed_twice_resumes_as_two_trials_each_with_its_own_run(storage: Path) -> None:
+    """Trials are known by index: the two x=2 trials share a config (and its hash), not a run."""
+    Path("fixed").touch()
+    first = hypertuner.sweep(_fails_on_two, {"x": [2, 2, 1]}, name="twice", progress=False)
+    again = hypertuner.sweep(_fails_on_two, {"x": [2, 2, 1]}, name="twice", progress=False)
+    assert [(t.name, t.status, t.resumed) for t in again] == [
+        ("twice-0", "finished", True),
+        ("twice-1", "finished", True),
+        ("twice-2", "finished", True),
+    ]
+    assert [t.value for t in again] == [t.value for t in first]
+
+
 def _logs_loss(args: hypertuner.Args) -> Any:
     """Logs its loss at two steps; returns what ``args.returns`` says, never the loss."""
     hypertuner.log({"loss": args.x + 1.0}, step=0)
