@@ -666,14 +666,15 @@ class _Sweep:
     def _no_value_error(self) -> str:
         """Why a trial that finished without a value to rank it by counts as failed."""
         metric = self.plan.metric
-        if self.plan.command is not None:
-            how = "log it with hypertuner.log" if metric else "pass --metric and log it"
-        elif metric:
-            how = "return it, return a dict holding it, or log it with hypertuner.log"
-        else:
-            how = "return a number, or pass metric= and log it with hypertuner.log"
-        what = f"a value of {metric!r}" if metric else "a value to rank it by"
-        return f"Trial finished without {what}: {how}."
+        if metric:
+            how = "log it with hypertuner.log"
+            if self.plan.command is None:
+                how = f"return it, return a dict holding it, or {how}"
+            return f"Trial finished without a value of {metric!r}: {how}."
+        how = "log one with hypertuner.log and name it with --metric"
+        if self.plan.command is None:
+            how = "return a number, or log one with hypertuner.log and name it with metric="
+        return f"Trial finished without a value to rank it by: {how}."
 
     def _values(self, index: int) -> dict[str, Any]:
         """The trial's values: from the points (grid, random), or asked of the study."""

@@ -458,6 +458,20 @@ def test_a_trial_that_finishes_without_a_value_is_failed_and_runs_again(
     assert _starts(storage / "quiet") == {0: 2, 1: 2}
 
 
+def test_without_a_metric_a_trial_must_return_a_number_to_be_ranked(storage: Path) -> None:
+    def trial(args: hypertuner.Args) -> str:
+        return f"x is {args.x}"
+
+    results = hypertuner.sweep(
+        trial, {"x": uniform(0.0, 1.0)}, strategy="tpe", n_trials=1, seed=0, progress=False
+    )
+    assert results[0].status == "failed"
+    assert results[0].error == (
+        "Trial finished without a value to rank it by: return a number, or log one with "
+        "hypertuner.log and name it with metric=."
+    )
+
+
 QUIET_SCRIPT = """
 import pathlib
 import hypertuner
