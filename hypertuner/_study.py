@@ -169,14 +169,18 @@ class _Codec:
 
 class Earlier:
     """What the study file says of one trial index: ``status`` (``finished``, ``pruned``,
-    ``failed`` or ``running``), its ``values`` and, finished, its ``value``."""
+    ``failed`` or ``running``), its ``values`` and, finished, its ``value``; pruned by the
+    pruner, the ``step`` it was stopped at and the value it was judged by there (``value``)."""
 
-    __slots__ = ("status", "value", "values")
+    __slots__ = ("status", "step", "value", "values")
 
-    def __init__(self, status: str, values: dict[str, Any], value: float | None) -> None:
+    def __init__(
+        self, status: str, values: dict[str, Any], value: float | None, step: int | None = None
+    ) -> None:
         self.status = status
         self.values = values
         self.value = value
+        self.step = step
 
 
 class _Quiet:
@@ -255,7 +259,8 @@ class Study:
         """Each trial index the study file knows, as its latest Optuna trial left it.
 
         A trial still ``running`` there was cut short (Ctrl-C, a crash): it runs again under the
-        same Optuna trial, unless the pruner had already stopped it (then it is told pruned now).
+        same Optuna trial, unless the pruner had already stopped it (then it is told pruned now,
+        and the sweep's journal must say so too: see ``_Sweep._skip_finished``).
         """
         state = self.optuna.trial.TrialState
         latest: dict[int, Any] = {}
@@ -271,16 +276,18 @@ class Study:
             values = {
                 k: self.codecs[k].decode(v) for k, v in frozen.params.items() if k in self.codecs
             }
+            step = frozen.system_attrs.get(_PRUNED)
+            judged = frozen.intermediate_values.get(step) if isinstance(step, int) else None
             if frozen.state == state.RUNNING and _PRUNED in frozen.system_attrs:
                 self.study.tell(frozen.number, state=state.PRUNED)
-                out[index] = Earlier("pruned", values, None)
+                out[index] = Earlier("pruned", values, judged, step)
             elif frozen.state == state.RUNNING:
                 self.live[index] = self.optuna.trial.Trial(self.study, frozen._trial_id)
                 out[index] = Earlier("running", values, None)
             elif frozen.state == state.COMPLETE:
                 out[index] = Earlier("finished", values, frozen.value)
             elif frozen.state == state.PRUNED:
-                out[index] = Earlier("pruned", values, None)
+                out[index] = Earlier("pruned", values, judged, step)
             else:
                 out[index] = Earlier("failed", values, None)
         return out

@@ -121,8 +121,9 @@ class SweepResults(list[Trial]):
         return ", ".join(f"{k}={format_value(flat.get(k))}" for k in self.keys if k in flat)
 
     def summary(self) -> str:
-        """One line per trial (index, status, value, run, its searched values) and a last line
-        with the counts and the best trial: what ``hypertuner sweep`` prints at its end.
+        """One line per trial (index, status, value, run, its searched values), the error of
+        each failed trial on one line (of the first few; a script's names its log), and a last
+        line with the counts and the best trial: what ``hypertuner sweep`` prints at its end.
 
         Example:
             >>> import tempfile, hypertuner
@@ -143,6 +144,11 @@ class SweepResults(list[Trial]):
             "  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=False)) + "  " + row[4]
             for row in rows
         ]
+        failed = [t for t in self if t.status == "failed" and t.error]
+        lines += [f"trial {t.index} failed: {_one_line(t.error or '')}" for t in failed[:_ERRORS]]
+        if len(failed) > _ERRORS:
+            more = len(failed) - _ERRORS
+            lines.append(f"... and {more} more failed (errors in {self.directory / JOURNAL})")
         counts = collections.Counter(t.status for t in self)
         line = f"sweep {self.name}: {counts['finished']}/{len(self)} finished"
         line += "".join(
@@ -153,6 +159,29 @@ class SweepResults(list[Trial]):
             line += f"; best {best.value:.6g} ({best.name}: {self.values(best)})"
         lines.append(f"{line}; folder {self.directory}")
         return "\n".join(line.rstrip() for line in lines)
+
+
+_ERRORS = 3  # the failed trials whose error a summary shows
+_ERROR_CHARS = 300
+
+
+def _one_line(error: str) -> str:
+    """An error on one line: its first line, shortened, with a script's ``(log: PATH)`` kept.
+
+    Example:
+        >>> _one_line("exit code 1: ValueError: bad\\nmore (log: logs/0.log)")
+        'exit code 1: ValueError: bad ... (log: logs/0.log)'
+    """
+    text, log = error.strip(), ""
+    at = text.rfind(" (log: ")
+    if at >= 0 and text.endswith(")"):
+        text, log = text[:at], text[at:]
+    first = text.splitlines()[0] if text else ""
+    if len(first) > _ERROR_CHARS:
+        first = first[:_ERROR_CHARS].rstrip() + " ..."
+    elif first != text:
+        first += " ..."
+    return first + log
 
 
 def best_of(trials: Sequence[Trial], mode: str) -> Trial | None:
@@ -307,8 +336,26 @@ class Journal:
         self.path = directory / JOURNAL
         self._file = AppendFile(self.path, self.SYNC_EVERY_S)
 
-    def read(self) -> dict[str, dict[str, Any]]:
-        latest: dict[str, dict[str, Any]] = {}
+    def read(self) -> dict[int, dict[str, Any]]:
+        """The journal's last word on each trial index: its lines merged, oldest first.
+
+        Trials are told apart by index, not by id: two indices may hold the same config (a
+        model-based strategy may ask a point twice), and each has its own run. The lines of an
+        index merge while they name the same trial id; a line with another id starts the index
+        over. A line torn by a crash, or without a trial id and an index, is skipped (every line
+        the sweep writes has both).
+
+        Example:
+            >>> import tempfile
+            >>> journal = Journal(Path(tempfile.mkdtemp()))
+            >>> for index in (0, 1):
+            ...     journal.append({"trial": "same", "index": index, "status": "running"})
+            >>> journal.append({"trial": "same", "index": 1, "status": "finished", "value": 2})
+            >>> journal.close()
+            >>> {i: (r["status"], r.get("value")) for i, r in journal.read().items()}
+            {0: ('running', None), 1: ('finished', 2)}
+        """
+        latest: dict[int, dict[str, Any]] = {}
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -318,10 +365,15 @@ class Journal:
                 record = json.loads(line)
             except ValueError:
                 continue  # a line torn by a crash: the trial runs again
-            if isinstance(record, dict) and isinstance(record.get("trial"), str):
-                merged = dict(latest.get(record["trial"], {}))
-                merged.update(record)
-                latest[record["trial"]] = merged
+            if not isinstance(record, dict) or not isinstance(record.get("trial"), str):
+                continue
+            index = record.get("index")
+            if not isinstance(index, int) or isinstance(index, bool):
+                continue
+            before = latest.get(index, {})
+            merged = dict(before) if before.get("trial") == record["trial"] else {}
+            merged.update(record)
+            latest[index] = merged
         return latest
 
     def append(self, record: Mapping[str, Any]) -> None:
@@ -406,7 +458,7 @@ class Progress:
         if trial.value is not None:
             what += f", value {trial.value:.6g}"
         if trial.error:
-            what += f": {trial.error}"
+            what += f": {_one_line(trial.error)}"
         print(
             f"sweep {self.name}: {self.done}/{self.total} trial {trial.index} {what} | "
             f"best {shown} | eta {eta}",

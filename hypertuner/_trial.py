@@ -111,14 +111,19 @@ class Job:
 
 @dataclasses.dataclass
 class Outcome:
-    """How one trial ended: ``finished`` (with its ``result``), ``failed``, ``interrupted`` or
-    ``pruned``."""
+    """How one trial ended: ``finished`` (with its ``result``, and the ``value`` it ranks by
+    when one was found), ``failed``, ``interrupted`` or ``pruned``.
+
+    The ``value`` is the result's number (``result[metric]`` for a mapping), else the last value
+    of the metric the trial logged; an outcome without one is ranked by its ``result``.
+    """
 
     index: int
     status: str
     result: Any = None
     error: str | None = None
     duration_s: float = 0.0
+    value: float | None = None
 
 
 def execute(job: Job, upstream: Upstream | None = None) -> Outcome:
@@ -137,6 +142,7 @@ def execute(job: Job, upstream: Upstream | None = None) -> Outcome:
 def _execute_function(job: Job, upstream: Upstream | None) -> Outcome:
     started = time.perf_counter()
     result: Any = None
+    value: float | None = None
     try:
         run = start_run(
             job.config,
@@ -150,8 +156,13 @@ def _execute_function(job: Job, upstream: Upstream | None) -> Outcome:
             if upstream is not None and job.report:
                 tracking.watch(run, Watch(job.report, upstream, waits=job.waits))
             result = job.fn(run.view(Args))  # type: ignore[misc]
-            if result is None and job.metric:
-                result = summary_metric(run.directory, job.metric)
+            value = number_of(result, job.metric)
+            if value is None and job.metric:
+                # Logged, not returned: this attempt's last value, from memory (summary.json
+                # is written at the next flush, and may hold an earlier attempt's).
+                value = number_of(tracking.last_value(run, job.metric), None)
+                if result is None:
+                    result = value
             if result is not None:
                 run.meta["result"] = jsonable(result)  # written when the run ends below
     except KeyboardInterrupt:
@@ -166,7 +177,7 @@ def _execute_function(job: Job, upstream: Upstream | None) -> Outcome:
     elapsed = time.perf_counter() - started
     if run.status == "pruned":  # the Lightning callback stopped the trainer: a clean return
         return Outcome(job.index, "pruned", error=run.meta.get("error"), duration_s=elapsed)
-    return Outcome(job.index, "finished", result=result, duration_s=elapsed)
+    return Outcome(job.index, "finished", result=result, duration_s=elapsed, value=value)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -203,10 +214,28 @@ def _read_meta(directory: Path) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
-def _command_result(meta: Mapping[str, Any], directory: Path, metric: str | None) -> Any:
-    if meta.get("result") is not None:
-        return meta["result"]
-    return summary_metric(directory, metric) if metric else None
+def _summary_stamp(directory: Path) -> tuple[int, int] | None:
+    """Which ``summary.json`` a run's folder holds (each write replaces the file), or ``None``."""
+    try:
+        stat = os.stat(directory / tracking.SUMMARY_FILE)
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
+
+
+def _command_result(
+    meta: Mapping[str, Any], directory: Path, metric: str | None, logged: bool
+) -> tuple[Any, float | None]:
+    """A script trial's result (``meta.json``'s ``result``, else the metric's last value) and
+    the value it ranks by; ``logged``: whether this attempt wrote the run's ``summary.json``
+    (else the summary is an earlier attempt's, or there is none)."""
+    result = meta.get("result")
+    value = number_of(result, metric)
+    if value is None and metric and logged:
+        value = summary_metric(directory, metric)
+        if result is None:
+            result = value
+    return result, value
 
 
 _children: dict[int, subprocess.Popen[bytes]] = {}
@@ -223,6 +252,8 @@ def _execute_command(job: Job, upstream: Upstream | None) -> Outcome:
     if upstream is not None and job.report:
         line = _Line(job, upstream)
         env[ENV] = line.environment
+    directory = storage_root(job.storage or None) / job.run_name
+    summary_before = _summary_stamp(directory)
     try:
         with open(job.log_path, "ab") as log:
             process = subprocess.Popen(
@@ -252,13 +283,13 @@ def _execute_command(job: Job, upstream: Upstream | None) -> Outcome:
     except OSError as exc:
         return Outcome(job.index, "failed", error=f"Cannot start {job.command[0]!r}: {exc}.")
     elapsed = time.perf_counter() - started
-    directory = storage_root(job.storage or None) / job.run_name
     meta = _read_meta(directory)
     if meta.get("status") == "pruned":  # TrialPruned, or the Lightning callback's stop
         return Outcome(job.index, "pruned", error=meta.get("error"), duration_s=elapsed)
     if code == 0:
-        result = _command_result(meta, directory, job.metric)
-        return Outcome(job.index, "finished", result=result, duration_s=elapsed)
+        logged = _summary_stamp(directory) not in (None, summary_before)
+        result, value = _command_result(meta, directory, job.metric, logged)
+        return Outcome(job.index, "finished", result=result, duration_s=elapsed, value=value)
     status = "interrupted" if code in (-signal.SIGINT, 130, -signal.SIGTERM, 143) else "failed"
     last = _last_line(job.log_path)
     error = f"exit code {code}" + (f": {last}" if last else "") + f" (log: {job.log_path})"

@@ -8,20 +8,24 @@ run (it has no ``config.json``)::
       <sweep>/                 the sweep (not a run)
         sweep.json             space, strategy, seed, base config, target, status, counts, best
         trials.jsonl           the journal: one JSON line per trial event, the last line of a
-                               trial id wins: {"trial": id, "index", "run", "status", "config",
-                               "result", "value", "error", "time", "duration_s"}
+                               trial index wins: {"trial": id, "index", "run", "status",
+                               "config", "result", "value", "error", "time", "duration_s"}
         study.jsonl            a model-based strategy or a pruner: the Optuna study, one line per
                                ask, intermediate value and tell (Optuna's journal format)
         logs/<index>.log       the output of each trial of a script (command form)
         .lock                  held while a process runs the sweep
       <sweep>-0/ <sweep>-1/ …  the trials: ordinary runs (config.json, meta.json, metrics, model)
 
-A trial id is a hash of the trial's config. Running the same sweep again resumes it: finished
-(and pruned) trials are skipped (their recorded results are returned), failed and interrupted
-ones run again in their own run folders, and random search replays the same seeded draws. A
-sweep with a study (:mod:`hypertuner._study`) rebuilds it from ``study.jsonl``: the sampler sees
-every earlier result, and each trial is asked with a sampler seeded by the sweep's seed and the
-trial's index, so an interrupted sweep run again asks what an uninterrupted one would have.
+A trial id is a hash of the trial's config; trials are known by index, since a model-based
+strategy may draw the same config at two indices. Running the same sweep again resumes it:
+finished (and pruned) trials are skipped (their recorded results are returned), failed and
+interrupted ones run again in their own run folders, and random search replays the same seeded
+draws. A sweep with a study (:mod:`hypertuner._study`) rebuilds it from ``study.jsonl``: the
+sampler sees every earlier result, and each trial is asked with a sampler seeded by the sweep's
+seed and the trial's index, so on one worker an interrupted sweep run again asks what an
+uninterrupted one would have. With several workers a draw sees the trials that have ended by
+then, which depends on timing (as with Optuna's ``n_jobs``): a resumed parallel sweep goes on
+from every result it has, but its later draws may differ.
 
 The work splits in three: :func:`_plan` checks everything and decides what to run before
 anything is written; a backend (:mod:`hypertuner.backends`) runs the trials; the
@@ -61,7 +65,7 @@ from ._sweeprecord import (
 from ._trees import merge, unflatten
 from ._trial import Job, Outcome, jsonable, number_of
 from .backends import Backend, backend_for
-from .errors import SearchSpecError
+from .errors import SearchSpecError, TrialPruned
 from .search import (
     MODEL_BASED,
     Dimension,
@@ -133,9 +137,12 @@ def sweep(
             fsspec URL (``s3://bucket/runs``): trials then run in the local storage folder of
             the machine that runs them and are mirrored to ``<URL>/<trial>/`` (``run.backup``),
             which is how a Ray cluster without a shared folder collects its runs.
-        metric: the key of the trial's result (a dict) or logged metric to rank trials by;
-            with a model-based strategy or a pruner, the values of it that a trial logs with
-            :func:`hypertuner.log` go to the sweep as they are logged.
+        metric: the key of the trial's result (a dict) or logged metric to rank trials by (a
+            trial whose result is no number and holds none is ranked by the last value of it
+            that it logged); with a model-based strategy or a pruner, the values of it that a
+            trial logs with :func:`hypertuner.log` go to the sweep as they are logged, and a
+            trial that finishes without a value of it is recorded failed (it runs again when
+            the sweep does).
         mode: ``"min"`` or ``"max"``: which value is best.
         pruner: stop hopeless trials early: ``"asha"`` (successive halving), ``"hyperband"`` or
             ``"median"`` (Optuna's pruners; an Optuna pruner object works too). It needs
@@ -526,13 +533,25 @@ class _Sweep:
             if index >= self.total:
                 continue
             config = _trial_config(self.plan.config, values)
-            earlier = self._previous.get(trial_id(config))
-            if earlier is None or earlier.get("status") not in done:
+            identity = trial_id(config)
+            # By index: a config may come up at several indices, each its own run. The id
+            # check keeps a line of other values (an index asked again) from counting.
+            earlier = self._previous.get(index, {})
+            if earlier.get("trial") != identity:
+                earlier = {}
+            stopped = self._earlier.get(index)
+            if (
+                stopped is not None
+                and stopped.status == "pruned"
+                and earlier.get("status") not in done
+            ):
+                earlier = self._record_pruned(index, identity, earlier, stopped)
+            if earlier.get("status") not in done:
                 continue
             run_name = earlier.get("run", f"{self.name}-{index}")
             self.trials[index] = Trial(
                 index,
-                trial_id(config),
+                identity,
                 run_name,
                 config,
                 str(earlier["status"]),
@@ -543,6 +562,25 @@ class _Sweep:
                 resumed=True,
             )
         return len(self.trials)
+
+    def _record_pruned(
+        self, index: int, identity: str, earlier: Mapping[str, Any], stopped: Earlier
+    ) -> dict[str, Any]:
+        """The journal line of a trial the pruner stopped, whose end the journal missed (the
+        sweep's process died between the verdict and the trial's end): the study has it pruned,
+        so the journal says so too, and the trial is not run again."""
+        error = TrialPruned(step=stopped.step, metric=self.plan.metric, value=stopped.value)
+        record = {
+            "trial": identity,
+            "index": index,
+            "run": earlier.get("run", f"{self.name}-{index}"),
+            "status": "pruned",
+            "result": None,
+            "value": None,
+            "error": str(error),
+        }
+        self.journal.append(record)
+        return record
 
     # The Driver protocol -------------------------------------------------------------------
 
@@ -581,17 +619,23 @@ class _Sweep:
     def finished(self, outcome: Outcome) -> None:
         """A trial ended: its journal line, its tell, its place in the results and the progress."""
         job = self.jobs[outcome.index]
-        finished = outcome.status == "finished"
-        value = number_of(outcome.result, self.plan.metric) if finished else None
+        status, error, value = outcome.status, outcome.error, None
+        if status == "finished":
+            value = outcome.value
+            if value is None:  # an outcome of a backend that does not set it
+                value = number_of(outcome.result, self.plan.metric)
+            if value is None and self.study is not None:
+                # The study can learn nothing from it: a failed trial, which runs again.
+                status, error = "failed", self._no_value_error()
         trial = Trial(
             job.index,
             job.trial_id,
             job.run_name,
             job.config,
-            outcome.status,
+            status,
             result=outcome.result,
             value=value,
-            error=outcome.error,
+            error=error,
             directory=self.plan.storage / job.run_name,
         )
         self.trials[job.index] = trial
@@ -600,15 +644,15 @@ class _Sweep:
                 "trial": job.trial_id,
                 "index": job.index,
                 "run": job.run_name,
-                "status": outcome.status,
+                "status": status,
                 "result": jsonable(outcome.result),
                 "value": value,
-                "error": outcome.error,
+                "error": error,
                 "duration_s": round(outcome.duration_s, 3),
             }
         )
         if self.study is not None:
-            self.study.tell(job.index, outcome.status, value)
+            self.study.tell(job.index, status, value)
         if self.progress is not None:
             self.progress.update(trial)
 
@@ -618,6 +662,19 @@ class _Sweep:
             self.progress.note(text)
 
     # ------------------------------------------------------------------------------------------
+
+    def _no_value_error(self) -> str:
+        """Why a trial that finished without a value to rank it by counts as failed."""
+        metric = self.plan.metric
+        if metric:
+            how = "log it with hypertuner.log"
+            if self.plan.command is None:
+                how = f"return it, return a dict holding it, or {how}"
+            return f"Trial finished without a value of {metric!r}: {how}."
+        how = "log one with hypertuner.log and name it with --metric"
+        if self.plan.command is None:
+            how = "return a number, or log one with hypertuner.log and name it with metric="
+        return f"Trial finished without a value to rank it by: {how}."
 
     def _values(self, index: int) -> dict[str, Any]:
         """The trial's values: from the points (grid, random), or asked of the study."""

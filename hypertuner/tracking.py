@@ -57,6 +57,7 @@ __all__ = [
     "FLUSH_SECONDS",
     "SUMMARY_FILE",
     "flush",
+    "last_value",
     "log",
     "read_summary",
     "watch",
@@ -621,6 +622,29 @@ def watch(run: Run, watcher: Any) -> None:
     tracker = _tracker(run)
     if tracker.active:
         tracker.watch = watcher
+
+
+def last_value(run: Run, tag: str) -> float | None:
+    """The last value of ``tag`` that this process logged to ``run``, or ``None`` when it logged
+    none since the run started here.
+
+    Read from memory, so it is there before the next flush. A recalled run's earlier sessions
+    do not count (their values are in ``summary.json``), except for the steps before the first
+    one this session logged, which the run keeps (as TensorBoard does).
+
+    Example:
+        >>> import tempfile, hypertuner
+        >>> with hypertuner.start_run({}, name="last", storage=tempfile.mkdtemp()) as run:
+        ...     hypertuner.log({"loss": 0.5}, step=0)
+        ...     hypertuner.log({"loss": 0.25}, step=1)
+        ...     last_value(run, "loss"), last_value(run, "acc")
+        (0.25, None)
+    """
+    tracker = run.__dict__.get(_TRACKER_ATTRIBUTE)
+    if tracker is None or not tracker.header_written:  # nothing logged here yet
+        return None
+    entry = tracker.stats.get(tag)
+    return None if entry is None else float(entry[0])
 
 
 def flush(run: Run | None = None) -> None:

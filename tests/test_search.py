@@ -528,6 +528,11 @@ def test_bad_search_input_is_a_clear_error_before_any_trial(
         ),
         pytest.param(["lr=0.1"], "found no search dimension", id="no-dimension"),
         pytest.param(
+            ["lr=choice(0.1)", "--backend", "fast"],
+            r"error: Unknown backend 'fast': use one of 'serial', 'process', 'ray'\.$",
+            id="unknown-backend",
+        ),
+        pytest.param(
             ["lr=choice(0.1)", "--trials", "x"], "--trials expects an integer", id="bad-trial-count"
         ),
     ],

@@ -421,6 +421,149 @@ def test_a_failed_trial_runs_again_with_its_values_when_the_sweep_runs_again(
         assert second[trial_before.index].config == trial_before.config
 
 
+@pytest.mark.parametrize(
+    ("space", "options"),
+    [
+        pytest.param({"x": uniform(0.0, 1.0)}, {"strategy": "tpe", "n_trials": 2}, id="tpe"),
+        pytest.param({"x": [0.2, 0.7]}, {"pruner": "median"}, id="pruner"),
+    ],
+)
+def test_a_trial_that_finishes_without_a_value_is_failed_and_runs_again(
+    storage: Path, tmp_path: Path, space: dict[str, Any], options: dict[str, Any]
+) -> None:
+    """The study can learn nothing from it: failed in journal and study alike, with an error
+    saying how to give a value, and run again (with its values) when the sweep runs again."""
+    silent = tmp_path / "silent"
+    silent.write_text("")
+
+    def trial(args: hypertuner.Args) -> None:
+        loss = args.x
+        if not silent.exists():
+            hypertuner.log({"loss": loss}, step=0)
+
+    options.update(seed=0, metric="loss", name="quiet", progress=False)
+    first = hypertuner.sweep(trial, space, **options)
+    assert [t.status for t in first] == ["failed", "failed"]
+    assert first[0].error == (
+        "Trial finished without a value of 'loss': return it, return a dict holding it, or log "
+        "it with hypertuner.log."
+    )
+    assert [line["status"] for line in _latest(storage / "quiet").values()] == ["failed"] * 2
+    failed = optuna.trial.TrialState.FAIL
+    assert [t.state for t in _study_trials(storage / "quiet")] == [failed, failed]
+    silent.unlink()
+    again = hypertuner.sweep(trial, space, **options)
+    assert [(t.status, t.resumed) for t in again] == [("finished", False)] * 2
+    assert [t.value for t in again] == [t.config["x"] for t in first]
+    assert _starts(storage / "quiet") == {0: 2, 1: 2}
+
+
+def test_without_a_metric_a_trial_must_return_a_number_to_be_ranked(storage: Path) -> None:
+    def trial(args: hypertuner.Args) -> str:
+        return f"x is {args.x}"
+
+    results = hypertuner.sweep(
+        trial, {"x": uniform(0.0, 1.0)}, strategy="tpe", n_trials=1, seed=0, progress=False
+    )
+    assert results[0].status == "failed"
+    assert results[0].error == (
+        "Trial finished without a value to rank it by: return a number, or log one with "
+        "hypertuner.log and name it with metric=."
+    )
+
+
+QUIET_SCRIPT = """
+import pathlib
+import hypertuner
+
+args = hypertuner.parse(defaults={"x": 0.5})
+attempts = pathlib.Path("attempts")
+attempts.write_text(attempts.read_text() + "x" if attempts.exists() else "x")
+attempt = len(attempts.read_text())
+if attempt == 1:
+    hypertuner.log({"loss": 100.0}, step=0)
+    raise SystemExit("the first attempt fails after logging")
+if attempt == 3:
+    hypertuner.log({"loss": 300.0}, step=0)
+print({"attempt": attempt})  # the second logs nothing
+"""
+
+
+@pytest.mark.slow
+def test_a_script_trial_is_ranked_by_what_it_logged_in_this_attempt_only(
+    tmp_path: Path, storage: Path
+) -> None:
+    """A script's second attempt that logs nothing does not take the value its failed first
+    attempt left in summary.json: it finished without a value, so it failed; the third logs."""
+    script = _script(tmp_path, "quiet.py", QUIET_SCRIPT)
+    argv = [
+        "sweep", str(script), "x=uniform(0,1)", "--strategy", "tpe", "--trials", "1",
+        "--metric", "loss", "--name", "quiet", "--no-progress", "--storage", str(storage),
+    ]  # fmt: skip
+    ends = []
+    for _ in range(3):
+        cli.main(argv)
+        line = _journal(storage / "quiet")[-1]
+        ends.append((line["status"], line["value"], line["error"]))
+    assert ends[0][:2] == ("failed", None)
+    assert ends[1] == (
+        "failed",
+        None,
+        "Trial finished without a value of 'loss': log it with hypertuner.log.",
+    )
+    assert ends[2] == ("finished", 300.0, None)
+
+
+def _study_trials(folder: Path) -> list[Any]:
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(folder / STUDY_LOG))
+    )
+    return optuna.load_study(study_name="sweep", storage=storage).get_trials()
+
+
+def _starts(directory: Path) -> dict[int, int]:
+    """How many times each trial index was started, from the journal's running lines."""
+    starts: dict[int, int] = {}
+    for line in _journal(directory):
+        if line["status"] == "running":
+            starts[line["index"]] = starts.get(line["index"], 0) + 1
+    return starts
+
+
+def test_a_config_drawn_at_several_indices_resumes_as_one_run_per_index(
+    storage: Path, tmp_path: Path
+) -> None:
+    """TPE on four points draws some twice; a failed duplicate re-runs alone, and each index
+    keeps its own run (the journal knows trials by index, not by the hash of their config)."""
+    flag = tmp_path / "fail"
+    flag.write_text("")
+
+    def trial(args: hypertuner.Args) -> float:
+        run = hypertuner.current_run()
+        assert run is not None
+        if run.name == "dup-11" and flag.exists():
+            msg = "boom"
+            raise ValueError(msg)
+        return float((args.x - 1) ** 2)
+
+    options: dict[str, Any] = {
+        "strategy": "tpe", "n_trials": 12, "seed": 0, "name": "dup", "progress": False,
+    }  # fmt: skip
+    first = hypertuner.sweep(trial, {"x": irange(0, 4)}, **options)
+    assert first[11].status == "failed"
+    assert first[11].config in [t.config for t in first[:11]]  # a config drawn before
+    flag.unlink()
+    again = hypertuner.sweep(trial, {"x": irange(0, 4)}, **options)
+    assert [t.status for t in again] == ["finished"] * 12
+    assert [t.name for t in again] == [f"dup-{i}" for i in range(12)]
+    assert [t.config for t in again] == [t.config for t in first]
+    assert [t.resumed for t in again] == [True] * 11 + [False]
+    assert _starts(storage / "dup") == {**{i: 1 for i in range(11)}, 11: 2}
+    assert again.best is not None
+    best = json.loads((storage / "dup" / SWEEP_FILE).read_text())["best"]
+    assert (best["index"], best["run"]) == (again.best.index, f"dup-{again.best.index}")
+
+
 CRASH_SCRIPT = """
 import sys, time
 import hypertuner
@@ -470,6 +613,82 @@ def test_a_driver_killed_mid_sweep_loses_nothing_it_had_told(tmp_path: Path) -> 
     assert all(starts[i] == 1 for i in told)
     assert {line["status"] for line in _latest(folder).values()} <= {"finished", "pruned"}
     assert len(_latest(folder)) == 8
+
+
+def _check_pruned_once(folder: Path, trials: list[tuple[str, str, str | None]]) -> None:
+    """The sixth trial (x=9) ended pruned without running again, in journal and study alike
+    (``trials``: each trial's status, run and error, as the sweep run again returned them)."""
+    assert [status for status, _, _ in trials] == ["finished"] * 5 + ["pruned"]
+    assert trials[5][1:] == ("stop-5", "Trial pruned at step 0: its 'loss' of 10 is not promising.")
+    assert _starts(folder) == dict.fromkeys(range(6), 1)
+    assert _latest(folder)[5]["status"] == "pruned"
+    trials = _study_trials(folder)
+    assert len(trials) == 6  # not a second Optuna trial for the stopped one
+    assert trials[5].state == optuna.trial.TrialState.PRUNED
+
+
+def test_a_trial_interrupted_after_the_pruner_stopped_it_is_taken_as_pruned(
+    storage: Path, tmp_path: Path
+) -> None:
+    """Ctrl-C between the pruner's verdict and the trial's end: run again, the sweep records
+    the trial pruned (as the study has it) instead of running it again."""
+    flag = tmp_path / "interrupt"
+    flag.write_text("")
+
+    def trial(args: hypertuner.Args) -> float:
+        for step in range(3):
+            try:
+                hypertuner.log({"loss": args.x + 1.0 / (step + 1)}, step=step)
+            except hypertuner.TrialPruned:
+                if flag.exists():
+                    flag.unlink()
+                    raise KeyboardInterrupt from None
+                raise
+        return float(args.x)
+
+    options: dict[str, Any] = {"pruner": "median", "metric": "loss", "name": "stop"}
+    with pytest.raises(KeyboardInterrupt):
+        hypertuner.sweep(trial, {"x": [1, 2, 3, 4, 5, 9]}, progress=False, **options)
+    assert _latest(storage / "stop")[5]["status"] == "interrupted"
+    again = hypertuner.sweep(trial, {"x": [1, 2, 3, 4, 5, 9]}, progress=False, **options)
+    _check_pruned_once(storage / "stop", [(t.status, t.name, t.error) for t in again])
+    assert again[5].resumed
+
+
+KILLED_AFTER_VERDICT_SCRIPT = """
+import json, os, signal
+import hypertuner
+
+def train(args):
+    for step in range(3):
+        try:
+            hypertuner.log({"loss": args.x + 1.0 / (step + 1)}, step=step)
+        except hypertuner.TrialPruned:
+            if not os.path.exists("killed"):
+                open("killed", "w").close()
+                os.kill(os.getpid(), signal.SIGKILL)  # the sweep dies right after the verdict
+            raise
+    return args.x
+
+if __name__ == "__main__":
+    results = hypertuner.sweep(train, {"x": [1, 2, 3, 4, 5, 9]}, pruner="median",
+                               metric="loss", name="stop", progress=False)
+    print(json.dumps([[t.status, t.name, t.error] for t in results]))
+"""
+
+
+@pytest.mark.slow
+def test_a_sweep_killed_after_the_pruner_stopped_a_trial_takes_it_as_pruned(
+    tmp_path: Path,
+) -> None:
+    script = _script(tmp_path, "stop.py", KILLED_AFTER_VERDICT_SCRIPT)
+    killed = _python(script, cwd=tmp_path)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    folder = tmp_path / "storage" / "stop"
+    assert _latest(folder)[5]["status"] == "running"
+    again = _python(script, cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    _check_pruned_once(folder, [tuple(t) for t in json.loads(again.stdout)])
 
 
 def _record_fsyncs(monkeypatch: pytest.MonkeyPatch, path: Path) -> list[tuple[float, str]]:

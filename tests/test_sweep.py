@@ -182,6 +182,62 @@ def test_running_the_same_sweep_again_skips_finished_trials_and_reruns_failed_on
     assert len(meta["starts"]) == 2
 
 
+def test_a_value_listed_twice_resumes_as_two_trials_each_with_its_own_run(storage: Path) -> None:
+    """Trials are known by index: the two x=2 trials share a config (and its hash), not a run."""
+    Path("fixed").touch()
+    first = hypertuner.sweep(_fails_on_two, {"x": [2, 2, 1]}, name="twice", progress=False)
+    again = hypertuner.sweep(_fails_on_two, {"x": [2, 2, 1]}, name="twice", progress=False)
+    assert [(t.name, t.status, t.resumed) for t in again] == [
+        ("twice-0", "finished", True),
+        ("twice-1", "finished", True),
+        ("twice-2", "finished", True),
+    ]
+    assert [t.value for t in again] == [t.value for t in first]
+
+
+def _logs_loss(args: hypertuner.Args) -> Any:
+    """Logs its loss at two steps; returns what ``args.returns`` says, never the loss."""
+    hypertuner.log({"loss": args.x + 1.0}, step=0)
+    hypertuner.log({"loss": float(args.x)}, step=1)
+    return {"acc": 0.5} if args.returns == "dict" else None
+
+
+@pytest.mark.parametrize("returns", ["none", "dict"], ids=["returns-none", "dict-without-it"])
+def test_a_trial_whose_result_holds_no_metric_is_ranked_by_its_last_logged_value(
+    storage: Path, returns: str
+) -> None:
+    results = hypertuner.sweep(
+        _logs_loss, {"x": [3, 2]}, config={"returns": returns}, metric="loss", progress=False
+    )
+    assert [t.value for t in results] == [3.0, 2.0]
+    assert results.best is not None
+    assert results.best.config["x"] == 2
+    expected = [3.0, 2.0] if returns == "none" else [{"acc": 0.5}] * 2
+    assert [t.result for t in results] == expected  # a dict result stays what was returned
+
+
+def test_a_trial_run_again_is_ranked_by_what_it_logged_this_time(
+    storage: Path, tmp_path: Path
+) -> None:
+    """Not by the value its failed attempt left in the run's summary.json."""
+    attempts = tmp_path / "attempts"
+
+    def trial(args: hypertuner.Args) -> None:
+        with attempts.open("a") as out:
+            out.write("x")
+        if len(attempts.read_text()) == 1:
+            hypertuner.log({"loss": 100.0 * args.x}, step=0)
+            msg = "first attempt"
+            raise RuntimeError(msg)
+        hypertuner.log({"loss": 200.0 * args.x}, step=0)
+
+    first = hypertuner.sweep(trial, {"x": [1]}, metric="loss", name="again", progress=False)
+    assert first[0].status == "failed"
+    again = hypertuner.sweep(trial, {"x": [1]}, metric="loss", name="again", progress=False)
+    assert (again[0].status, again[0].value) == ("finished", 200.0)
+    assert _journal(storage / "again")[-1]["value"] == 200.0
+
+
 def test_random_search_resumes_with_the_same_draws_when_no_seed_was_given(storage: Path) -> None:
     space = {"lr": loguniform(1e-4, 1e-1), "layers": choice(2, 4, 8)}
 
@@ -243,6 +299,27 @@ def test_progress_prints_plain_lines_with_count_best_and_eta_when_not_a_terminal
         "sweep plain: 1/2 trial 0 finished, value 3 | best 3 (trial 0) | eta "
     )
     assert lines[1] == "sweep plain: 2/2 trial 1 finished, value 1 | best 1 (trial 1) | eta 0s"
+
+
+def test_the_summary_gives_the_error_of_each_failed_trial_on_one_line(storage: Path) -> None:
+    results = hypertuner.sweep(_fails_on_two, {"x": [1, 2, 3]}, name="why", progress=False)
+    lines = results.summary().splitlines()
+    assert re.fullmatch(
+        r"trial 1 failed: ValueError: x=2 is not allowed \(test_sweep\.py:\d+\)", lines[4]
+    )
+    assert lines[5].startswith("sweep why: 2/3 finished, 1 failed;")
+
+
+def test_the_summary_shows_the_first_three_errors_and_where_the_others_are(storage: Path) -> None:
+    def fails(args: hypertuner.Args) -> None:
+        msg = f"bad x={args.x}\nsecond line"
+        raise ValueError(msg)
+
+    results = hypertuner.sweep(fails, {"x": [1, 2, 3, 4, 5]}, name="many", progress=False)
+    lines = results.summary().splitlines()[6:]
+    assert lines[:3] == [f"trial {i} failed: ValueError: bad x={i + 1} ..." for i in range(3)]
+    assert lines[3] == f"... and 2 more failed (errors in {storage / 'many' / JOURNAL})"
+    assert lines[4].startswith("sweep many: 0/5 finished, 5 failed;")
 
 
 def test_progress_draws_a_bar_on_a_terminal() -> None:
@@ -347,7 +424,17 @@ def test_a_process_pool_object_is_the_same_as_its_shorthand_keywords(storage: Pa
             id="object-and-shorthand",
         ),
         pytest.param({"backend": object()}, r"has no run\(\) method", id="not-a-backend"),
-        pytest.param({"backend": "proces"}, r"Did you mean 'process'\?", id="misspelt-name"),
+        pytest.param(
+            {"backend": "proces"},
+            r"^Unknown backend 'proces': use one of 'serial', 'process', 'ray'\. "
+            r"Did you mean 'process'\?$",
+            id="misspelt-name",
+        ),
+        pytest.param(
+            {"backend": "fast"},
+            r"^Unknown backend 'fast': use one of 'serial', 'process', 'ray'\.$",
+            id="unknown-name-listed-once",
+        ),
         pytest.param(
             {"backend": "serial", "workers": 2}, r"backend='serial' runs one trial", id="serial-2"
         ),
@@ -681,6 +768,32 @@ def test_the_sweep_command_runs_the_script_once_per_trial_with_its_overrides(
     reran = [line["index"] for line in _journal(storage / "cmd") if line["status"] == "running"]
     assert reran.count(2) == 2
     assert reran.count(0) == 1
+
+
+BAD_KEY_SCRIPT = """
+import hypertuner
+
+args = hypertuner.parse(defaults={"train": {"lr": 0.1}})
+hypertuner.log({"loss": args.train.lr}, step=0)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("progress", [[], ["--no-progress"]], ids=["progress", "no-progress"])
+def test_the_sweep_command_says_why_each_trial_failed_and_where_its_log_is(
+    tmp_path: Path, storage: Path, capsys: pytest.CaptureFixture[str], progress: list[str]
+) -> None:
+    script = _script(tmp_path, "train.py", BAD_KEY_SCRIPT)
+    argv = ["sweep", str(script), "train.lrr=choice(0.1,0.2)", "--name=badkey", *progress]
+    assert cli.main(argv) == 1
+    out = capsys.readouterr().out.splitlines()
+    for index, value in enumerate(["0.1", "0.2"]):
+        assert out[3 + index] == (
+            f"trial {index} failed: exit code 2: train.py: error: Unknown key 'train.lrr' in "
+            f"override 'train.lrr={value}'. Did you mean 'train.lr' or 'train'? Use "
+            f"'+train.lrr={value}' to add it. (log: {storage / 'badkey' / 'logs'}/{index}.log)"
+        )
+    assert out[5].startswith("sweep badkey: 0/2 finished, 2 failed;")
 
 
 # ---------------------------------------------------------------------------------------------

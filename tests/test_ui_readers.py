@@ -111,6 +111,20 @@ def test_runs_table_groups_a_sweeps_trials_with_their_best(server: UIServer, sto
     assert data["charts"]["available"] is (server_module._plotly_file() is not None)
 
 
+def test_a_sweep_that_ran_one_config_at_two_indices_shows_both_trials(
+    server: UIServer, storage: Path
+) -> None:
+    hypertuner.sweep(
+        lambda args: args.x, {"x": [2, 2, 1]}, name="tw", storage=storage, progress=False
+    )
+    code, data, _ = get(server, "/api/runs")
+    assert code == 200
+    (sweep,) = data["sweeps"]
+    assert sorted(sweep["trials"]) == ["tw-0", "tw-1", "tw-2"]
+    assert [sweep["trials"][f"tw-{i}"]["index"] for i in range(3)] == [0, 1, 2]
+    assert sweep["best"] == {"run": "tw-2", "index": 2, "value": 1.0}
+
+
 def _torn_journal(folder: Path) -> None:
     good = json.loads((folder / "trials.jsonl").read_text().splitlines()[-1])
     lines = [

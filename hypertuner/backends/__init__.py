@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from .._trial import Job, Outcome
-from ..errors import SearchSpecError, nearest_hint
+from ..errors import SearchSpecError, did_you_mean, suggest
 from .pool import START_METHODS, ProcessPool
 from .ray import Ray
 from .serial import Serial
@@ -139,8 +139,11 @@ def backend_for(
     if name is None:
         name = "process" if (workers or 1) > 1 or gpus is not None else "serial"
     if name not in NAMES:
-        hint, close = nearest_hint(str(name), NAMES, listing="Backends")
-        msg = f"Unknown backend {name!r}: use one of {', '.join(map(repr, NAMES))}.{hint}"
+        close = suggest(str(name), NAMES)
+        msg = (
+            f"Unknown backend {name!r}: use one of {', '.join(map(repr, NAMES))}."
+            f"{did_you_mean(close)}"
+        )
         raise SearchSpecError(msg, key="backend", value=name, suggestions=close)
     if name == "serial":
         if (workers or 1) > 1:

@@ -247,29 +247,31 @@ def _journal(
     root: Path, directory: Path, name: str
 ) -> tuple[dict[str, dict[str, Any]], str | None]:
     """``{run: {"index", "status", "value", "error"}}`` from the journal's last word on each
-    trial; lines that are torn, not objects or name a run outside this sweep are skipped."""
+    trial index (two indices may hold the same config, hence the same trial id); lines that are
+    torn, not objects or name a run outside this sweep are skipped."""
     what = f"Sweep journal '{name}/{JOURNAL}'"
     data, problem = read_small(root, directory / JOURNAL, what, MAX_JOURNAL_BYTES)
     if data is None:
         return {}, problem
-    latest: dict[str, dict[str, Any]] = {}
+    latest: dict[int, dict[str, Any]] = {}
     for line in data.decode("utf-8", "replace").splitlines():
         try:
             record = json.loads(line)
         except (ValueError, RecursionError):
             continue  # a line torn by a crash
-        if isinstance(record, dict) and isinstance(record.get("trial"), str):
-            latest.setdefault(record["trial"], {}).update(record)
-    trials: dict[str, dict[str, Any]] = {}
-    for record in latest.values():
-        run = record.get("run")
+        if not isinstance(record, dict) or not isinstance(record.get("trial"), str):
+            continue
         index = _count(record.get("index"))
-        if (
-            not isinstance(run, str)
-            or not _RUN_NAME.fullmatch(run)
-            or index is None
-            or run != f"{name}-{index}"
-        ):
+        if index is None:
+            continue
+        merged = latest.get(index)
+        if merged is None or merged.get("trial") != record["trial"]:
+            merged = latest[index] = {}  # new, or the index asked again with other values
+        merged.update(record)
+    trials: dict[str, dict[str, Any]] = {}
+    for index, record in latest.items():
+        run = record.get("run")
+        if not isinstance(run, str) or not _RUN_NAME.fullmatch(run) or run != f"{name}-{index}":
             continue
         trials[run] = {
             "index": index,
