@@ -790,7 +790,7 @@ def test_the_sweep_command_says_why_each_trial_failed_and_where_its_log_is(
     for index, value in enumerate(["0.1", "0.2"]):
         assert out[3 + index] == (
             f"trial {index} failed: exit code 2: train.py: error: Unknown key 'train.lrr' in "
-            f"override 'train.lrr={value}'. Did you mean 'train.lr' or 'train'? Use "
+            f"override 'train.lrr={value}'. Did you mean 'train.lr'? Use "
             f"'+train.lrr={value}' to add it. (log: {storage / 'badkey' / 'logs'}/{index}.log)"
         )
     assert out[5].startswith("sweep badkey: 0/2 finished, 2 failed;")
