@@ -42,8 +42,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ._formats import parse_value
-from .errors import SearchSpecError, suggest
+from ._formats import check_plain, parse_value
+from .errors import ConfigError, SearchSpecError, suggest
 
 __all__ = [
     "MODEL_BASED",
@@ -128,6 +128,10 @@ class Dimension:
         msg = f"{self!r} is continuous: it has no list of values (use random search)."
         raise SearchSpecError(msg, value=repr(self))
 
+    def sequence(self) -> Sequence[Any]:
+        """Every value of a finite dimension, indexable, never listed when it need not be."""
+        return self.values()
+
     def sample(self, rng: random.Random) -> Any:
         """Draw one value with ``rng``."""
         return self.sampler(rng.random)()
@@ -146,6 +150,19 @@ class Dimension:
         raise NotImplementedError
 
 
+#: The most values a finite dimension lists (an ``irange`` beyond it is sampled, never listed).
+MAX_VALUES = 1_000_000
+
+
+def _as_lists(value: Any) -> Any:
+    """``value`` with its tuples as lists, as ``config.json`` stores them."""
+    if isinstance(value, (list, tuple)):
+        return [_as_lists(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_lists(v) for k, v in value.items()}
+    return value
+
+
 class Choice(Dimension):
     """One of a list of values (see :func:`choice`)."""
 
@@ -155,6 +172,10 @@ class Choice(Dimension):
     def problem(self) -> str | None:
         if not self.options:
             return "has no options; give at least one value, e.g. choice(0.1, 0.01)."
+        try:  # each option is a trial's config value: config.json must hold it as it is
+            check_plain(_as_lists(self.options), "its option list")
+        except ConfigError as err:
+            return f"cannot be searched: {err.message}"
         return None
 
     def values(self) -> list[Any]:
@@ -253,7 +274,23 @@ class IntRange(Dimension):
 
     def values(self) -> list[Any]:
         self.check()
+        count = len(range(self.start, self.stop, self.step))
+        if count > MAX_VALUES:
+            msg = (
+                f"{self!r} holds {count:,} values, too many to list (a grid of them would never "
+                f"end; at most {MAX_VALUES:,}): search it with strategy='random' or a model."
+            )
+            raise SearchSpecError(msg, value=repr(self))
         return list(range(self.start, self.stop, self.step))
+
+    def sequence(self) -> Sequence[Any]:
+        self.check()
+        return range(self.start, self.stop, self.step)  # indexed, never listed
+
+    def sampler(self, draw: Callable[[], float]) -> Callable[[], Any]:
+        span = self.sequence()
+        count = len(span)
+        return lambda: span[int(draw() * count)]
 
     def to_json(self) -> dict[str, Any]:
         return {"type": "irange", "start": self.start, "stop": self.stop, "step": self.step}
@@ -434,7 +471,7 @@ def size(space: Mapping[str, Dimension]) -> int | None:
     for dimension in space.values():
         if not dimension.finite:
             return None
-        total *= len(dimension.values())
+        total *= len(dimension.sequence())
     return total
 
 
@@ -519,7 +556,7 @@ def _random(
     if total is not None:
         # Finite: a partial Fisher-Yates shuffle over the trial indices (a dict holds only the
         # swapped entries), so no trial repeats and a longer run extends a shorter one.
-        columns = [dims[k].values() for k in keys]
+        columns = [dims[k].sequence() for k in keys]
         count = min(n_trials, total)
         swapped: dict[int, int] = {}
         out = []

@@ -335,6 +335,31 @@ BAD_INPUTS = [
         id="empty-range",
     ),
     pytest.param(
+        _sweep({"lr": choice(0.1, float("inf"))}),
+        SearchSpecError,
+        "Parameter 'lr': choice\\(0.1, inf\\) cannot be searched: its option list sets "
+        "'\\[1\\]' to inf, which the JSON snapshot cannot store",
+        id="choice-of-inf",
+    ),
+    pytest.param(
+        _sweep({"x": choice(1j)}),
+        SearchSpecError,
+        "Parameter 'x': choice\\(1j\\) cannot be searched: .* a complex",
+        id="choice-of-complex",
+    ),
+    pytest.param(
+        _sweep({"x": choice({1, 2})}),
+        SearchSpecError,
+        "Parameter 'x': .* a set",
+        id="choice-of-set",
+    ),
+    pytest.param(
+        _sweep({"x": irange(0, 10**18)}),
+        SearchSpecError,
+        "irange\\(0, 1000000000000000000\\) holds 1,000,000,000,000,000,000 values, too many",
+        id="grid-over-a-huge-range",
+    ),
+    pytest.param(
         _sweep({"lr": choice(0.1)}, strategy="bayes"),
         SearchSpecError,
         "Unknown search strategy 'bayes'",
@@ -569,3 +594,13 @@ def test_a_failed_trial_of_optimize_parallel_cpu_gives_none_and_the_others_run(
         _fails_on_four, nb_trials=3, nb_workers=1, progress=False
     )
     assert [result for _, result in results] == [2, None, 8]
+
+
+def test_random_search_samples_a_range_too_large_to_list(storage: Path) -> None:
+    results = hypertuner.sweep(
+        lambda args: float(args.x % 7), {"x": irange(0, 10**18, 3)}, strategy="random",
+        n_trials=3, seed=0, progress=False,
+    )  # fmt: skip
+    values = [trial.config["x"] for trial in results]
+    assert len(set(values)) == 3
+    assert all(0 <= v < 10**18 and v % 3 == 0 for v in values)
