@@ -191,6 +191,7 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
         self._before_val: dict[str, float] = {}
         self._last_batch_keys: frozenset[str] | None = None
         self._epoch_keys: set[str] = set()
+        self._last_batch = -1  # the index of the epoch's last batch, while it is still watched
         self._logged_at: tuple[int, frozenset[str]] = (-1, frozenset())
         self._resumed: dict[str, Any] | None = None
         self._stopped = False
@@ -271,6 +272,9 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
         self._validated = False
+        batches = trainer.num_training_batches  # inf for an iterable data set: never matched
+        done = self._epoch_keys or not isinstance(batches, int)
+        self._last_batch = -1 if done else batches - 1
         self._install_sigterm(trainer)
 
     def on_sanity_check_start(self, trainer: Any, pl_module: Any) -> None:
@@ -330,8 +334,8 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
                 self._log_metrics(trainer, step_metrics, trainer.global_step)
                 self._logged_at = (trainer.global_step, frozenset(step_metrics))
             self._share_stop(trainer)
-        if not self._epoch_keys and batch_idx + 1 >= trainer.num_training_batches:
-            self._last_batch_keys = frozenset(trainer.callback_metrics)  # the first epoch's
+        if batch_idx == self._last_batch:  # until the first epoch shows its aggregates
+            self._last_batch_keys = frozenset(trainer.callback_metrics)
 
     def _log_metrics(self, trainer: Any, metrics: Mapping[str, Any], step: int) -> None:
         """Send ``metrics`` to :func:`hypertuner.tracking.log` (TensorBoard), rank zero only."""
