@@ -8,8 +8,10 @@ hold the server.
 
 from __future__ import annotations
 
+import cProfile
 import json
 import os
+import pdb
 import re
 import socket
 import stat
@@ -147,6 +149,46 @@ def _relative_python(project: Path, storage: Path) -> dict[str, Any]:
     return {"executable": "python3"}
 
 
+def _pdb_running_a_shell(project: Path, storage: Path) -> dict[str, Any]:
+    shell = f"--command=!__import__('os').system('id > {PWNED}')"
+    train = str(project / "train.py")
+    return {"script": pdb.__file__, "module": "pdb", "argv": ["x", shell, "--command=c", train]}
+
+
+def _cprofile_running_storage_code(project: Path, storage: Path) -> dict[str, Any]:
+    evil = storage / "src" / "evil.py"
+    evil.write_text(f"open({PWNED!r}, 'w')\n")
+    return {"script": cProfile.__file__, "module": "cProfile", "argv": ["x", str(evil)]}
+
+
+def _stdlib_module_named_like_a_project_file(project: Path, storage: Path) -> dict[str, Any]:
+    (project / "pdb.py").write_text("")  # the script exists, but '-m pdb' runs the standard one
+    elsewhere = project / "elsewhere"
+    elsewhere.mkdir()
+    argv = ["x", "--command=c", str(storage / "src" / "evil.py")]
+    return {"script": str(project / "pdb.py"), "module": "pdb", "cwd": str(elsewhere), "argv": argv}
+
+
+def _installed_module_named_like_a_project_file(project: Path, storage: Path) -> dict[str, Any]:
+    script = project / "pytest" / "__main__.py"  # '-m pytest' runs the installed pytest
+    script.parent.mkdir()
+    script.write_text("")
+    elsewhere = project / "elsewhere"
+    elsewhere.mkdir()
+    return {"script": str(script), "module": "pytest", "cwd": str(elsewhere), "argv": ["x"]}
+
+
+def _argument_in_storage(project: Path, storage: Path) -> dict[str, Any]:
+    evil = storage / "src" / "evil.py"
+    evil.write_text(f"open({PWNED!r}, 'w')\n")
+    return {"argv": [str(project / "train.py"), str(evil)]}
+
+
+def _flag_value_in_storage(project: Path, storage: Path) -> dict[str, Any]:
+    relative = os.path.relpath(storage / "src" / "model.pt", project)  # from the recorded cwd
+    return {"argv": [str(project / "train.py"), f"--resume={relative}"]}
+
+
 TAMPERED = [
     pytest.param(_sh_module, "interpreter '/bin/sh' .* is not a Python", id="sh-with-module-c"),
     pytest.param(_env_sh, r"script '/bin/sh' is not a \.py file", id="env-running-sh"),
@@ -161,6 +203,26 @@ TAMPERED = [
     pytest.param(_python_in_storage, "inside the storage folder", id="python-in-storage"),
     pytest.param(_python_writable_by_all, "may be changed by others", id="python-writable"),
     pytest.param(_relative_python, "no interpreter path", id="python-not-absolute"),
+    pytest.param(_pdb_running_a_shell, "standard library or installed", id="pdb-runs-a-shell"),
+    pytest.param(
+        _cprofile_running_storage_code, "standard library or installed", id="cprofile-storage"
+    ),
+    pytest.param(
+        _stdlib_module_named_like_a_project_file,
+        "module 'pdb' is a module of Python's standard library",
+        id="module-pdb-shadowed",
+    ),
+    pytest.param(
+        _installed_module_named_like_a_project_file,
+        "module 'pytest' would be imported from the interpreter's installed packages",
+        id="module-installed",
+    ),
+    pytest.param(
+        _argument_in_storage, r"evil\.py' names a path inside the storage", id="argument-in-storage"
+    ),
+    pytest.param(
+        _flag_value_in_storage, r"--resume=.* names a path inside the storage", id="flag-in-storage"
+    ),
 ]
 
 
@@ -260,6 +322,32 @@ def test_record_changed_after_the_command_was_shown_is_refused(
     assert "--evil" in data["error"]
     assert "Nothing was started" in data["error"]
     assert not server.launcher.launches
+
+
+def test_a_run_the_page_launched_is_launched_again_with_a_new_config(
+    storage: Path, project: Path
+) -> None:
+    """Its recorded --config (the page's saved config) and --storage, both in the storage folder,
+    are replaced, not refused."""
+    script = str(project / "train.py")
+    saved = storage / ".hypertuner" / "configs" / "next.json"
+    meta = {
+        "executable": sys.executable,
+        "script": script,
+        "cwd": str(project),
+        "argv": [script, f"--config={saved}", "--name=next", f"--storage={storage}", "--epochs=3"],
+    }
+    command = launch_command(meta, config_path=saved.with_name("b.json"), name="b", storage=storage)
+    assert command[2:] == [
+        "--epochs=3",
+        f"--config={saved.with_name('b.json')}",
+        "--name=b",
+        f"--storage={storage}",
+    ]
+    meta["argv"] = [script, "--config", str(saved), "--storage", str(storage)]
+    assert (
+        launch_command(meta, config_path=saved, name="b", storage=storage)[2] == f"--config={saved}"
+    )
 
 
 def test_launch_command_refuses_a_smuggled_c_even_for_python() -> None:
