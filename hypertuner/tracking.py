@@ -472,8 +472,7 @@ def read_summary(directory: str | os.PathLike[str]) -> dict[str, dict[str, Any]]
     """
     path = Path(directory) / SUMMARY_FILE
     try:
-        with os.fdopen(_files.open_nofollow(path), "rb") as handle:  # a link may lead out
-            data = json.loads(handle.read())
+        data = json.loads(_files.read_regular(path))  # not a link (it may lead out), nor a FIFO
         metrics = data["metrics"]
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return {}

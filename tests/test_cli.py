@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -390,3 +391,42 @@ def test_explain_show_and_runs_write_values_the_same_way(
 def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--version"]) == 0
     assert capsys.readouterr().out == f"hypertuner {hypertuner.__version__}\n"
+
+
+# --- a tampered run folder: every command still answers -----------------------------------------
+
+
+def _fifo(name: str) -> Callable[[Path], None]:
+    def tamper(run: Path) -> None:
+        (run / name).unlink(missing_ok=True)
+        os.mkfifo(run / name)  # opening it for reading would wait for a writer forever
+
+    return tamper
+
+
+TAMPERED_RUN_FILES = [
+    pytest.param(_fifo("meta.json"), id="meta-json-fifo"),
+    pytest.param(_fifo("summary.json"), id="summary-json-fifo"),
+]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("tamper", TAMPERED_RUN_FILES)
+def test_every_command_lists_a_run_whose_files_were_tampered_with(
+    two_runs: Path, capsys: pytest.CaptureFixture[str], tamper: Callable[[Path], None]
+) -> None:
+    """A shared storage folder can hold anything: a bad file is read as unreadable."""
+    tamper(two_runs / "big-lr01")
+    for argv in (
+        ["runs"],
+        ["runs", "--json"],
+        ["show", "big-lr01"],
+        ["show", "big-lr01", "--json"],
+    ):
+        code, out, err = run_cli(capsys, *argv)
+        assert (code, err) == (0, ""), argv
+        assert "big-lr01" in out
+    for argv in (["compare", "--metric", "val_loss"], ["diff", "big-lr01", "small-lr1"]):
+        code, out, err = run_cli(capsys, *argv)
+        assert (code, err) == (0, ""), argv
+        assert "small-lr1" in out

@@ -440,6 +440,34 @@ def test_run_file_that_is_a_link_is_not_read(
     assert "config.json" not in data["files"]
 
 
+@pytest.mark.timeout(60)
+def test_fifos_in_the_storage_folder_never_hold_the_page(server: UIServer, storage: Path) -> None:
+    """A FIFO as meta.json, summary.json or a saved config is unreadable, said at once: each
+    read used to wait for a writer forever, holding a server thread."""
+    for name in ("meta", "summary", "fine"):
+        with hypertuner.start_run({"lr": 0.1}, name=name, storage=storage):
+            hypertuner.log({"loss": 0.5}, step=0)
+    for run, name in (("meta", "meta.json"), ("summary", "summary.json")):
+        (storage / run / name).unlink()
+        os.mkfifo(storage / run / name)
+    configs = storage / ".hypertuner" / "configs"
+    configs.mkdir(parents=True)
+    os.mkfifo(configs / "leak.json")
+    code, data = call(server, "GET", "/api/runs")
+    assert code == 200, data
+    assert sorted(r["name"] for r in data["runs"]) == ["fine", "meta", "summary"]
+    for path in ("/api/runs/meta", "/api/runs/summary", "/api/compare?run=meta&run=summary"):
+        code, data = call(server, "GET", path)
+        assert code == 200, (path, data)
+    body = {"config": {"lr": 0.5}, "name": "next"}
+    code, data = call(server, "POST", "/api/runs/meta/command", body)
+    assert code == 409, data
+    assert "Not a regular file" in data["error"]
+    code, data = call(server, "GET", "/api/configs/leak.json")
+    assert code == 403, data
+    assert data["error"] == "Saved config 'leak.json' cannot be read (Not a regular file)."
+
+
 @pytest.mark.parametrize(
     "target",
     [pytest.param("/etc/passwd", id="etc-passwd"), pytest.param("secret", id="user-file")],

@@ -598,7 +598,7 @@ class Launch:
     def log_tail(self, limit: int = 4000) -> str:
         """The last ``limit`` characters of the run's output."""
         try:
-            fd = _files.open_nofollow(self.log)
+            fd = _files.open_regular(self.log)
         except OSError:
             return ""
         with os.fdopen(fd, "rb") as handle:

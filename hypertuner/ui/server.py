@@ -686,6 +686,11 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
                 raise _HTTPError(
                     404, f"No saved config {path.name!r} in {str(path.parent)!r}."
                 ) from err
+            except OutsideStorageError:
+                raise
+            except OSError as err:  # a FIFO, a folder...: never waited on, never served
+                msg = f"Saved config {path.name!r} cannot be read ({err.strerror})."
+                raise _HTTPError(403, msg) from err
             self._send(
                 200,
                 body,
