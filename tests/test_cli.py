@@ -404,9 +404,24 @@ def _fifo(name: str) -> Callable[[Path], None]:
     return tamper
 
 
+def _summary(entry: dict[str, Any]) -> Callable[[Path], None]:
+    def tamper(run: Path) -> None:
+        good = {"last": 0.5, "min": 0.4, "max": 0.9, "step": 2, "count": 3}
+        metrics = {"val_loss": {**good, **entry}, "acc": good}
+        (run / "summary.json").write_text(json.dumps({"version": 1, "metrics": metrics}))
+
+    return tamper
+
+
 TAMPERED_RUN_FILES = [
     pytest.param(_fifo("meta.json"), id="meta-json-fifo"),
     pytest.param(_fifo("summary.json"), id="summary-json-fifo"),
+    pytest.param(_summary({"last": "abc"}), id="summary-last-not-a-number"),
+    pytest.param(_summary({"min": [1]}), id="summary-min-a-list"),
+    pytest.param(_summary({"max": True}), id="summary-max-a-boolean"),
+    pytest.param(_summary({"last": 10**400}), id="summary-last-too-big-for-a-float"),
+    pytest.param(_summary({"step": "2"}), id="summary-step-text"),
+    pytest.param(_summary({"count": 10**4000}), id="summary-count-of-4000-digits"),
 ]
 
 

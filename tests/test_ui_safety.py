@@ -468,6 +468,26 @@ def test_fifos_in_the_storage_folder_never_hold_the_page(server: UIServer, stora
     assert data["error"] == "Saved config 'leak.json' cannot be read (Not a regular file)."
 
 
+def test_a_tampered_summary_leaves_the_runs_table_and_compare_answering(
+    server: UIServer, storage: Path
+) -> None:
+    for name in ("tampered", "fine"):
+        with hypertuner.start_run({"lr": 0.1}, name=name, storage=storage):
+            hypertuner.log({"loss": 0.5, "acc": 0.9}, step=0)
+    metrics = {
+        "loss": {"last": "abc", "min": 1, "max": 2, "step": 1, "count": 1},
+        "acc": {"last": 0.9, "min": 0.9, "max": 0.9, "step": 0, "count": 1},
+    }
+    (storage / "tampered" / "summary.json").write_text(json.dumps({"metrics": metrics}))
+    code, data = call(server, "GET", "/api/runs")
+    assert code == 200, data
+    (row,) = [r for r in data["runs"] if r["name"] == "tampered"]
+    assert sorted(row["metrics"]) == ["acc"]  # the bad entry is left out, the rest is read
+    for path in ("/api/runs/tampered", "/api/compare?run=tampered&run=fine&metric=loss"):
+        code, data = call(server, "GET", path)
+        assert code == 200, (path, data)
+
+
 @pytest.mark.parametrize(
     "target",
     [pytest.param("/etc/passwd", id="etc-passwd"), pytest.param("secret", id="user-file")],
