@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -413,7 +414,21 @@ def _summary(entry: dict[str, Any]) -> Callable[[Path], None]:
     return tamper
 
 
+def _meta(fields: dict[str, Any]) -> Callable[[Path], None]:
+    def tamper(run: Path) -> None:
+        meta = json.loads((run / "meta.json").read_text())
+        # json.dumps writes NaN and Infinity, as a tampered file may hold them
+        (run / "meta.json").write_text(json.dumps({**meta, **fields}))
+
+    return tamper
+
+
 TAMPERED_RUN_FILES = [
+    pytest.param(_meta({"duration_s": math.nan}), id="meta-duration-nan"),
+    pytest.param(_meta({"duration_s": math.inf}), id="meta-duration-infinite"),
+    pytest.param(_meta({"duration_s": 1e308}), id="meta-duration-1e308"),
+    pytest.param(_meta({"duration_s": 10**4000}), id="meta-duration-4000-digits"),
+    pytest.param(_meta({"duration_s": -5}), id="meta-duration-negative"),
     pytest.param(_fifo("meta.json"), id="meta-json-fifo"),
     pytest.param(_fifo("summary.json"), id="summary-json-fifo"),
     pytest.param(_summary({"last": "abc"}), id="summary-last-not-a-number"),
@@ -441,6 +456,8 @@ def test_every_command_lists_a_run_whose_files_were_tampered_with(
         code, out, err = run_cli(capsys, *argv)
         assert (code, err) == (0, ""), argv
         assert "big-lr01" in out
+        if "--json" not in argv:  # the tables show no value of hundreds of digits
+            assert max(len(line) for line in out.splitlines()) <= 200
     for argv in (["compare", "--metric", "val_loss"], ["diff", "big-lr01", "small-lr1"]):
         code, out, err = run_cli(capsys, *argv)
         assert (code, err) == (0, ""), argv
