@@ -596,6 +596,20 @@ def _slow_client(ui: UIServer) -> socket.socket:
 
 
 @pytest.mark.timeout(20)
+def test_a_client_gone_before_its_error_answer_leaves_no_traceback(
+    server: UIServer, storage: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """It promises a 100-byte body, sends one byte and closes: the 400 meets a closed socket."""
+    hypertuner.start_run({"lr": 0.1}, name="mine", storage=storage).finish()
+    for _ in range(5):
+        _slow_client(server).close()
+    time.sleep(0.5)
+    code, _ = call(server, "GET", "/api/runs")
+    assert code == 200
+    assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.timeout(20)
 def test_slow_loris_does_not_hold_the_server(storage: Path) -> None:
     hypertuner.start_run({"lr": 0.1}, name="mine", storage=storage).finish()
     with UIServer(storage, port=0, timeout=1.0) as ui:
