@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import math
 import os
@@ -355,6 +357,47 @@ def test_output_into_a_pipe_closed_early_ends_quietly(tmp_path: Path, command: l
     assert all(first)
     assert errors.decode() == ""
     assert process.returncode == 141
+
+
+class _FullDisk(io.StringIO):
+    """A stdout on a full disk (as '> /dev/full' gives)."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["runs"], id="runs"),
+        pytest.param(["runs", "--json"], id="runs-json"),
+        pytest.param(["show", "big-lr01"], id="show"),
+        pytest.param(["compare", "--metric", "acc"], id="compare"),
+    ],
+)
+def test_output_that_cannot_be_written_is_one_line_and_exit_1(
+    two_runs: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+) -> None:
+    monkeypatch.setattr(sys, "stdout", _FullDisk())
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err == "hypertuner: error: Cannot write the output to stdout: No space left on device.\n"
+
+
+def test_an_os_error_that_is_not_the_output_keeps_its_traceback(
+    two_runs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a failed write of the output is reported in one line; anything else is a bug."""
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(hypertuner.compare, "runs_table", broken)
+    with pytest.raises(OSError, match="Input/output error"):
+        cli.main(["runs"])
 
 
 def test_show_prints_the_whole_command_line_the_run_was_started_with(
