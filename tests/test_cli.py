@@ -500,7 +500,9 @@ def test_every_command_lists_a_run_whose_files_were_tampered_with(
         assert (code, err) == (0, ""), argv
         assert "big-lr01" in out
         if "--json" not in argv:  # the tables show no value of hundreds of digits
-            assert max(len(line) for line in out.splitlines()) <= 200
+            whole = ("folder", "command", "cwd")  # show prints these lines whole
+            lines = [line for line in out.splitlines() if not line.startswith(whole)]
+            assert max(len(line) for line in lines) <= 200
     for argv in (["compare", "--metric", "val_loss"], ["diff", "big-lr01", "small-lr1"]):
         code, out, err = run_cli(capsys, *argv)
         assert (code, err) == (0, ""), argv
