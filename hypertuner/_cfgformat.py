@@ -13,7 +13,8 @@ bare word (``activation = relu``) is that word as a string. Everything else (nam
 expressions, attribute access, subscripts, other calls, lambdas, comprehensions, f-strings,
 ``:=``, dunder names) is refused before anything runs, and so is every result over the limits
 (integers of 4096 bits, 1,000,000 elements and characters, 100 levels of nesting), checked
-*before* it is computed (``9 ** 9 ** 9``, ``[0] * 10**12``).
+*before* it is computed (``9 ** 9 ** 9``, ``[0] * 10**12``); the values of one file share a
+budget of 4,000,000 steps of work (:data:`~hypertuner._safe_eval.MAX_WORK`).
 
 The values are stored as JSON data, as ``config.json`` keeps them: tuples and sets become lists
 (a set sorted), dict keys must be strings, and ``inf``/``nan`` are refused. The run settings
@@ -32,7 +33,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ._safe_eval import _evaluate, _Refused
+from ._safe_eval import _evaluate, _Refused, _Work
 from .errors import ConfigError
 
 __all__ = ["normal_name", "read_cfg"]
@@ -103,6 +104,7 @@ def read_cfg(
     headers: dict[str, int] = {}
     prefix = ""
     pending: tuple[str, int, int, list[str]] | None = None  # key, line, indent, value parts
+    work = _Work()  # one budget for all the file's values
 
     def finish() -> None:
         key, number, _, parts = pending  # type: ignore[misc]
@@ -117,7 +119,7 @@ def read_cfg(
             value: Any = _raw_string(raw)
         else:
             try:
-                value = _evaluate(raw)
+                value = _evaluate(raw, work)
             except _Refused as exc:
                 msg = (
                     f"Value of {key!r} in config file {shown!r} (line {number}) is refused: "

@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from . import _files
 from ._tfrecord import (
     _CRC_ROWS,
     _LONG_RECORD,
@@ -566,7 +567,7 @@ def _read_file(path: Path) -> _Decoded:
     """Read one event file: its scalars in write order, with lost records reported."""
     import numpy as np
 
-    data = path.read_bytes()
+    data = _files.read_regular(path)  # swapped for a link or a FIFO since listed: not read
     buffer = np.frombuffer(data, dtype=np.uint8)
     starts, lengths, end = _locate(data, buffer)
     runs = _runs(starts, lengths)

@@ -5,7 +5,9 @@ while writing leaves the old file byte-identical and removes the temporary file.
 
 Also the checks that keep readers and writers inside the storage folder: :func:`inside` (real
 paths), :func:`check_inside`, and opening files without following a link (:func:`open_nofollow`,
-:func:`read_inside`, :func:`create_nofollow`).
+:func:`read_inside`, :func:`create_nofollow`). Readers open only regular files, and never wait:
+:func:`open_regular` and :func:`read_regular` refuse a link, a FIFO (which would block until a
+writer came), a socket, a device or a folder.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import errno
 import json
 import os
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,6 +158,7 @@ def _alive(pid: int) -> bool:
 # and refuse one whose real location leaves the folder, and open files without following a link.
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 def inside(root: str | os.PathLike[str], path: str | os.PathLike[str]) -> bool:
@@ -206,12 +210,58 @@ def open_nofollow(path: str | os.PathLike[str], flags: int = os.O_RDONLY, mode: 
     return os.open(path, flags | _NOFOLLOW | getattr(os, "O_CLOEXEC", 0), mode)
 
 
+def open_regular(path: str | os.PathLike[str]) -> int:
+    """A read-only descriptor of the regular file ``path``, opened without waiting and without
+    following a link.
+
+    Raises:
+        OSError: ``ELOOP`` for a link, ``EINVAL`` ("Not a regular file") for a FIFO, socket,
+            device or folder, or whatever opening the file raises.
+
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> os.mkfifo(f"{folder}/summary.json")
+        >>> try:
+        ...     open_regular(f"{folder}/summary.json")
+        ... except OSError as err:
+        ...     print(err.strerror)
+        Not a regular file
+    """
+    # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
+    fd = open_nofollow(path, os.O_RDONLY | _NONBLOCK)
+    try:
+        regular = stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:
+        os.close(fd)
+        raise
+    if not regular:
+        os.close(fd)
+        raise OSError(errno.EINVAL, "Not a regular file", os.fspath(path))
+    return fd
+
+
+def read_regular(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of the regular file ``path`` (see :func:`open_regular`).
+
+    Example:
+        >>> import tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> write_bytes(f"{folder}/a.json", b"{}")
+        >>> read_regular(f"{folder}/a.json")
+        b'{}'
+    """
+    with os.fdopen(open_regular(path), "rb") as handle:
+        return handle.read()
+
+
 def read_inside(root: str | os.PathLike[str], path: str | os.PathLike[str], what: str) -> bytes:
     """The bytes of ``path``, a file that must lie inside ``root`` and must not be a link.
 
     Raises:
         OutsideStorageError: ``path`` (or a folder above it) leads outside ``root``, or is a link.
         FileNotFoundError: there is no such file.
+        OSError: ``path`` is not a regular file (a FIFO, a folder...), or cannot be read.
 
     Example:
         >>> import tempfile
@@ -222,7 +272,7 @@ def read_inside(root: str | os.PathLike[str], path: str | os.PathLike[str], what
     """
     check_inside(root, path, what)
     try:
-        fd = open_nofollow(path)
+        fd = open_regular(path)
     except OSError as exc:
         if exc.errno != errno.ELOOP:
             raise

@@ -174,8 +174,15 @@ def _when(stamp: Any) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M")
 
 
+# The longest duration shown (ten years): a longer one, NaN or a negative one comes from a
+# tampered meta.json and reads as unknown.
+_MAX_DURATION_S = 10 * 366 * 24 * 3600
+
+
 def _duration(seconds: Any) -> str:
     if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
+        return "-"
+    if not 0 <= seconds <= _MAX_DURATION_S:  # False for NaN; no float() of a huge integer
         return "-"
     total = round(seconds)
     hours, rest = divmod(total, 3600)

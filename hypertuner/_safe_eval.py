@@ -7,8 +7,10 @@ is one bare word is that word as a string. Everything else is refused before any
 so is every result larger than the limits below, checked *before* it is computed. Each allowed
 call's arguments are bounded before the call too (:func:`_bound_call`): ``round()``'s digits,
 the length of the text ``int()`` and ``float()`` read, the text ``str()`` would make, and the
-sizes every other call works through. The result is returned in its JSON form (tuples and sets
-as lists).
+sizes every other call works through. The values of one file also share one budget of work
+(:data:`MAX_WORK`: every expression node, and the elements and characters of every value made),
+so many values each just under the limits cannot add up to minutes. The result is returned in
+its JSON form (tuples and sets as lists).
 """
 
 from __future__ import annotations
@@ -23,7 +25,15 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["MAX_DEPTH", "MAX_DIGITS", "MAX_INT_BITS", "MAX_SIZE", "MAX_TEXT", "evaluate"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_DIGITS",
+    "MAX_INT_BITS",
+    "MAX_SIZE",
+    "MAX_TEXT",
+    "MAX_WORK",
+    "evaluate",
+]
 
 #: The largest integer a value may hold or compute, in bits (about 1230 decimal digits).
 MAX_INT_BITS = 4096
@@ -33,6 +43,10 @@ MAX_SIZE = 1_000_000
 MAX_DEPTH = 100
 #: The longest value text, in characters.
 MAX_TEXT = 200_000
+#: The most work the values of one file may take together: expression nodes evaluated, plus the
+#: elements and characters of every value made along the way (each value is counted, and its
+#: containers walked, once).
+MAX_WORK = 4 * MAX_SIZE
 #: The most decimal digits ``round()`` may keep or drop (an integer of MAX_INT_BITS has 1,234).
 MAX_DIGITS = math.ceil(MAX_INT_BITS * math.log10(2)) + 1
 #: The longest text ``int()`` and ``float()`` may read (a MAX_INT_BITS integer in base 2, and some).
@@ -123,29 +137,70 @@ class _Refused(Exception):
 # ---------------------------------------------------------------------------------------------
 # Safe evaluation
 
+_CONTAINERS = (list, tuple, set, frozenset, dict)
 
-def _size(value: Any, budget: int = MAX_SIZE) -> int:
+
+class _Work:
+    """The work spent on one file's values (:data:`MAX_WORK`), and the size of each container
+    made for the value being evaluated, so that no container is walked twice."""
+
+    __slots__ = ("_sizes", "spent")
+
+    def __init__(self) -> None:
+        self.spent = 0
+        self._sizes: dict[int, tuple[Any, int]] = {}  # id -> (the container, kept alive; size)
+
+    def spend(self, amount: int) -> None:
+        self.spent += amount
+        if self.spent > MAX_WORK:
+            msg = (
+                f"the file's values together take more than {MAX_WORK:,} steps to work out "
+                "(expression parts, and elements and characters made)"
+            )
+            raise _Refused(msg, "make the values smaller or fewer")
+
+    def known(self, value: Any) -> int | None:
+        """The size of a container made before, or ``None``."""
+        entry = self._sizes.get(id(value))
+        return entry[1] if entry is not None and entry[0] is value else None
+
+    def made(self, value: Any, size: int) -> None:
+        """Count a new value of ``size`` elements and characters (and remember a container's)."""
+        if isinstance(value, _CONTAINERS):
+            self._sizes[id(value)] = (value, size)
+        self.spend(size)
+
+    def forget(self) -> None:
+        """Drop the sizes of the last value's containers (the work stays counted)."""
+        self._sizes.clear()
+
+
+def _size(value: Any, budget: int = MAX_SIZE, work: _Work | None = None) -> int:
     """Elements plus string characters of ``value`` (a long integer counts its digits, which
-    config.json will hold); stops counting once past ``budget``."""
+    config.json will hold); stops counting once past ``budget``. A container whose size ``work``
+    knows is not walked again."""
     if isinstance(value, str):
         return len(value) or 1
     if type(value) is int and value.bit_length() > 64:
         return value.bit_length() * 302 // 1000 + 1
-    if isinstance(value, (list, tuple, set, frozenset)):
-        total = 1
-        for item in value:
-            total += _size(item, budget - total)
-            if total > budget:
-                return total
-        return total
+    if not isinstance(value, _CONTAINERS):
+        return 1
+    if work is not None:
+        known = work.known(value)
+        if known is not None:
+            return known
+    total = 1
     if isinstance(value, dict):
-        total = 1
         for key, item in value.items():
-            total += _size(key, budget - total) + _size(item, budget - total)
+            total += _size(key, budget - total, work) + _size(item, budget - total, work)
             if total > budget:
                 return total
         return total
-    return 1
+    for item in value:
+        total += _size(item, budget - total, work)
+        if total > budget:
+            return total
+    return total
 
 
 def _check_size(size: int, what: str) -> None:
@@ -166,24 +221,40 @@ def _check_bits(bits: int, what: str) -> None:
         raise _Refused(msg, "make the value smaller")
 
 
-def _checked(value: Any, what: str) -> Any:
+def _checked(value: Any, what: str, work: _Work, size: int | None = None) -> Any:
+    """``value`` if within the limits; a new string or container is counted in ``work`` (its
+    ``size``, when the caller knows it, spares a walk)."""
     if type(value) is int:
         _check_bits(value.bit_length(), what)
-    elif isinstance(value, (str, list, tuple, set, frozenset, dict)):
-        _check_size(_size(value), what)
+    elif isinstance(value, (str, *_CONTAINERS)):
+        if size is None:
+            if work.known(value) is not None:
+                return value  # made before (max() and min() return an argument)
+            size = _size(value, work=work)
+        _check_size(size, what)
+        work.made(value, size)
     return value
 
 
-def _binary(op: type[ast.operator], left: Any, right: Any, symbol: str) -> Any:
+def _binary(op: type[ast.operator], left: Any, right: Any, symbol: str, work: _Work) -> Any:
     what = f"'{symbol}'"
+    size = None  # the result's size, when the operands' give it without a walk
     if op is ast.Mult:
         count, seq = (right, left) if isinstance(left, _SEQUENCES) else (left, right)
         if isinstance(seq, _SEQUENCES) and isinstance(count, int):
-            _check_size(_size(seq) * max(count, 0), f"the repetition {what}")
+            one = _size(seq, work=work)
+            _check_size(one * max(count, 0), f"the repetition {what}")
+            if isinstance(seq, str):
+                size = len(seq) * max(count, 0) or 1
+            else:
+                size = 1 + (one - 1) * max(count, 0)
         elif isinstance(left, int) and isinstance(right, int):
             _check_bits(left.bit_length() + right.bit_length(), f"the product {what}")
     elif op is ast.Add and isinstance(left, _SEQUENCES) and type(left) is type(right):
-        _check_size(_size(left) + _size(right), f"the concatenation {what}")
+        sizes = _size(left, work=work), _size(right, work=work)
+        _check_size(sum(sizes), f"the concatenation {what}")
+        # Two strings: their characters; two lists or tuples: one container, not two.
+        size = (len(left) + len(right) or 1) if isinstance(left, str) else sum(sizes) - 1
     elif op is ast.Pow and isinstance(left, int) and isinstance(right, int):
         if right > 0 and abs(left) > 1:
             _check_bits(right * (abs(left).bit_length() - 1) + 1, f"the power {what}")
@@ -198,7 +269,7 @@ def _binary(op: type[ast.operator], left: Any, right: Any, symbol: str) -> Any:
     except (ArithmeticError, TypeError, ValueError) as exc:
         msg = f"{_describe(left)} {symbol} {_describe(right)} fails ({exc})"
         raise _Refused(msg, "check the operands, or quote text to make it a string") from None
-    return _checked(result, f"the result of {what}")
+    return _checked(result, f"the result of {what}", work, size)
 
 
 def _describe(value: Any) -> str:
@@ -256,10 +327,10 @@ def _bound_call(name: str, args: list[Any]) -> None:
             _check_size(size, "the text of str()")
 
 
-def _call(name: str, args: list[Any]) -> Any:
+def _call(name: str, args: list[Any], work: _Work) -> Any:
     _bound_call(name, args)
     if name == "pow" and len(args) == 2:
-        return _binary(ast.Pow, args[0], args[1], "**")
+        return _binary(ast.Pow, args[0], args[1], "**", work)
     if name == "sum":
         items = args[0] if args else ()
         numbers = (
@@ -273,29 +344,32 @@ def _call(name: str, args: list[Any]) -> Any:
     except (ArithmeticError, TypeError, ValueError) as exc:
         msg = f"{name}() fails ({exc})"
         raise _Refused(msg, "check its arguments") from None
-    return _checked(result, f"the result of {name}()")
+    return _checked(result, f"the result of {name}()", work)
 
 
-def _eval(node: ast.AST, depth: int) -> Any:
+def _eval(node: ast.AST, depth: int, work: _Work) -> Any:
     if depth > MAX_DEPTH:
         msg = f"it nests deeper than {MAX_DEPTH} levels"
         raise _Refused(msg, "write a flatter value")
+    work.spend(1)
     kind = type(node)
     depth += 1
     if kind is ast.Constant:
         value = node.value  # type: ignore[attr-defined]
         if value is None or type(value) in (int, float, str, bool):
-            return _checked(value, "the literal")
+            return _checked(value, "the literal", work)
         msg = f"{type(value).__name__} literals are not allowed"
         raise _Refused(msg)
     if kind is ast.List:
-        return _checked([_eval(e, depth) for e in node.elts], "the list")  # type: ignore[attr-defined]
+        items = [_eval(e, depth, work) for e in node.elts]  # type: ignore[attr-defined]
+        return _checked(items, "the list", work)
     if kind is ast.Tuple:
-        return _checked(tuple(_eval(e, depth) for e in node.elts), "the tuple")  # type: ignore[attr-defined]
+        items = [_eval(e, depth, work) for e in node.elts]  # type: ignore[attr-defined]
+        return _checked(tuple(items), "the tuple", work)
     if kind is ast.Set:
-        items = [_eval(e, depth) for e in node.elts]  # type: ignore[attr-defined]
+        items = [_eval(e, depth, work) for e in node.elts]  # type: ignore[attr-defined]
         try:
-            return set(items)
+            return _checked(set(items), "the set", work)
         except TypeError as exc:
             msg = f"the set cannot hold its items ({exc})"
             raise _Refused(msg, "use a list instead") from None
@@ -305,22 +379,22 @@ def _eval(node: ast.AST, depth: int) -> Any:
             if key_node is None:
                 msg = "unpacking with '**' is not allowed"
                 raise _Refused(msg)
-            key = _eval(key_node, depth)
+            key = _eval(key_node, depth, work)
             if not isinstance(key, str):
                 msg = f"the dict key {key!r} is not a string (dict keys become config keys)"
                 raise _Refused(msg, "quote the key")
-            out[key] = _eval(value_node, depth)
-        return _checked(out, "the dict")
+            out[key] = _eval(value_node, depth, work)
+        return _checked(out, "the dict", work)
     if kind is ast.BinOp:
         op = type(node.op)  # type: ignore[attr-defined]
         if op not in _BINARY:
             msg = "the operator '@' is not allowed"
             raise _Refused(msg)
-        left = _eval(node.left, depth)  # type: ignore[attr-defined]
-        right = _eval(node.right, depth)  # type: ignore[attr-defined]
-        return _binary(op, left, right, _SYMBOLS[op])
+        left = _eval(node.left, depth, work)  # type: ignore[attr-defined]
+        right = _eval(node.right, depth, work)  # type: ignore[attr-defined]
+        return _binary(op, left, right, _SYMBOLS[op], work)
     if kind is ast.UnaryOp:
-        operand = _eval(node.operand, depth)  # type: ignore[attr-defined]
+        operand = _eval(node.operand, depth, work)  # type: ignore[attr-defined]
         try:
             return _UNARY[type(node.op)](operand)  # type: ignore[attr-defined]
         except TypeError as exc:
@@ -330,19 +404,19 @@ def _eval(node: ast.AST, depth: int) -> Any:
         is_and = isinstance(node.op, ast.And)  # type: ignore[attr-defined]
         result: Any = None
         for operand_node in node.values:  # type: ignore[attr-defined]
-            result = _eval(operand_node, depth)
+            result = _eval(operand_node, depth, work)
             if bool(result) is not is_and:
                 return result
         return result
     if kind is ast.Compare:
-        left = _eval(node.left, depth)  # type: ignore[attr-defined]
+        left = _eval(node.left, depth, work)  # type: ignore[attr-defined]
         verdict = True
         for op_node, right_node in zip(node.ops, node.comparators, strict=True):  # type: ignore[attr-defined]
             compare = _COMPARE.get(type(op_node))
             if compare is None:
                 msg = "'is' and 'is not' are not allowed"
                 raise _Refused(msg, "use '==' or '!='")
-            right = _eval(right_node, depth)
+            right = _eval(right_node, depth, work)
             try:
                 verdict = bool(compare(left, right))
             except TypeError as exc:
@@ -353,8 +427,8 @@ def _eval(node: ast.AST, depth: int) -> Any:
             left = right
         return verdict
     if kind is ast.IfExp:
-        test = _eval(node.test, depth)  # type: ignore[attr-defined]
-        return _eval(node.body if test else node.orelse, depth)  # type: ignore[attr-defined]
+        test = _eval(node.test, depth, work)  # type: ignore[attr-defined]
+        return _eval(node.body if test else node.orelse, depth, work)  # type: ignore[attr-defined]
     if kind is ast.Call:
         func = node.func  # type: ignore[attr-defined]
         if not isinstance(func, ast.Name):
@@ -368,8 +442,8 @@ def _eval(node: ast.AST, depth: int) -> Any:
         if node.keywords:  # type: ignore[attr-defined]
             msg = f"keyword arguments are not allowed (in the call of {func.id}())"
             raise _Refused(msg, "pass the arguments by position")
-        args = [_eval(a, depth) for a in node.args]  # type: ignore[attr-defined]
-        return _call(func.id, args)
+        args = [_eval(a, depth, work) for a in node.args]  # type: ignore[attr-defined]
+        return _call(func.id, args, work)
     if kind is ast.Name:
         raise _Refused(_name_reason(node.id, called=False))  # type: ignore[attr-defined]
     what = _REFUSED_NODES.get(kind, f"the expression {kind.__name__}")
@@ -461,14 +535,15 @@ def evaluate(text: str) -> Any:
         (192, 'relu', [1, 2])
     """
     try:
-        return _evaluate(text)
+        return _evaluate(text, _Work())
     except _Refused as exc:
         shown = repr(text) if len(text) <= 60 else repr(text[:57] + "...")
         msg = f"Value {shown} is refused: {exc.reason}; {exc.hint}."
         raise ConfigError(msg, value=text) from None
 
 
-def _evaluate(text: str) -> Any:
+def _evaluate(text: str, work: _Work) -> Any:
+    """Evaluate one value, its work counted in ``work`` (shared by the values of one file)."""
     # The common plain values skip the parser.
     if _INT.fullmatch(text):
         return int(text)
@@ -504,4 +579,7 @@ def _evaluate(text: str) -> Any:
         if name.startswith("__") or name.endswith("__"):
             raise _Refused(_name_reason(name, called=False))
         return name
-    return _plain(_eval(node, 0))
+    try:
+        return _plain(_eval(node, 0, work))
+    finally:
+        work.forget()

@@ -305,22 +305,41 @@ def _check_optimizer(optimizer: object) -> None:
 def _read_ledger(directory: Path) -> dict[str, Any]:
     path = directory / LEDGER_FILE
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(_files.read_regular(path))  # not a link, nor a FIFO that would block
     except FileNotFoundError:
         return {"format_version": FORMAT_VERSION, "model": None, "checkpoints": [], "last": None}
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
+        reason = "it nests too deeply" if isinstance(exc, RecursionError) else str(exc)
         msg = (
-            f"Save ledger {str(path)!r} cannot be read ({exc}). It records the sha256 of each "
+            f"Save ledger {str(path)!r} cannot be read ({reason}). It records the sha256 of each "
             "saved file; delete it to start a fresh ledger (the files stay, unchecked)."
         )
-        raise CheckpointError(msg, path=str(path)) from exc
-    if not isinstance(value, dict) or not isinstance(value.get("checkpoints", []), list):
-        msg = f"Save ledger {str(path)!r} is not a hypertuner ledger; delete it to start afresh."
+        raise CheckpointError(msg, path=str(path)) from None
+    if not _ledger_shaped(value):
+        msg = (
+            f"Save ledger {str(path)!r} is not a hypertuner ledger (its model must be an object, "
+            "its checkpoints a list of objects); delete it to start afresh."
+        )
         raise CheckpointError(msg, path=str(path))
-    value.setdefault("model", None)
-    value.setdefault("checkpoints", [])
-    value.setdefault("last", None)
-    return value
+    ledger: dict[str, Any] = value
+    ledger.setdefault("model", None)
+    ledger.setdefault("checkpoints", [])
+    ledger.setdefault("last", None)
+    return ledger
+
+
+def _ledger_shaped(value: Any) -> bool:
+    """Whether a decoded ledger has the shape the saver and load() read (a tampered one may
+    hold anything)."""
+    if not isinstance(value, dict):
+        return False
+    model, entries, last = value.get("model"), value.get("checkpoints", []), value.get("last")
+    return (
+        (model is None or isinstance(model, dict))
+        and isinstance(entries, list)
+        and all(isinstance(entry, dict) for entry in entries)
+        and (last is None or isinstance(last, str))
+    )
 
 
 # --------------------------------------------------------------------------- loading
@@ -366,7 +385,7 @@ def _expected(path: Path) -> tuple[list[tuple[str, int | None]], bool]:
         directory, relative = path.parent.parent, f"{CHECKPOINT_FOLDER}/{path.name}"
     else:
         directory, relative = path.parent, path.name
-    if not (directory / LEDGER_FILE).is_file():
+    if not os.path.lexists(directory / LEDGER_FILE):  # a FIFO or a link is read, and refused
         return [], False
     ledger = _read_ledger(directory)
     entries: list[tuple[Any, Any]]

@@ -11,11 +11,12 @@ push (``_storage_cli``), ui (``ui.server``); ``explain`` is here. Each subcomman
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TextIO, cast
 
 from . import _runs_cli, _storage_cli, _sweep_cli
 from ._clitools import Parser
@@ -77,7 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``hypertuner`` command on ``argv`` (default ``sys.argv[1:]``); return its exit code.
 
     Bad input prints one ``hypertuner: error: ...`` line on stderr and returns 2. Output into a
-    pipe that closes early (``hypertuner runs | head``) ends quietly, as Unix tools do.
+    pipe that closes early (``hypertuner runs | head``) ends quietly, as Unix tools do; output
+    that cannot be written (a full disk, ``> /dev/full``) is one line on stderr and returns 1.
 
     Example:
         >>> main(["explain", "+lr=0.1"])
@@ -87,37 +89,78 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = _build()
     args = list(sys.argv[1:] if argv is None else argv)
+    output = _Output(sys.stdout)
     try:
-        try:
-            options, extra = parser.parse_known_args(args)
-        except SystemExit as stop:  # --help and --version print, then stop argparse
-            return int(stop.code or 0)
-        if options.command is None:
-            parser.print_help()
-            return 2
-        if extra and not getattr(options, "takes_extra", False):
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
-        if options.global_storage is not None:
-            if not hasattr(options, "storage"):
-                parser.error(f"'hypertuner {options.command}' does not use --storage")
-            if options.storage is None:  # given after the command too: that one wins
-                options.storage = options.global_storage
-        options.extra = extra
-        return int(options.handler(options))
+        with contextlib.redirect_stdout(cast(TextIO, output)):
+            code = _run(parser, args)
+            sys.stdout.flush()  # a write error shows here, not when Python exits
+        return code
     except HypertunerError as err:
         print(f"hypertuner: error: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:
-        return _closed_pipe()
+        _silence_stdout()
+        return 128 + signal.SIGPIPE  # the exit status a process killed by SIGPIPE has
+    except OSError as exc:
+        if exc is not output.failed:
+            raise  # not our output: a bug, keep its traceback
+        reason = exc.strerror or str(exc)
+        print(f"hypertuner: error: Cannot write the output to stdout: {reason}.", file=sys.stderr)
+        _silence_stdout()
+        return 1
 
 
-def _closed_pipe() -> int:
-    """The reader of our output went away: no traceback, and no second error when Python
-    flushes stdout at exit; the exit status a process killed by SIGPIPE has."""
+def _run(parser: Parser, args: list[str]) -> int:
+    try:
+        options, extra = parser.parse_known_args(args)
+    except SystemExit as stop:  # --help and --version print, then stop argparse
+        return int(stop.code or 0)
+    if options.command is None:
+        parser.print_help()
+        return 2
+    if extra and not getattr(options, "takes_extra", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if options.global_storage is not None:
+        if not hasattr(options, "storage"):
+            parser.error(f"'hypertuner {options.command}' does not use --storage")
+        if options.storage is None:  # given after the command too: that one wins
+            options.storage = options.global_storage
+    options.extra = extra
+    return int(options.handler(options))
+
+
+class _Output:
+    """``sys.stdout`` while a command runs: the same stream, remembering the error a write or
+    flush raised, so that :func:`main` tells a failed output (a full disk) from a bug."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.failed: OSError | None = None
+
+    def write(self, text: str) -> int:
+        try:
+            return self.stream.write(text)
+        except OSError as exc:
+            self.failed = exc
+            raise
+
+    def flush(self) -> None:
+        try:
+            self.stream.flush()
+        except OSError as exc:
+            self.failed = exc
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def _silence_stdout() -> None:
+    """Our output cannot be written (the reader went away, the disk is full): no traceback,
+    and no second error when Python flushes stdout at exit."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
     except (OSError, ValueError):  # stdout is not a real file (a test's capture)
         pass
-    return 128 + signal.SIGPIPE

@@ -68,12 +68,11 @@ MODES = ("min", "max", "last")
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    """A run file's JSON object; ``{}`` when it is missing, unreadable, not an object, or a link
-    (a run's own files are never links: one may lead out of the storage folder)."""
+    """A run file's JSON object; ``{}`` when it is missing, unreadable, not an object, a link
+    (a run's own files are never links: one may lead out of the storage folder) or not a regular
+    file (a FIFO would block the reader)."""
     try:
-        fd = _files.open_nofollow(path)
-        with os.fdopen(fd, "rb") as handle:
-            value = json.loads(handle.read())
+        value = json.loads(_files.read_regular(path))
     except (OSError, ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}

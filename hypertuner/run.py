@@ -832,7 +832,7 @@ def saved_config(
         return None
     try:
         folder = storage_root(storage) / check_run_name(str(name))
-        value = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        value = json.loads(_files.read_regular(folder / "config.json"))
     except (OSError, ValueError, RunNameError):
         return None
     return value if isinstance(value, dict) else None
@@ -840,7 +840,7 @@ def saved_config(
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(_files.read_regular(path))
     except (OSError, ValueError) as exc:
         msg = (
             f"Run file {str(path)!r} cannot be read ({exc}). "

@@ -32,6 +32,7 @@ from .errors import (
     ConfigError,
     HypertunerWarning,
     MissingDependencyError,
+    OutsideStorageError,
     RemoteStorageError,
     RunInUseError,
     RunNameError,
@@ -466,6 +467,19 @@ def _safe_parts(rel: str, url: str) -> list[str]:
     return parts
 
 
+def _refuse_link(root: Path, path: Path, what: str) -> None:
+    """Raise :class:`OutsideStorageError` when ``path`` is a link: pull writes only into the
+    storage folder's own folders (a shared folder's link may lead anywhere)."""
+    if not os.path.islink(path):
+        return
+    real = os.path.realpath(path)
+    msg = (
+        f"{what} ({str(path)!r}) is a link to {real!r}; hypertuner pull never writes through "
+        "links in the storage folder. Remove the link, or pull into another --storage."
+    )
+    raise OutsideStorageError(msg, path=str(path), target=real, storage=str(root))
+
+
 def pull(
     url: str,
     storage: str | os.PathLike[str] | None = None,
@@ -477,7 +491,9 @@ def pull(
 
     The run lands in ``storage/<run>/``, the last part of the URL being the run's name. A run
     that exists locally is only overwritten with ``force``. A new run appears all at once: a
-    failed copy leaves nothing behind.
+    failed copy leaves nothing behind. Nothing is written through a link: a run folder, a folder
+    in it or the ``.hypertuner`` folder that is a link is refused (a file that is a link is
+    replaced).
 
     Returns:
         The local run folder.
@@ -486,7 +502,9 @@ def pull(
         RunNameError: the URL does not end in a valid run name.
         RunNotFoundError: nothing is stored at ``url`` (the message lists the runs beside it).
         RunInUseError: the run exists locally and ``force`` is false.
-        RemoteStorageError: the remote cannot be listed or read, or holds an unsafe path.
+        RemoteStorageError: the remote cannot be listed or read, or holds an unsafe path, or
+            the copy cannot be moved into place.
+        OutsideStorageError: the run folder, a folder in it or ``.hypertuner`` is a link.
 
     Example:
         >>> import tempfile, hypertuner
@@ -516,6 +534,7 @@ def pull(
     plan = {rel: _safe_parts(rel, clean) for rel in files}
     root = storage_root(storage)
     target = root / name
+    _refuse_link(root, target, f"Run folder {name!r}")
     exists = target.exists()
     if exists and not force:
         msg = (
@@ -525,9 +544,17 @@ def pull(
         raise RunInUseError(msg, name=name)
     destination = target
     if not exists:
-        staging = root / ".hypertuner" / f"pull-{name}-{os.getpid()}"
+        hidden = root / ".hypertuner"
+        _refuse_link(root, hidden, "Folder '.hypertuner'")
+        staging = hidden / f"pull-{name}-{os.getpid()}"
+        _refuse_link(root, staging, f"Folder '.hypertuner/{staging.name}'")
         shutil.rmtree(staging, ignore_errors=True)
         destination = staging
+    else:
+        for parts in plan.values():  # before anything is copied
+            for depth in range(1, len(parts)):
+                folder = destination.joinpath(*parts[:depth])
+                _refuse_link(root, folder, f"Folder {'/'.join([name, *parts[:depth]])!r}")
     try:
         for rel, parts in plan.items():
             local = destination.joinpath(*parts)
@@ -544,7 +571,14 @@ def pull(
                 msg = f"Cannot copy {clean + '/' + rel!r}: {_error_text(exc)}."
                 raise RemoteStorageError(msg, url=clean, file=rel) from exc
         if not exists:
-            os.replace(destination, target)
+            try:
+                os.replace(destination, target)
+            except OSError as exc:
+                msg = (
+                    f"Cannot move the pulled copy of {clean!r} from {str(destination)!r} to "
+                    f"{str(target)!r}: {_error_text(exc)}. Nothing was kept."
+                )
+                raise RemoteStorageError(msg, url=clean) from exc
     finally:
         if not exists:
             shutil.rmtree(destination, ignore_errors=True)

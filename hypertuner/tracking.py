@@ -464,7 +464,8 @@ def read_summary(directory: str | os.PathLike[str]) -> dict[str, dict[str, Any]]
     """Return ``{tag: {"last", "min", "max", "step", "count"}}`` from a run's ``summary.json``.
 
     Non-finite values are stored as the strings ``'nan'``, ``'inf'`` and ``'-inf'`` and come back
-    as floats. A run with no metrics (or an unreadable summary) gives ``{}``.
+    as floats. A run with no metrics (or an unreadable summary) gives ``{}``; a malformed entry
+    (a value that is not a number, a step that is not an integer) is left out.
 
     Example:
         >>> import tempfile
@@ -473,8 +474,7 @@ def read_summary(directory: str | os.PathLike[str]) -> dict[str, dict[str, Any]]
     """
     path = Path(directory) / SUMMARY_FILE
     try:
-        with os.fdopen(_files.open_nofollow(path), "rb") as handle:  # a link may lead out
-            data = json.loads(handle.read())
+        data = json.loads(_files.read_regular(path))  # not a link (it may lead out), nor a FIFO
         metrics = data["metrics"]
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return {}
@@ -482,12 +482,35 @@ def read_summary(directory: str | os.PathLike[str]) -> dict[str, dict[str, Any]]
         return {}
     out: dict[str, dict[str, Any]] = {}
     for tag, entry in metrics.items():
-        if not isinstance(entry, dict):
-            continue
-        out[tag] = {
-            key: float(value) if key in ("last", "min", "max") and isinstance(value, str) else value
-            for key, value in entry.items()
-        }
+        checked = _summary_entry(entry)
+        if checked is not None:
+            out[tag] = checked
+    return out
+
+
+_STEP_LIMIT = 2**63  # a step or count is a 64-bit integer (TensorBoard's step is one)
+
+
+def _summary_entry(entry: Any) -> dict[str, Any] | None:
+    """One metric's entry of ``summary.json`` with ``last``, ``min`` and ``max`` as floats, or
+    ``None`` when it is malformed (a tampered file: the metric is left out, the rest is read)."""
+    if not isinstance(entry, dict):
+        return None
+    out: dict[str, Any] = {}
+    for key, value in entry.items():
+        if key in ("last", "min", "max"):
+            if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+                return None
+            try:
+                out[key] = float(value)  # 'nan', 'inf' and '-inf' are written as strings
+            except (ValueError, OverflowError):
+                return None
+        elif key in ("step", "count"):
+            if type(value) is not int or not -_STEP_LIMIT <= value < _STEP_LIMIT:
+                return None
+            out[key] = value
+        else:
+            out[key] = value
     return out
 
 

@@ -241,6 +241,41 @@ def test_explain_of_a_cfg_with_a_hostile_round_ends_with_one_line(
     assert "round() keeps or drops at most 1,235 digits" in err
 
 
+@pytest.mark.timeout(10)
+def test_many_values_each_under_the_limits_share_one_budget_and_are_refused_quickly(
+    capsys: pytest.CaptureFixture[str], storage: Path
+) -> None:
+    """Each value makes a list of about a million elements; 400 of them took minutes before."""
+    each = ", ".join(["len([[0] * 999] * 999)"] * 20)
+    values = "".join(f"x{i} = [{each}]\n" for i in range(20))
+    write("slow.cfg", f"[run]\nname = slow\n[model]\n{values}")
+    assert cli.main(["explain", "--config=slow.cfg"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "Value of 'model.x0' in config file 'slow.cfg' (line 4) is refused" in err
+    assert "values together take more than 4,000,000 steps" in err
+    write("hparams.cfg", Path("slow.cfg").read_text())
+    with pytest.raises(ConfigError, match="values together") as caught:
+        HParams(".", name="slow")
+    assert (caught.value.path, caught.value.line, caught.value.key) == (
+        "hparams.cfg",
+        4,
+        "model.x0",
+    )
+    assert not storage.exists()
+
+
+def test_a_big_file_of_ordinary_values_is_within_the_work_budget() -> None:
+    numbers = ", ".join(str(i / 7) for i in range(100))
+    keys = "".join(f"k{i} = [{numbers}]\nw{i} = max(128, 3 * {i}) // 2\n" for i in range(2000))
+    big = "[0.5] * 400000"
+    data, lines = read_cfg("big.cfg", f"[model]\n{keys}big = {big}\ntext = 'ab' * 100000\n")
+    assert len(data["model"]) == 4002
+    assert data["model"]["k1999"][99] == 99 / 7
+    assert len(data["model"]["big"]) == 400000
+    assert lines["model.text"] == 4003
+
+
 def test_long_integers_count_their_digits_toward_the_size_limit(storage: Path) -> None:
     """A list of long integers would otherwise write (and convert) hundreds of megabytes."""
     write("hparams.cfg", "[run]\nname = bad\n[model]\nx = [2 ** 4095] * 400000\n")

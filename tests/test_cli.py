@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
+import math
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -371,6 +375,47 @@ def test_output_into_a_pipe_closed_early_ends_quietly(tmp_path: Path, command: l
     assert process.returncode == 141
 
 
+class _FullDisk(io.StringIO):
+    """A stdout on a full disk (as '> /dev/full' gives)."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["runs"], id="runs"),
+        pytest.param(["runs", "--json"], id="runs-json"),
+        pytest.param(["show", "big-lr01"], id="show"),
+        pytest.param(["compare", "--metric", "acc"], id="compare"),
+    ],
+)
+def test_output_that_cannot_be_written_is_one_line_and_exit_1(
+    two_runs: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+) -> None:
+    monkeypatch.setattr(sys, "stdout", _FullDisk())
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err == "hypertuner: error: Cannot write the output to stdout: No space left on device.\n"
+
+
+def test_an_os_error_that_is_not_the_output_keeps_its_traceback(
+    two_runs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a failed write of the output is reported in one line; anything else is a bug."""
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(hypertuner.compare, "runs_table", broken)
+    with pytest.raises(OSError, match="Input/output error"):
+        cli.main(["runs"])
+
+
 def test_show_prints_the_whole_command_line_the_run_was_started_with(
     storage: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -406,3 +451,75 @@ def test_explain_show_and_runs_write_values_the_same_way(
 def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--version"]) == 0
     assert capsys.readouterr().out == f"hypertuner {hypertuner.__version__}\n"
+
+
+# --- a tampered run folder: every command still answers -----------------------------------------
+
+
+def _fifo(name: str) -> Callable[[Path], None]:
+    def tamper(run: Path) -> None:
+        (run / name).unlink(missing_ok=True)
+        os.mkfifo(run / name)  # opening it for reading would wait for a writer forever
+
+    return tamper
+
+
+def _summary(entry: dict[str, Any]) -> Callable[[Path], None]:
+    def tamper(run: Path) -> None:
+        good = {"last": 0.5, "min": 0.4, "max": 0.9, "step": 2, "count": 3}
+        metrics = {"val_loss": {**good, **entry}, "acc": good}
+        (run / "summary.json").write_text(json.dumps({"version": 1, "metrics": metrics}))
+
+    return tamper
+
+
+def _meta(fields: dict[str, Any]) -> Callable[[Path], None]:
+    def tamper(run: Path) -> None:
+        meta = json.loads((run / "meta.json").read_text())
+        # json.dumps writes NaN and Infinity, as a tampered file may hold them
+        (run / "meta.json").write_text(json.dumps({**meta, **fields}))
+
+    return tamper
+
+
+TAMPERED_RUN_FILES = [
+    pytest.param(_meta({"duration_s": math.nan}), id="meta-duration-nan"),
+    pytest.param(_meta({"duration_s": math.inf}), id="meta-duration-infinite"),
+    pytest.param(_meta({"duration_s": 1e308}), id="meta-duration-1e308"),
+    pytest.param(_meta({"duration_s": 10**4000}), id="meta-duration-4000-digits"),
+    pytest.param(_meta({"duration_s": -5}), id="meta-duration-negative"),
+    pytest.param(_fifo("meta.json"), id="meta-json-fifo"),
+    pytest.param(_fifo("summary.json"), id="summary-json-fifo"),
+    pytest.param(_summary({"last": "abc"}), id="summary-last-not-a-number"),
+    pytest.param(_summary({"min": [1]}), id="summary-min-a-list"),
+    pytest.param(_summary({"max": True}), id="summary-max-a-boolean"),
+    pytest.param(_summary({"last": 10**400}), id="summary-last-too-big-for-a-float"),
+    pytest.param(_summary({"step": "2"}), id="summary-step-text"),
+    pytest.param(_summary({"count": 10**4000}), id="summary-count-of-4000-digits"),
+]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("tamper", TAMPERED_RUN_FILES)
+def test_every_command_lists_a_run_whose_files_were_tampered_with(
+    two_runs: Path, capsys: pytest.CaptureFixture[str], tamper: Callable[[Path], None]
+) -> None:
+    """A shared storage folder can hold anything: a bad file is read as unreadable."""
+    tamper(two_runs / "big-lr01")
+    for argv in (
+        ["runs"],
+        ["runs", "--json"],
+        ["show", "big-lr01"],
+        ["show", "big-lr01", "--json"],
+    ):
+        code, out, err = run_cli(capsys, *argv)
+        assert (code, err) == (0, ""), argv
+        assert "big-lr01" in out
+        if "--json" not in argv:  # the tables show no value of hundreds of digits
+            whole = ("folder", "command", "cwd")  # show prints these lines whole
+            lines = [line for line in out.splitlines() if not line.startswith(whole)]
+            assert max(len(line) for line in lines) <= 200
+    for argv in (["compare", "--metric", "val_loss"], ["diff", "big-lr01", "small-lr1"]):
+        code, out, err = run_cli(capsys, *argv)
+        assert (code, err) == (0, ""), argv
+        assert "small-lr1" in out

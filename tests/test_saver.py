@@ -495,6 +495,42 @@ def test_checkpoint_recorded_without_its_hash_is_refused(run: hypertuner.Run) ->
     assert info.value.reason == "unverified"
 
 
+def _fifo_ledger(path: Path) -> None:
+    path.unlink()
+    os.mkfifo(path)  # reading it would wait for a writer forever
+
+
+TAMPERED_LEDGERS = [
+    pytest.param(
+        lambda p: p.write_text('{"model": "x", "checkpoints": []}'), "not a hypertuner", id="model"
+    ),
+    pytest.param(lambda p: p.write_text("[1]"), "not a hypertuner ledger", id="list"),
+    pytest.param(
+        lambda p: p.write_text('{"model": null, "checkpoints": [1]}'), "not a hyper", id="entry"
+    ),
+    pytest.param(
+        lambda p: p.write_text("[" * 100_000 + "]" * 100_000), "nests too deeply", id="deep"
+    ),
+    pytest.param(_fifo_ledger, "Not a regular file", id="fifo"),
+]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(("tamper", "match"), TAMPERED_LEDGERS)
+def test_a_tampered_ledger_is_a_checkpoint_error_naming_it(
+    run: hypertuner.Run, tamper: Any, match: str
+) -> None:
+    hypertuner.Saver(_model()).save()
+    ledger = run.directory / "saves.json"
+    tamper(ledger)
+    for attempt in (lambda: hypertuner.load(run), lambda: hypertuner.Saver(_model()).save()):
+        with pytest.raises(CheckpointError, match=match) as info:
+            attempt()
+        assert info.value.path == str(ledger)
+        assert str(info.value).startswith(f"Save ledger {str(ledger)!r} ")
+        assert "\n" not in str(info.value)
+
+
 def test_truncated_model_is_a_clear_error_naming_the_file(run: hypertuner.Run) -> None:
     path = hypertuner.Saver(_model()).save()
     assert path is not None

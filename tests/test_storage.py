@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.request
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from hypertuner import cli
 from hypertuner.errors import (
     ConfigError,
     MissingDependencyError,
+    OutsideStorageError,
     RemoteStorageError,
     RunInUseError,
     RunNameError,
@@ -528,6 +529,62 @@ def test_pull_refuses_bad_input_and_writes_nothing(
     err = capsys.readouterr().err
     assert err.startswith("hypertuner: error: ")
     assert err.count("\n") == 1
+
+
+def _run_folder_link(storage: Path, outside: Path) -> None:
+    (outside / "config.json").write_text('{"mine": 1}')
+    (storage / "base").symlink_to(outside, target_is_directory=True)
+
+
+def _dangling_run_folder_link(storage: Path, outside: Path) -> None:
+    (storage / "base").symlink_to(outside / "missing", target_is_directory=True)
+
+
+def _subfolder_link(storage: Path, outside: Path) -> None:
+    (storage / "base").mkdir()
+    (storage / "base" / "config.json").write_text("{}")
+    (storage / "base" / "checkpoints").symlink_to(outside, target_is_directory=True)
+
+
+def _staging_link(storage: Path, outside: Path) -> None:
+    (storage / ".hypertuner").symlink_to(outside, target_is_directory=True)
+
+
+@pytest.mark.parametrize(
+    ("setup", "match"),
+    [
+        pytest.param(_run_folder_link, "Run folder 'base' .* is a link", id="run-folder"),
+        pytest.param(_dangling_run_folder_link, "Run folder 'base' .* is a link", id="dangling"),
+        pytest.param(_subfolder_link, "Folder 'base/checkpoints' .* is a link", id="subfolder"),
+        pytest.param(_staging_link, "Folder '.hypertuner' .* is a link", id="staging-folder"),
+    ],
+)
+def test_pull_never_writes_through_a_link_in_the_storage_folder(
+    setup: Callable[[Path, Path], None],
+    match: str,
+    storage: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _remote(
+        {
+            "/link-tests/runs/base/config.json": b'{"lr": 0.1}',
+            "/link-tests/runs/base/checkpoints/step-1.pt": b"weights",
+        }
+    )
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    storage.mkdir()
+    setup(storage, outside)
+    before = {p: p.read_bytes() for p in outside.rglob("*")}
+    with pytest.raises(OutsideStorageError, match=match):
+        pull("memory://link-tests/runs/base", force=True)
+    assert cli.main(["pull", "memory://link-tests/runs/base", "--force"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hypertuner: error: ")
+    assert err.count("\n") == 1
+    assert "never writes through links" in err
+    assert {p: p.read_bytes() for p in outside.rglob("*")} == before
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 
 import hypertuner
+from hypertuner.config import resolve
+from hypertuner.ui import provenance as provenance_module
 from hypertuner.ui import server as server_module
 from hypertuner.ui.server import UIServer
 
@@ -222,6 +224,46 @@ def test_a_config_file_changed_since_the_run_is_flagged_not_shown(
     width = data["provenance"]["keys"]["model.width"]
     assert width["changed"] is True
     assert "99" not in json.dumps(data["provenance"])  # the file's value is never sent
+
+
+@pytest.mark.timeout(20)
+def test_a_slow_cfg_file_is_refused_at_once_and_a_second_view_resolves_nothing(
+    server: UIServer, script_run: Path, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A tampered meta names a .cfg whose values took minutes to evaluate on every view."""
+    each = ", ".join(["len([[0] * 999] * 999)"] * 20)
+    values = "".join(f"x{i} = [{each}]\n" for i in range(20))
+    (project / "cfg" / "slow.cfg").write_text(f"[model]\n{values}")
+    meta = json.loads((script_run / "meta.json").read_text())
+    tamper_meta(script_run, argv=[meta["argv"][0], "--config=cfg/slow.cfg", "lr=0.2"])
+    monkeypatch.setattr(provenance_module, "_KEPT", {})
+    calls: list[list[str]] = []
+
+    def counted(argv: list[str], **kwargs: Any) -> Any:
+        calls.append(argv)
+        return resolve(argv, **kwargs)
+
+    monkeypatch.setattr(provenance_module, "resolve", counted)
+    started = time.monotonic()
+    code, data, _ = get(server, "/api/runs/p")
+    assert code == 200
+    assert time.monotonic() - started < 5
+    (note,) = data["provenance"]["notes"]
+    assert "Value of 'model.x0' in config file 'cfg/slow.cfg' (line 2) is refused" in note
+    assert "values together take more than 4,000,000 steps" in note
+    assert data["provenance"]["keys"]["lr"]["origin"] == "command line 'lr=0.2'"
+    resolved = len(calls)
+    assert get(server, "/api/runs/p")[1]["provenance"] == data["provenance"]
+    assert len(calls) == resolved
+
+
+def test_a_config_file_is_resolved_again_once_it_changes(
+    server: UIServer, script_run: Path, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(provenance_module, "_KEPT", {})
+    assert get(server, "/api/runs/p")[1]["provenance"]["keys"]["model.width"]["changed"] is False
+    (project / "cfg" / "a.json").write_text('{"model": {"width": 99}}')
+    assert get(server, "/api/runs/p")[1]["provenance"]["keys"]["model.width"]["changed"] is True
 
 
 def _outside(project: Path, run: Path) -> str:

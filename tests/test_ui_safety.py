@@ -8,8 +8,10 @@ hold the server.
 
 from __future__ import annotations
 
+import cProfile
 import json
 import os
+import pdb
 import re
 import socket
 import stat
@@ -147,6 +149,46 @@ def _relative_python(project: Path, storage: Path) -> dict[str, Any]:
     return {"executable": "python3"}
 
 
+def _pdb_running_a_shell(project: Path, storage: Path) -> dict[str, Any]:
+    shell = f"--command=!__import__('os').system('id > {PWNED}')"
+    train = str(project / "train.py")
+    return {"script": pdb.__file__, "module": "pdb", "argv": ["x", shell, "--command=c", train]}
+
+
+def _cprofile_running_storage_code(project: Path, storage: Path) -> dict[str, Any]:
+    evil = storage / "src" / "evil.py"
+    evil.write_text(f"open({PWNED!r}, 'w')\n")
+    return {"script": cProfile.__file__, "module": "cProfile", "argv": ["x", str(evil)]}
+
+
+def _stdlib_module_named_like_a_project_file(project: Path, storage: Path) -> dict[str, Any]:
+    (project / "pdb.py").write_text("")  # the script exists, but '-m pdb' runs the standard one
+    elsewhere = project / "elsewhere"
+    elsewhere.mkdir()
+    argv = ["x", "--command=c", str(storage / "src" / "evil.py")]
+    return {"script": str(project / "pdb.py"), "module": "pdb", "cwd": str(elsewhere), "argv": argv}
+
+
+def _installed_module_named_like_a_project_file(project: Path, storage: Path) -> dict[str, Any]:
+    script = project / "pytest" / "__main__.py"  # '-m pytest' runs the installed pytest
+    script.parent.mkdir()
+    script.write_text("")
+    elsewhere = project / "elsewhere"
+    elsewhere.mkdir()
+    return {"script": str(script), "module": "pytest", "cwd": str(elsewhere), "argv": ["x"]}
+
+
+def _argument_in_storage(project: Path, storage: Path) -> dict[str, Any]:
+    evil = storage / "src" / "evil.py"
+    evil.write_text(f"open({PWNED!r}, 'w')\n")
+    return {"argv": [str(project / "train.py"), str(evil)]}
+
+
+def _flag_value_in_storage(project: Path, storage: Path) -> dict[str, Any]:
+    relative = os.path.relpath(storage / "src" / "model.pt", project)  # from the recorded cwd
+    return {"argv": [str(project / "train.py"), f"--resume={relative}"]}
+
+
 TAMPERED = [
     pytest.param(_sh_module, "interpreter '/bin/sh' .* is not a Python", id="sh-with-module-c"),
     pytest.param(_env_sh, r"script '/bin/sh' is not a \.py file", id="env-running-sh"),
@@ -161,6 +203,26 @@ TAMPERED = [
     pytest.param(_python_in_storage, "inside the storage folder", id="python-in-storage"),
     pytest.param(_python_writable_by_all, "may be changed by others", id="python-writable"),
     pytest.param(_relative_python, "no interpreter path", id="python-not-absolute"),
+    pytest.param(_pdb_running_a_shell, "standard library or installed", id="pdb-runs-a-shell"),
+    pytest.param(
+        _cprofile_running_storage_code, "standard library or installed", id="cprofile-storage"
+    ),
+    pytest.param(
+        _stdlib_module_named_like_a_project_file,
+        "module 'pdb' is a module of Python's standard library",
+        id="module-pdb-shadowed",
+    ),
+    pytest.param(
+        _installed_module_named_like_a_project_file,
+        "module 'pytest' would be imported from the interpreter's installed packages",
+        id="module-installed",
+    ),
+    pytest.param(
+        _argument_in_storage, r"evil\.py' names a path inside the storage", id="argument-in-storage"
+    ),
+    pytest.param(
+        _flag_value_in_storage, r"--resume=.* names a path inside the storage", id="flag-in-storage"
+    ),
 ]
 
 
@@ -262,6 +324,32 @@ def test_record_changed_after_the_command_was_shown_is_refused(
     assert not server.launcher.launches
 
 
+def test_a_run_the_page_launched_is_launched_again_with_a_new_config(
+    storage: Path, project: Path
+) -> None:
+    """Its recorded --config (the page's saved config) and --storage, both in the storage folder,
+    are replaced, not refused."""
+    script = str(project / "train.py")
+    saved = storage / ".hypertuner" / "configs" / "next.json"
+    meta = {
+        "executable": sys.executable,
+        "script": script,
+        "cwd": str(project),
+        "argv": [script, f"--config={saved}", "--name=next", f"--storage={storage}", "--epochs=3"],
+    }
+    command = launch_command(meta, config_path=saved.with_name("b.json"), name="b", storage=storage)
+    assert command[2:] == [
+        "--epochs=3",
+        f"--config={saved.with_name('b.json')}",
+        "--name=b",
+        f"--storage={storage}",
+    ]
+    meta["argv"] = [script, "--config", str(saved), "--storage", str(storage)]
+    assert (
+        launch_command(meta, config_path=saved, name="b", storage=storage)[2] == f"--config={saved}"
+    )
+
+
 def test_launch_command_refuses_a_smuggled_c_even_for_python() -> None:
     meta = {"executable": sys.executable, "script": __file__, "argv": [__file__, "-c", "x"]}
     with pytest.raises(LaunchError, match="argument '-c' is not accepted") as info:
@@ -350,6 +438,54 @@ def test_run_file_that_is_a_link_is_not_read(
     assert code == 200
     assert "s3cr3t" not in json.dumps(data)
     assert "config.json" not in data["files"]
+
+
+@pytest.mark.timeout(60)
+def test_fifos_in_the_storage_folder_never_hold_the_page(server: UIServer, storage: Path) -> None:
+    """A FIFO as meta.json, summary.json or a saved config is unreadable, said at once: each
+    read used to wait for a writer forever, holding a server thread."""
+    for name in ("meta", "summary", "fine"):
+        with hypertuner.start_run({"lr": 0.1}, name=name, storage=storage):
+            hypertuner.log({"loss": 0.5}, step=0)
+    for run, name in (("meta", "meta.json"), ("summary", "summary.json")):
+        (storage / run / name).unlink()
+        os.mkfifo(storage / run / name)
+    configs = storage / ".hypertuner" / "configs"
+    configs.mkdir(parents=True)
+    os.mkfifo(configs / "leak.json")
+    code, data = call(server, "GET", "/api/runs")
+    assert code == 200, data
+    assert sorted(r["name"] for r in data["runs"]) == ["fine", "meta", "summary"]
+    for path in ("/api/runs/meta", "/api/runs/summary", "/api/compare?run=meta&run=summary"):
+        code, data = call(server, "GET", path)
+        assert code == 200, (path, data)
+    body = {"config": {"lr": 0.5}, "name": "next"}
+    code, data = call(server, "POST", "/api/runs/meta/command", body)
+    assert code == 409, data
+    assert "Not a regular file" in data["error"]
+    code, data = call(server, "GET", "/api/configs/leak.json")
+    assert code == 403, data
+    assert data["error"] == "Saved config 'leak.json' cannot be read (Not a regular file)."
+
+
+def test_a_tampered_summary_leaves_the_runs_table_and_compare_answering(
+    server: UIServer, storage: Path
+) -> None:
+    for name in ("tampered", "fine"):
+        with hypertuner.start_run({"lr": 0.1}, name=name, storage=storage):
+            hypertuner.log({"loss": 0.5, "acc": 0.9}, step=0)
+    metrics = {
+        "loss": {"last": "abc", "min": 1, "max": 2, "step": 1, "count": 1},
+        "acc": {"last": 0.9, "min": 0.9, "max": 0.9, "step": 0, "count": 1},
+    }
+    (storage / "tampered" / "summary.json").write_text(json.dumps({"metrics": metrics}))
+    code, data = call(server, "GET", "/api/runs")
+    assert code == 200, data
+    (row,) = [r for r in data["runs"] if r["name"] == "tampered"]
+    assert sorted(row["metrics"]) == ["acc"]  # the bad entry is left out, the rest is read
+    for path in ("/api/runs/tampered", "/api/compare?run=tampered&run=fine&metric=loss"):
+        code, data = call(server, "GET", path)
+        assert code == 200, (path, data)
 
 
 @pytest.mark.parametrize(
@@ -457,6 +593,20 @@ def _slow_client(ui: UIServer) -> socket.socket:
         + b'{"config":'
     )
     return slow
+
+
+@pytest.mark.timeout(20)
+def test_a_client_gone_before_its_error_answer_leaves_no_traceback(
+    server: UIServer, storage: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """It promises a 100-byte body, sends one byte and closes: the 400 meets a closed socket."""
+    hypertuner.start_run({"lr": 0.1}, name="mine", storage=storage).finish()
+    for _ in range(5):
+        _slow_client(server).close()
+    time.sleep(0.5)
+    code, _ = call(server, "GET", "/api/runs")
+    assert code == 200
+    assert "Traceback" not in capfd.readouterr().err
 
 
 @pytest.mark.timeout(20)

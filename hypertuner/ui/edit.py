@@ -13,22 +13,29 @@
 A ``meta.json`` is untrusted input (a shared storage folder or a pulled bucket can hold anything),
 so the record is checked, never obeyed: the command is a Python interpreter (the page's own, or a
 ``python3*`` binary owned by the user or root, outside the storage folder, that answers as Python),
-running a ``.py`` script outside the storage folder (or ``-m`` and the dotted module name of that
-script), with recorded arguments that are plain values, ``--flag`` or ``--flag=value`` only.
-Anything else is refused with a :class:`~hypertuner.errors.LaunchError` naming it.
+running a ``.py`` script of the user's own (outside the storage folder, and outside the
+interpreter's standard library, site-packages and scripts: ``pdb``, ``cProfile`` or ``pip`` would
+run whatever their arguments name), or ``-m`` and the dotted module name of that script, with
+recorded arguments that are plain values, ``--flag`` or ``--flag=value`` only, none naming a path
+inside the storage folder. Anything else is refused with a :class:`~hypertuner.errors.LaunchError`
+naming it.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
+import json
 import math
 import os
 import re
 import sys
+import sysconfig
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib.machinery import PathFinder
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,8 +53,24 @@ _STRIPPED_FLAGS = ("--config", "--name", "--storage")
 # python3.13t), after links are resolved.
 _PYTHON_BINARY = re.compile(r"python3(?:\.[0-9]+t?)?")
 _LONG_FLAG = re.compile(r"--[A-Za-z][A-Za-z0-9_.-]*")
-_IMPLEMENTATIONS = (b"cpython", b"pypy", b"graalpy")
+_IMPLEMENTATIONS = ("cpython", "pypy", "graalpy")
 _PROBE_TIMEOUT = 10.0
+# Where an interpreter keeps code of its own (sysconfig's names): the standard library, the
+# installed packages and their scripts. Runners kept there (pdb, cProfile, trace, pip, pytest...)
+# run whatever their arguments name, so the page never starts them.
+_CODE_PATHS = ("stdlib", "platstdlib", "purelib", "platlib", "scripts")
+# The folders of an installation prefix that hold such code; the prefix itself may be shared with
+# other things (/usr holds /usr/src).
+_PREFIX_FOLDERS = ("bin", "lib", "lib64", "Lib", "Scripts", "DLLs")
+_PACKAGE_FOLDERS = frozenset({"site-packages", "dist-packages"})
+# Another Python's standard library: lib/python3.10, lib/pypy3.10, lib64/python3.
+_VERSIONED_LIB = re.compile(r"(?:python|pypy)[0-9]+(?:\.[0-9]+)?t?")
+_PROBE = (
+    "import json, sys, sysconfig; p = sysconfig.get_paths(); "
+    "print(sys.implementation.name); "
+    "print(json.dumps([[sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix], "
+    f"[p.get(k, '') for k in {_CODE_PATHS!r}]]))"
+)
 
 
 def _kind(value: Any) -> str:
@@ -207,8 +230,54 @@ def _refuse(source: str, problem: str, **facts: Any) -> LaunchError:
     return LaunchError(msg, name=source, **facts)
 
 
-def _check_interpreter(executable: object, source: str, storage: str) -> str:
-    """The recorded interpreter, if it is a real Python; else :class:`LaunchError`."""
+@dataclass(frozen=True)
+class _Install:
+    """Where an interpreter keeps code of its own: ``folders`` (nothing under them is the user's
+    script) and ``search`` (where ``-m`` finds its installed modules)."""
+
+    folders: tuple[str, ...]
+    search: tuple[str, ...]
+
+
+def _install(prefixes: Sequence[str], paths: Sequence[str]) -> _Install:
+    folders = [p for p in paths if p]
+    for prefix in dict.fromkeys(p for p in prefixes if p):
+        folders.extend(os.path.join(prefix, sub) for sub in _PREFIX_FOLDERS)
+    search = [p for p in paths[:-1] if p]  # not "scripts"
+    return _Install(tuple(dict.fromkeys(folders)), tuple(dict.fromkeys(search)))
+
+
+@functools.lru_cache(maxsize=1)
+def _own_install() -> _Install:
+    """The page's own interpreter's code folders, and the entries of its ``sys.path`` there."""
+    paths = sysconfig.get_paths()
+    prefixes = (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)
+    found = _install(prefixes, [paths.get(key, "") for key in _CODE_PATHS])
+    entries = [p for p in sys.path if p and _in_folders(p, found.folders)]
+    return _Install(found.folders, tuple(dict.fromkeys([*found.search, *entries])))
+
+
+def _in_folders(path: str, folders: Sequence[str]) -> bool:
+    return any(_files.inside(folder, path) for folder in folders)
+
+
+def _interpreter_code(path: str, install: _Install) -> bool:
+    """Whether ``path`` (as given or with links resolved) lies where a Python keeps its own code:
+    ``install``'s folders, any site-packages or dist-packages, or another Python's
+    ``lib/pythonX.Y``."""
+    for candidate in dict.fromkeys((os.path.abspath(path), os.path.realpath(path))):
+        parts = [part.lower() for part in Path(candidate).parts]
+        if _PACKAGE_FOLDERS.intersection(parts):
+            return True
+        pairs = itertools.pairwise(parts)
+        if any(a in ("lib", "lib64") and _VERSIONED_LIB.fullmatch(b) for a, b in pairs):
+            return True
+    return _in_folders(path, install.folders)
+
+
+def _check_interpreter(executable: object, source: str, storage: str) -> tuple[str, _Install]:
+    """The recorded interpreter, if it is a real Python, with where it keeps its own code; else
+    :class:`LaunchError`."""
     if not isinstance(executable, str) or not os.path.isabs(executable):
         raise _refuse(source, f"its meta.json records no interpreter path ({executable!r}).")
     if not os.path.isfile(executable):
@@ -217,9 +286,12 @@ def _check_interpreter(executable: object, source: str, storage: str) -> str:
             "cannot be launched again. Save the config and run it yourself."
         )
         raise LaunchError(msg, name=source, path=executable)
+    # A virtual environment's interpreter links to its base: the environment's own folders count.
+    venv = os.path.dirname(os.path.dirname(os.path.abspath(executable)))
+    venvs = [venv] if os.path.isfile(os.path.join(venv, "pyvenv.cfg")) else []
     real = os.path.realpath(executable)
     if real == os.path.realpath(sys.executable):
-        return executable
+        return executable, _merge(_own_install(), _install(venvs, []))
     if not _PYTHON_BINARY.fullmatch(os.path.basename(real)):
         problem = (
             f"its recorded interpreter {executable!r} (really {real!r}) is not a Python "
@@ -238,22 +310,28 @@ def _check_interpreter(executable: object, source: str, storage: str) -> str:
         )
         raise _refuse(source, problem, path=executable)
     stamp = (status.st_ino, status.st_size, status.st_mtime_ns)
-    if not _answers_as_python(real, stamp):
+    found = _probe(real, stamp)
+    if found is None:
         problem = f"its recorded interpreter {real!r} does not answer as Python."
         raise _refuse(source, problem, path=executable)
-    return executable
+    prefixes, paths = found
+    return executable, _merge(_own_install(), _install([*prefixes, *venvs], paths))
+
+
+def _merge(first: _Install, second: _Install) -> _Install:
+    folders = tuple(dict.fromkeys([*first.folders, *second.folders]))
+    return _Install(folders, tuple(dict.fromkeys([*first.search, *second.search])))
 
 
 @functools.lru_cache(maxsize=16)
-def _answers_as_python(path: str, stamp: tuple[int, int, int]) -> bool:
-    """Whether ``path -I -S -c 'print(sys.implementation.name)'`` names a Python (cached per
-    file version, ``stamp``)."""
+def _probe(path: str, stamp: tuple[int, int, int]) -> tuple[list[str], list[str]] | None:
+    """If ``path -I -S`` names a Python implementation, its installation prefixes and the
+    sysconfig paths of :data:`_CODE_PATHS`; else ``None`` (cached per file version, ``stamp``)."""
     import subprocess
 
-    probe = "import sys; print(sys.implementation.name)"
     try:
         done = subprocess.run(
-            [path, "-I", "-S", "-c", probe],
+            [path, "-I", "-S", "-c", _PROBE],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=_PROBE_TIMEOUT,
@@ -261,8 +339,17 @@ def _answers_as_python(path: str, stamp: tuple[int, int, int]) -> bool:
             check=False,
         )
     except (OSError, subprocess.SubprocessError):
-        return False
-    return done.returncode == 0 and done.stdout.strip() in _IMPLEMENTATIONS
+        return None
+    lines = done.stdout.decode("utf-8", "replace").splitlines()
+    if done.returncode != 0 or len(lines) != 2 or lines[0].strip() not in _IMPLEMENTATIONS:
+        return None
+    try:
+        prefixes, paths = json.loads(lines[1])
+    except (ValueError, TypeError):
+        return None
+    if not all(isinstance(p, str) for p in [*prefixes, *paths]) or len(paths) != len(_CODE_PATHS):
+        return None
+    return list(prefixes), list(paths)
 
 
 def _check_script(script: object, source: str, storage: str) -> str:
@@ -294,7 +381,19 @@ def _check_script(script: object, source: str, storage: str) -> str:
     return script
 
 
-def _check_module(module: object, script: str, cwd: str, source: str) -> list[str]:
+def _check_own_code(script: str, install: _Install, source: str) -> None:
+    """Refuse a script that Python itself, or a package installed in it, provides."""
+    if _interpreter_code(script, install):
+        problem = (
+            f"its recorded script {script!r} belongs to Python's standard library or installed "
+            "packages, not to your project (such tools run whatever their arguments name)."
+        )
+        raise _refuse(source, problem, path=script)
+
+
+def _check_module(
+    module: object, script: str, cwd: str, source: str, install: _Install
+) -> list[str]:
     """``["-m", module]`` for a run started with ``python -m``, else ``[]`` (a script file)."""
     if module is None or module == "":
         return []
@@ -306,6 +405,14 @@ def _check_module(module: object, script: str, cwd: str, source: str) -> list[st
     if names[-len(parts) :] != parts and names[-len(parts) - 1 :] != [*parts, "__main__"]:
         problem = f"its recorded module {module!r} is not the module of its script {script!r}."
         raise _refuse(source, problem, path=script)
+    top = parts[0]
+    if top in sys.stdlib_module_names or top in sys.builtin_module_names:
+        problem = (
+            f"its recorded module {module!r} is a module of Python's standard library, not of "
+            "your project (such tools run whatever their arguments name)."
+        )
+        raise _refuse(source, problem, path=script)
+    in_cwd = False
     for local in (Path(cwd, *parts).with_suffix(".py"), Path(cwd, *parts, "__main__.py")):
         if local.is_file() and not os.path.samefile(local, script):
             problem = (
@@ -313,7 +420,31 @@ def _check_module(module: object, script: str, cwd: str, source: str) -> list[st
                 f"its script {script!r}."
             )
             raise _refuse(source, problem, path=str(local))
+        in_cwd = in_cwd or local.is_file()
+    # '-m' looks in the working folder first; a regular package there wins. Otherwise a module
+    # installed in the interpreter would run instead of the script (or a namespace package's
+    # other part would), so an installed one must not exist.
+    local = _find_spec(top, [cwd])
+    installed = _find_spec(top, install.search)
+    local_wins = local is not None and local.origin is not None
+    merged = in_cwd and installed is not None and installed.origin is None
+    if installed is not None and not local_wins and not merged:
+        where = installed.origin or next(iter(installed.submodule_search_locations or []), "")
+        problem = (
+            f"its recorded module {module!r} would be imported from the interpreter's "
+            f"installed packages ({where!r}), not from your project."
+        )
+        raise _refuse(source, problem, path=script)
     return ["-m", str(module)]
+
+
+def _find_spec(name: str, path: Sequence[str]) -> Any:
+    """The spec that a path search for the top-level module ``name`` finds in ``path``; nothing
+    is imported."""
+    try:
+        return PathFinder.find_spec(name, list(path))
+    except (ImportError, OSError, ValueError):
+        return None
 
 
 def _check_argument(token: object, source: str) -> str:
@@ -329,6 +460,23 @@ def _check_argument(token: object, source: str) -> str:
                 "--flag=-1)."
             )
             raise _refuse(source, problem, value=token)
+    return token
+
+
+def _check_path_argument(token: str, cwd: str, source: str, storage: str) -> str:
+    """Refuse an argument that names a path inside the storage folder: a script that the page
+    starts must not be handed code or pickles kept there (the page passes its own config)."""
+    _, equals, value = token.partition("=")
+    if not token.startswith("-"):
+        value = token
+    elif not equals:
+        return token  # a bare --flag
+    if value and _files.inside(storage, os.path.join(cwd, value)):
+        problem = (
+            f"its recorded argument {token!r} names a path inside the storage folder, which "
+            "holds data, not files the page may hand to a program it starts."
+        )
+        raise _refuse(source, problem, value=token)
     return token
 
 
@@ -352,17 +500,19 @@ def _checked_command(
     source = meta.get("name", "the source run")
     root = os.fspath(storage)
     script = _check_script(meta.get("script"), source, root)
-    executable = _check_interpreter(meta.get("executable"), source, root)
+    executable, install = _check_interpreter(meta.get("executable"), source, root)
+    _check_own_code(script, install, source)
     cwd = _check_cwd(meta.get("cwd"), script, source, root)
-    entry = _check_module(meta.get("module"), script, cwd, source) or [script]
+    entry = _check_module(meta.get("module"), script, cwd, source, install) or [script]
     argv = meta.get("argv")
     if argv is not None and not isinstance(argv, list):
         raise _refuse(source, f"its recorded argv is not a list ({type(argv).__name__}).")
     recorded = [_check_argument(token, source) for token in (argv or [])[1:]]
+    kept = [_check_path_argument(token, cwd, source, root) for token in _strip_argv(recorded)]
     command = [
         executable,
         *entry,
-        *_strip_argv(recorded),
+        *kept,
         f"--config={os.fspath(config_path)}",
         f"--name={name}",
         f"--storage={os.fspath(storage)}",
@@ -387,8 +537,10 @@ def launch_command(
 
     The record is checked, not trusted: the interpreter must be this Python or a ``python3*``
     binary that answers as Python (owned by the user or root), the script an existing ``.py``
-    file, the module the dotted name of that script, and every recorded argument a plain value,
-    ``--flag`` or ``--flag=value``.
+    file outside the storage folder and outside the interpreter's standard library, packages and
+    scripts, the module the dotted name of that script (not a standard-library module, nor one
+    the interpreter would import from its packages instead), and every recorded argument a plain
+    value, ``--flag`` or ``--flag=value``, none naming a path inside the storage folder.
 
     Raises:
         LaunchError: the record has no script or interpreter, either no longer exists, or the
@@ -446,7 +598,7 @@ class Launch:
     def log_tail(self, limit: int = 4000) -> str:
         """The last ``limit`` characters of the run's output."""
         try:
-            fd = _files.open_nofollow(self.log)
+            fd = _files.open_regular(self.log)
         except OSError:
             return ""
         with os.fdopen(fd, "rb") as handle:

@@ -18,13 +18,21 @@ swapped meanwhile cannot make the reader block or read elsewhere. Nothing read f
 reaches the page but the layer's name and a line number: values always come from ``config.json``,
 and a key whose value the file now gives differently is only flagged (``changed``). Anything
 refused is said in ``notes``, and its keys read ``a config file that was not read, or defaults``.
+
+Resolving again evaluates the config files (a ``.cfg`` file's values are expressions, bounded but
+not free), so the answer is kept for the same command line, file contents and config: viewing a
+run again does not redo the work.
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
 import os
 import stat
 import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,6 +47,10 @@ from .readers import MAX_SMALL_BYTES, read_json
 __all__ = ["provenance"]
 
 _UNREAD = "a config file that was not read, or defaults"
+# Answers of _from_argv, by command line, config files' contents and config (oldest first).
+_KEPT: dict[tuple[Any, ...], dict[str, Any]] = {}
+_KEPT_MAX = 64
+_KEPT_LOCK = threading.Lock()
 
 
 def provenance(root: Path, meta: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
@@ -121,9 +133,11 @@ def _inside_any(path: str, folders: list[str]) -> bool:
     return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
 
 
-def _copy_config(path: str, meta: Mapping[str, Any], folders: list[str], into: str) -> str:
-    """Copy the recorded config file ``path`` into ``into``; return the copy's path, or raise
-    ``ValueError`` saying why it is not read."""
+def _copy_config(
+    path: str, meta: Mapping[str, Any], folders: list[str], into: str
+) -> tuple[str, str]:
+    """Copy the recorded config file ``path`` into ``into``; return the copy's path and the
+    digest of its bytes, or raise ``ValueError`` saying why it is not read."""
     if "\x00" in path or not path:
         msg = "it is not a file name"
         raise ValueError(msg)
@@ -160,7 +174,7 @@ def _copy_config(path: str, meta: Mapping[str, Any], folders: list[str], into: s
         copy = os.path.join(into, f"{len(os.listdir(into))}{suffix}")
         with open(copy, "wb") as handle:
             handle.write(data)
-        return copy
+        return copy, hashlib.sha256(data).hexdigest()
     msg = "it no longer exists"
     raise ValueError(msg)
 
@@ -197,6 +211,7 @@ def _from_argv(
     with tempfile.TemporaryDirectory(prefix="hypertuner-provenance-") as into:
         shown: dict[str, str] = {}
         rewritten: list[str] = []
+        key: list[Any] = []  # the command line, each file read named by its path and digest
         configs = {i: (form, path) for i, form, path in _config_tokens(tokens)}
         skip = False
         for i, token in enumerate(tokens):
@@ -205,42 +220,69 @@ def _from_argv(
                 continue
             if i not in configs:
                 rewritten.append(token)
+                key.append(token)
                 continue
             form, path = configs[i]
             skip = form == " "
             try:
-                copy = _copy_config(path, meta, folders, into)
+                copied, digest = _copy_config(path, meta, folders, into)
             except ValueError as exc:
                 notes.append(f"Config file {path[:300]!r} was not read: {exc}.")
                 unread = True
                 continue
-            shown[copy] = path
-            rewritten.append(f"--config={copy}")
+            shown[copied] = path
+            rewritten.append(f"--config={copied}")
+            key.append((path, digest))
+        kept = (tuple(key), tuple(notes), json.dumps(config, sort_keys=True, default=repr))
+        with _KEPT_LOCK:
+            answer = _KEPT.get(kept)
+        if answer is not None:
+            return copy.deepcopy(answer)
+        answer = _resolve_again(rewritten, base, flat, shown, notes, unread)
+        with _KEPT_LOCK:
+            _KEPT[kept] = copy.deepcopy(answer)
+            while len(_KEPT) > _KEPT_MAX:
+                del _KEPT[next(iter(_KEPT))]
+        return answer
+
+
+def _resolve_again(
+    rewritten: list[str],
+    base: Mapping[str, Any],
+    flat: Mapping[str, Any],
+    shown: Mapping[str, str],
+    notes: list[str],
+    unread: bool,
+) -> dict[str, Any]:
+    """Resolve the rewritten command line (its files copied) and name each key's layer."""
+    try:
+        res = resolve(rewritten, defaults=base, strict=False)
+    except HypertunerError as exc:
+        problem = str(exc)
+        for copied, path in shown.items():
+            problem = problem.replace(copied, path)
+        notes.append(f"The recorded command line does not resolve again: {problem}")
+        overrides = [t for t in rewritten if not t.startswith("-")]
         try:
-            res = resolve(rewritten, defaults=base, strict=False)
-        except HypertunerError as exc:
-            notes.append(f"The recorded command line does not resolve again: {exc}")
-            overrides = [t for t in rewritten if not t.startswith("-")]
-            try:
-                res = resolve(overrides, defaults=base, strict=False)
-            except HypertunerError:
-                return {"keys": {k: _entry("not known", "unknown") for k in flat}, "notes": notes}
-            unread = True
-        now = flatten(res.config)
-        keys = {}
-        for key, value in flat.items():
-            origin = res.origin(key)
-            for copy, path in shown.items():
-                if origin.startswith(copy):
-                    origin = path + origin[len(copy) :]
-                    break
-            if origin.startswith("command line"):
-                kind = "command line"
-            elif origin.startswith("defaults"):
-                kind = "defaults"
-                origin = _UNREAD if unread else "defaults"
-            else:
-                kind = "file"
-            changed = key not in now or now[key] != value or type(now[key]) is not type(value)
-            keys[key] = _entry(origin, "unknown" if origin == _UNREAD else kind, changed)
+            res = resolve(overrides, defaults=base, strict=False)
+        except HypertunerError:
+            return {"keys": {k: _entry("not known", "unknown") for k in flat}, "notes": notes}
+        unread = True
+    now = flatten(res.config)
+    keys = {}
+    for key, value in flat.items():
+        origin = res.origin(key)
+        for copied, path in shown.items():
+            if origin.startswith(copied):
+                origin = path + origin[len(copied) :]
+                break
+        if origin.startswith("command line"):
+            kind = "command line"
+        elif origin.startswith("defaults"):
+            kind = "defaults"
+            origin = _UNREAD if unread else "defaults"
+        else:
+            kind = "file"
+        changed = key not in now or now[key] != value or type(now[key]) is not type(value)
+        keys[key] = _entry(origin, "unknown" if origin == _UNREAD else kind, changed)
     return {"keys": keys, "notes": notes}

@@ -585,15 +585,23 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
                 self._check_token(query)
                 self._api(method, [unquote(p) for p in path[5:].split("/")], query)
             except _HTTPError as err:
-                self._send_json(err.status, {"error": err.message, "key": err.key})
+                self._send_error(err.status, {"error": err.message, "key": err.key})
             except HypertunerError as err:
                 key = getattr(err, "key", None)
-                self._send_json(_status_of(err), {"error": str(err), "key": key})
-            except (BrokenPipeError, ConnectionResetError):
-                pass
+                self._send_error(_status_of(err), {"error": str(err), "key": key})
+            except ConnectionError:  # the client went away (a broken pipe, a reset)
+                self.close_connection = True
             except Exception as exc:  # a bug: keep the traceback on the terminal, tell the page
                 traceback.print_exc()
-                self._send_json(500, {"error": f"Internal error: {type(exc).__name__}: {exc}"})
+                self._send_error(500, {"error": f"Internal error: {type(exc).__name__}: {exc}"})
+
+        def _send_error(self, status: int, payload: Any) -> None:
+            """Answer with an error; a client that went away meanwhile (a body cut short, then
+            the connection closed) gets nothing, and the terminal no traceback."""
+            try:
+                self._send_json(status, payload)
+            except ConnectionError:
+                self.close_connection = True
 
         def _api(self, method: str, parts: list[str], query: dict[str, list[str]]) -> None:
             if method in ("GET", "HEAD"):
@@ -686,6 +694,11 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
                 raise _HTTPError(
                     404, f"No saved config {path.name!r} in {str(path.parent)!r}."
                 ) from err
+            except OutsideStorageError:
+                raise
+            except OSError as err:  # a FIFO, a folder...: never waited on, never served
+                msg = f"Saved config {path.name!r} cannot be read ({err.strerror})."
+                raise _HTTPError(403, msg) from err
             self._send(
                 200,
                 body,
