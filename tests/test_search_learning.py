@@ -230,7 +230,7 @@ def _condemned(args: hypertuner.Args) -> float:
     return float(args.x)
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.slow)])
 def test_the_log_call_that_sends_a_condemned_value_raises_trial_pruned(
     storage: Path, tmp_path: Path, workers: int
 ) -> None:
