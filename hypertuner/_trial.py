@@ -33,7 +33,7 @@ from . import tracking
 from ._layout import storage_root
 from ._report import ENV, Upstream, Watch, pipe_environment
 from .args import Args
-from .errors import TrialPruned
+from .errors import MetricError, TrialPruned
 from .run import start_run
 
 __all__ = ["Job", "Outcome", "execute", "interrupt_commands", "jsonable", "number_of"]
@@ -106,6 +106,7 @@ class Job:
     gpu: str | None = None  # the CUDA_VISIBLE_DEVICES the trial ran with (for the journal)
     report: str | None = None  # send the values of this metric upstream as they are logged
     waits: bool = False  # ... and hear the pruner's verdict on each
+    needs_value: str | None = None  # a trial that ends without a value fails, with this error
     attempt: int = 0  # how many times the trial was started again after its worker was lost
 
 
@@ -165,6 +166,8 @@ def _execute_function(job: Job, upstream: Upstream | None) -> Outcome:
                     result = value
             if result is not None:
                 run.meta["result"] = jsonable(result)  # written when the run ends below
+            if value is None and job.needs_value:  # the sweep cannot rank it: its run fails too
+                raise MetricError(job.needs_value, key=job.metric)
     except KeyboardInterrupt:
         elapsed = time.perf_counter() - started
         return Outcome(job.index, "interrupted", error="KeyboardInterrupt", duration_s=elapsed)
@@ -173,7 +176,9 @@ def _execute_function(job: Job, upstream: Upstream | None) -> Outcome:
         return Outcome(job.index, "pruned", error=str(exc), duration_s=elapsed)
     except Exception as exc:  # a failing trial is recorded; the sweep goes on
         elapsed = time.perf_counter() - started
-        return Outcome(job.index, "failed", error=describe_error(exc), duration_s=elapsed)
+        no_value = isinstance(exc, MetricError) and str(exc) == job.needs_value
+        error = job.needs_value if no_value else describe_error(exc)
+        return Outcome(job.index, "failed", error=error, duration_s=elapsed)
     elapsed = time.perf_counter() - started
     if run.status == "pruned":  # the Lightning callback stopped the trainer: a clean return
         return Outcome(job.index, "pruned", error=run.meta.get("error"), duration_s=elapsed)

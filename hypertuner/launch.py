@@ -701,6 +701,8 @@ class _Sweep:
         if self.study is not None and plan.metric:
             job.report = plan.metric
             job.waits = plan.pruner is not None
+        if self.study is not None:
+            job.needs_value = self._no_value_error()
         if plan.command is None:
             job.fn = plan.target
             return job

@@ -449,6 +449,10 @@ def test_a_trial_that_finishes_without_a_value_is_failed_and_runs_again(
         "it with hypertuner.log."
     )
     assert [line["status"] for line in _latest(storage / "quiet").values()] == ["failed"] * 2
+    for trial_result in first:  # the run folder says so too, as runs and the page show it
+        meta = json.loads((trial_result.directory / "meta.json").read_text())
+        assert meta["status"] == "failed"
+        assert "Trial finished without a value of 'loss'" in meta["error"]
     failed = optuna.trial.TrialState.FAIL
     assert [t.state for t in _study_trials(storage / "quiet")] == [failed, failed]
     silent.unlink()
