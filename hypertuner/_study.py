@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import io
 import json
 import os
 import random
@@ -40,8 +41,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from . import _files
 from ._deps import require
 from ._sweeprecord import AppendFile
+from .errors import SearchSpecError
 from .search import MODEL_BASED, Dimension
 
 __all__ = ["STUDY_LOG", "Earlier", "Study", "StudyLog", "require_optuna"]
@@ -77,7 +80,19 @@ class StudyLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.logs: list[dict[str, Any]] = []
-        with contextlib.suppress(FileNotFoundError), open(path, "rb") as handle:
+        handle: io.BufferedIOBase
+        try:
+            handle = os.fdopen(_files.open_regular(path), "rb")
+        except FileNotFoundError:
+            handle = io.BytesIO()
+        except OSError as exc:  # a link or a FIFO in the sweep's folder: never waited on
+            why = exc.strerror or type(exc).__name__
+            msg = (
+                f"Study file {str(path)!r} cannot be read as a plain file ({why}): a sweep "
+                "writes none of those; delete the sweep's folder to start over."
+            )
+            raise SearchSpecError(msg, value=str(path)) from None
+        with handle:
             for line in handle:
                 if not line.endswith(b"\n"):
                     break  # torn by a crash: what follows cannot be trusted

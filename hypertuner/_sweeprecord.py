@@ -357,9 +357,11 @@ class Journal:
         """
         latest: dict[int, dict[str, Any]] = {}
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = _files.read_regular(self.path).decode("utf-8", errors="replace")
         except FileNotFoundError:
             return latest
+        except OSError as exc:  # a link or a FIFO in the sweep's folder: never waited on
+            raise _untrusted(self.path, exc) from None
         for line in text.splitlines():
             try:
                 record = json.loads(line)
@@ -505,9 +507,13 @@ def read_sweep_file(directory: Path) -> dict[str, Any]:
     """
     path = directory / SWEEP_FILE
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = json.loads(_files.read_regular(path).decode("utf-8", errors="replace"))
     except FileNotFoundError:
         return {}
+    except RecursionError:
+        value = None  # nested beyond reason: not a sweep file this code wrote
+    except OSError as exc:  # a link or a FIFO in the sweep's folder: never waited on
+        raise _untrusted(path, exc) from None
     except ValueError as exc:
         msg = (
             f"Sweep file {str(path)!r} is not valid JSON ({exc}); delete the sweep's folder "
@@ -515,3 +521,13 @@ def read_sweep_file(directory: Path) -> dict[str, Any]:
         )
         raise SearchSpecError(msg, path=str(path)) from None
     return value if isinstance(value, dict) else {}
+
+
+def _untrusted(path: Path, exc: OSError) -> SearchSpecError:
+    """The error for a sweep file that is no regular file (a link, a FIFO, a folder)."""
+    why = exc.strerror or type(exc).__name__
+    msg = (
+        f"Sweep file {str(path)!r} cannot be read as a plain file ({why}): a sweep writes none "
+        "of those, so its folder cannot be trusted; delete the sweep's folder to start over."
+    )
+    return SearchSpecError(msg, value=str(path))

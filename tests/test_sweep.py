@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -840,3 +841,39 @@ def test_the_native_sweep_example_runs_and_resumes(tmp_path: Path) -> None:
     )
     assert again.returncode == 0
     assert "resuming, 3 of 3 trials already finished" in again.stderr
+
+
+@pytest.mark.parametrize("name", ["trials.jsonl", "sweep.json", "study.jsonl"])
+@pytest.mark.parametrize("kind", ["fifo", "link"])
+def test_a_fifo_or_link_in_a_sweeps_folder_is_one_error_not_a_hang(
+    storage: Path, tmp_path: Path, name: str, kind: str
+) -> None:
+    pytest.importorskip("optuna")
+
+    def trial(args: hypertuner.Args) -> float:
+        return float(args.x)
+
+    options: dict[str, Any] = {"name": "s", "progress": False, "pruner": "median", "metric": "v"}
+    hypertuner.sweep(trial, {"x": [1, 2]}, **options)
+    target = storage / "s" / name
+    target.unlink()
+    if kind == "fifo":
+        os.mkfifo(target)
+    else:
+        (tmp_path / "elsewhere").write_text("{}\n")
+        target.symlink_to(tmp_path / "elsewhere")
+    done: list[BaseException] = []
+
+    def again() -> None:
+        try:
+            hypertuner.sweep(trial, {"x": [1, 2]}, **options)
+        except BaseException as exc:  # the test looks at it
+            done.append(exc)
+
+    worker = threading.Thread(target=again, daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert not worker.is_alive(), "the sweep waits on the FIFO"
+    (error,) = done
+    assert isinstance(error, SearchSpecError)
+    assert "cannot be read as a plain file" in str(error)
