@@ -843,6 +843,7 @@ def test_the_native_sweep_example_runs_and_resumes(tmp_path: Path) -> None:
     assert "resuming, 3 of 3 trials already finished" in again.stderr
 
 
+@pytest.mark.slow  # six sweeps with a study
 @pytest.mark.parametrize("name", ["trials.jsonl", "sweep.json", "study.jsonl"])
 @pytest.mark.parametrize("kind", ["fifo", "link"])
 def test_a_fifo_or_link_in_a_sweeps_folder_is_one_error_not_a_hang(
