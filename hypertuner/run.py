@@ -564,9 +564,10 @@ def _await_handoff(storage: Path, timeout: float = 120.0) -> str:
     deadline = time.monotonic() + timeout
     started = time.time() - 600
     while time.monotonic() < deadline:
-        with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
-            record = json.loads(path.read_text())
-            if record["time"] >= started:
+        # Not there yet, half-written, or not this code's (a FIFO, a link, wrong types): wait on.
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError, RecursionError):
+            record = json.loads(_files.read_regular(path))
+            if float(record["time"]) >= started:
                 return check_run_name(record["name"])
         time.sleep(0.05)
     msg = (
@@ -720,8 +721,9 @@ def _join_run(
     """A non-zero rank: the run rank zero started (named explicitly or handed over)."""
     run_name = name if name is not None and resume != "new" else _await_handoff(root)
     saved = root / run_name / "config.json"
-    with contextlib.suppress(FileNotFoundError, ValueError):
-        data = json.loads(saved.read_text())
+    with contextlib.suppress(OSError, ValueError, RecursionError):
+        value = json.loads(_files.read_regular(saved))
+        data = value if isinstance(value, dict) else data
     return Run(run_name, root, data, rank=rank, world_size=world, recalled=saved.exists())
 
 
