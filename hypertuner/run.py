@@ -565,9 +565,12 @@ def _await_handoff(storage: Path, timeout: float = 120.0) -> str:
     started = time.time() - 600
     while time.monotonic() < deadline:
         # Not there yet, half-written, or not this code's (a FIFO, a link, wrong types): wait on.
-        with contextlib.suppress(OSError, ValueError, KeyError, TypeError, RecursionError):
+        with contextlib.suppress(
+            OSError, ValueError, KeyError, TypeError, RecursionError, OverflowError
+        ):
             record = json.loads(_files.read_regular(path))
-            if float(record["time"]) >= started:
+            written = float(record["time"])
+            if started <= written <= time.time() + 60:  # recent, and not from the future (inf)
                 return check_run_name(record["name"])
         time.sleep(0.05)
     msg = (

@@ -357,6 +357,30 @@ def test_non_zero_rank_joins_the_handed_over_run_without_writing(
     assert not storage.exists()
 
 
+@pytest.mark.parametrize(
+    "planted",
+    [
+        pytest.param('{"name": "victim", "time": 1e999}', id="time-infinite"),
+        pytest.param('{"name": "victim", "time": 1' + "0" * 400 + "}", id="time-huge-int"),
+        pytest.param('{"name": "victim", "time": "soon"}', id="time-text"),
+        pytest.param('{"name": ["victim"], "time": 0}', id="name-not-text"),
+    ],
+)
+def test_a_planted_hand_over_file_is_never_taken(
+    storage: Path, monkeypatch: pytest.MonkeyPatch, planted: str
+) -> None:
+    """A hand-over file that no rank zero just wrote (from the future, not a number, a name
+    that is no text) is waited past, not taken and not a traceback."""
+    from hypertuner import run as run_module
+
+    monkeypatch.setenv("MASTER_PORT", "29511")
+    path = run_module._handoff_path(storage)
+    assert path is not None
+    write(path, planted)
+    with pytest.raises(RunInUseError, match="did not create the run within 0 s"):
+        run_module._await_handoff(storage, timeout=0.3)
+
+
 def test_rank_zero_hands_the_name_to_the_processes_it_launches(storage: Path) -> None:
     hypertuner.parse(["--name=parent"])
     assert os.environ["HYPERTUNER_RUN_NAME"] == "parent"
