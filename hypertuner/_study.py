@@ -97,9 +97,12 @@ class StudyLog:
                 if not line.endswith(b"\n"):
                     break  # torn by a crash: what follows cannot be trusted
                 try:
-                    self.logs.append(json.loads(line))
-                except ValueError:
+                    log = json.loads(line)
+                except (ValueError, RecursionError):
                     break
+                if not isinstance(log, dict):
+                    break  # no operation of Optuna's: nothing after it can be trusted either
+                self.logs.append(log)
         self._file = AppendFile(path, self.SYNC_EVERY_S)
 
     def read_logs(self, log_number_from: int) -> list[dict[str, Any]]:

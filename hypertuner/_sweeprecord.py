@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import importlib
 import json
+import math
 import os
 import sys
 import threading
@@ -23,9 +24,10 @@ from typing import Any, TextIO
 
 from . import _files
 from ._formats import format_value
+from ._layout import check_run_name
 from ._trees import flatten
 from ._trial import json_default
-from .errors import RunInUseError, SearchSpecError
+from .errors import RunInUseError, RunNameError, SearchSpecError
 
 __all__ = [
     "JOURNAL",
@@ -365,13 +367,12 @@ class Journal:
         for line in text.splitlines():
             try:
                 record = json.loads(line)
-            except ValueError:
-                continue  # a line torn by a crash: the trial runs again
-            if not isinstance(record, dict) or not isinstance(record.get("trial"), str):
+            except (ValueError, RecursionError):
+                continue  # a line torn by a crash (or none this code wrote): the trial runs again
+            record = _checked_record(record)
+            if record is None:
                 continue
-            index = record.get("index")
-            if not isinstance(index, int) or isinstance(index, bool):
-                continue
+            index = record["index"]
             before = latest.get(index, {})
             merged = dict(before) if before.get("trial") == record["trial"] else {}
             merged.update(record)
@@ -385,6 +386,44 @@ class Journal:
 
     def close(self) -> None:
         self._file.close()
+
+
+def _checked_record(record: Any) -> dict[str, Any] | None:
+    """A journal line as this code writes it, or ``None`` for one it never would (a tampered
+    or foreign line: its trial runs again). Values of the wrong type are dropped; a run name
+    that is not a safe folder name drops the line."""
+    if not isinstance(record, dict) or not isinstance(record.get("trial"), str):
+        return None
+    index = record.get("index")
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < 2**31:
+        return None
+    run = record.get("run")
+    if run is not None:
+        if not isinstance(run, str):
+            return None
+        try:
+            check_run_name(run)
+        except RunNameError:
+            return None
+    out = dict(record)
+    value = out.get("value")
+    if value is not None and (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(_float_or_nan(value))
+    ):
+        del out["value"]  # the earlier lines' value stands
+    for key in ("status", "error"):
+        if out.get(key) is not None and not isinstance(out[key], str):
+            del out[key]
+    return out
+
+
+def _float_or_nan(value: float) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an integer too big for a float
+        return math.nan
 
 
 def lock_sweep(directory: Path, name: str) -> int:

@@ -50,7 +50,7 @@ from . import _files
 from ._deps import require
 from ._formats import parse_value
 from ._layout import check_run_name, storage_root
-from ._study import Earlier, Study, require_optuna
+from ._study import STUDY_LOG, Earlier, Study, require_optuna
 from ._sweeprecord import (
     SWEEP_FILE,
     Journal,
@@ -440,13 +440,22 @@ def _run(plan: _Plan) -> SweepResults:
         seed = plan.seed
         if plan.strategy in ("random", *MODEL_BASED) and seed is None:
             seed = saved.get("seed") if saved else None
+            if seed is not None and (
+                isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63
+            ):
+                msg = (
+                    f"Sweep file {str(directory / 'sweep.json')!r} records the seed {seed!r}, "
+                    "which this code never writes: delete the sweep's folder to start over, or "
+                    "give seed= to this sweep."
+                )
+                raise SearchSpecError(msg, name=name, value=repr(seed)[:100])
             if seed is None:
                 seed = random.SystemRandom().randrange(2**31)
         points: list[dict[str, Any]] = []
         if plan.strategy not in MODEL_BASED:
             points = generate(plan.space, plan.strategy, plan.n_trials, seed)
         if plan.studied:
-            study = Study(directory, plan.space, plan.strategy, seed, plan.pruner, plan.mode)
+            study = _open_study(directory, plan, seed)
         total = len(points) if plan.strategy not in MODEL_BASED else int(plan.n_trials or 0)
         state = _Sweep(plan, name, directory, journal, fingerprint, seed, points, total, saved)
         state.study = study
@@ -456,6 +465,23 @@ def _run(plan: _Plan) -> SweepResults:
             study.close()
         journal.close()
         os.close(fd)
+
+
+def _open_study(directory: Path, plan: _Plan, seed: int | None) -> Study:
+    """The sweep's study, rebuilt from its file; a file this code never wrote is one error."""
+    try:
+        # Opening replays every recorded operation: a damaged one shows here.
+        study = Study(directory, plan.space, plan.strategy, seed, plan.pruner, plan.mode)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RecursionError) as exc:
+        if isinstance(exc, SearchSpecError):
+            raise
+        msg = (
+            f"Study file {str(directory / STUDY_LOG)!r} holds an operation this code never "
+            f"writes ({type(exc).__name__}: {str(exc)[:100]}): delete the sweep's folder to "
+            "start over."
+        )
+        raise SearchSpecError(msg, value=str(directory / STUDY_LOG)) from None
+    return study
 
 
 class _Sweep:
@@ -549,6 +575,9 @@ class _Sweep:
             if earlier.get("status") not in done:
                 continue
             run_name = earlier.get("run", f"{self.name}-{index}")
+            value = earlier.get("value")
+            if stopped is not None and stopped.status == "finished":
+                value = stopped.value  # the study's own record is the one the sampler saw
             self.trials[index] = Trial(
                 index,
                 identity,
@@ -556,7 +585,7 @@ class _Sweep:
                 config,
                 str(earlier["status"]),
                 result=earlier.get("result"),
-                value=earlier.get("value"),
+                value=value,
                 error=earlier.get("error"),
                 directory=self.plan.storage / run_name,
                 resumed=True,

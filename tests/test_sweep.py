@@ -878,3 +878,64 @@ def test_a_fifo_or_link_in_a_sweeps_folder_is_one_error_not_a_hang(
     (error,) = done
     assert isinstance(error, SearchSpecError)
     assert "cannot be read as a plain file" in str(error)
+
+
+def _tpe_trial(args: hypertuner.Args) -> float:
+    return float(args.x)
+
+
+@pytest.mark.parametrize(
+    ("file", "line"),
+    [
+        pytest.param(JOURNAL, '{"trial": "t", "index": 0, "status": "finished", "value": "abc"}',
+                     id="journal-value-text"),
+        pytest.param(JOURNAL, '{"trial": "t", "index": 0, "run": ["x"], "status": "finished"}',
+                     id="journal-run-not-text"),
+        pytest.param(JOURNAL, '{"trial": "t", "index": 0, "run": "../../../etc", '
+                     '"status": "finished", "value": 1}', id="journal-run-outside"),
+        pytest.param(JOURNAL, "[" * 100_000, id="journal-deep-line"),
+        pytest.param(JOURNAL, '{"trial": "t", "index": 0, "value": 1' + "0" * 400 + "}",
+                     id="journal-value-huge"),
+        pytest.param("study.jsonl", "[" * 100_000, id="study-deep-line"),
+        pytest.param("study.jsonl", "[1, 2]", id="study-not-an-operation"),
+    ],
+)  # fmt: skip
+def test_a_tampered_sweep_file_never_breaks_the_sweep_run_again(
+    storage: Path, file: str, line: str
+) -> None:
+    """A line this code never writes is left out (its trial runs again) or the whole file is
+    one clear error; never a traceback, a run outside storage, or a wrong best."""
+    pytest.importorskip("optuna")
+    options: dict[str, Any] = {"name": "t", "progress": False, "strategy": "tpe", "seed": 0}
+    first = hypertuner.sweep(_tpe_trial, {"x": irange(0, 50)}, n_trials=3, **options)
+    journal = (storage / "t" / JOURNAL).read_text().splitlines()
+    real_id = json.loads(journal[0])["trial"]  # the line claims trial 0 for real
+    with (storage / "t" / file).open("a") as out:
+        out.write(line.replace('"trial": "t"', f'"trial": "{real_id}"') + "\n")
+    again = hypertuner.sweep(_tpe_trial, {"x": irange(0, 50)}, n_trials=4, **options)
+    assert [t.config for t in again][:3] == [t.config for t in first]
+    for trial in again:
+        assert trial.directory.resolve().is_relative_to(storage.resolve())
+        assert trial.status == "finished"
+    assert again.best is not None
+    assert again.best.value == min(t.value for t in again)
+
+
+def test_a_damaged_study_operation_is_one_clear_error(storage: Path) -> None:
+    pytest.importorskip("optuna")
+    options: dict[str, Any] = {"name": "d", "progress": False, "strategy": "tpe", "seed": 0}
+    hypertuner.sweep(_tpe_trial, {"x": irange(0, 50)}, n_trials=2, **options)
+    with (storage / "d" / "study.jsonl").open("a") as out:
+        out.write('{"op_code": 5, "worker_id": "w"}\n')
+    with pytest.raises(SearchSpecError, match=r"holds an operation this code never writes"):
+        hypertuner.sweep(_tpe_trial, {"x": irange(0, 50)}, n_trials=3, **options)
+
+
+def test_a_tampered_seed_in_sweep_json_is_one_clear_error(storage: Path) -> None:
+    options: dict[str, Any] = {"name": "r", "progress": False, "strategy": "random"}
+    hypertuner.sweep(_tpe_trial, {"x": irange(0, 50)}, n_trials=2, **options)
+    path = storage / "r" / SWEEP_FILE
+    saved = json.loads(path.read_text())
+    path.write_text(json.dumps({**saved, "seed": [1]}))
+    with pytest.raises(SearchSpecError, match=r"records the seed \[1\], which this code never"):
+        hypertuner.sweep(_tpe_trial, {"x": irange(0, 50)}, n_trials=2, **options)
