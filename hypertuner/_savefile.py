@@ -347,7 +347,15 @@ def _ledger_shaped(value: Any) -> bool:
 
 def _resolve_path(target: Any, storage: str | os.PathLike[str] | None) -> Path:
     if isinstance(target, Run):
-        return target.directory / MODEL_FILE
+        found = target.directory / MODEL_FILE
+        if not found.is_file():
+            msg = (
+                f"Run {target.name!r} has no saved model yet (no {MODEL_FILE} in "
+                f"{str(target.directory)!r}): save one with hypertuner.Saver(model).save() or "
+                "HypertunerCallback before loading it."
+            )
+            raise CheckpointNotFoundError(msg, path=str(found))
+        return found
     if not isinstance(target, (str, os.PathLike)):
         msg = f"load() needs a run, a run name or a path, not {type(target).__name__}."
         raise TypeError(msg)

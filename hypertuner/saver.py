@@ -60,6 +60,7 @@ from ._savefile import (
     load,
 )
 from .errors import (
+    CheckpointError,
     DiskFullError,
     HypertunerWarning,
     NoRunError,
@@ -102,6 +103,43 @@ def _json_metrics(metrics: Mapping[str, float]) -> dict[str, float | str]:
 def _plain(value: Any) -> Any:
     """Plain JSON data (``weights_only=True`` refuses OmegaConf or argparse objects)."""
     return json.loads(json.dumps(value, default=str))
+
+
+def _loadable(value: Any, where: str) -> Any:
+    """``value`` as a checkpoint's ``extra`` holds it: plain data and tensors (both load with
+    ``weights_only=True``), an OmegaConf container or an ``argparse.Namespace`` as plain data.
+    Anything else raises :class:`CheckpointError` naming where it is, never a silent string.
+    """
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    kind = type(value)
+    if kind.__module__ == "torch" and kind.__name__ in ("Tensor", "Parameter"):
+        return value.detach().clone()  # the value at save time, whatever training does next
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, (str, int, float, bool)) and key is not None:
+                msg = f"Saver.save(extra=...): {where} has the key {key!r}: keys must be plain."
+                raise CheckpointError(msg, reason="weights_only")
+            out[key] = _loadable(item, f"{where}[{key!r}]")
+        return out
+    if isinstance(value, (list, tuple)):
+        items = [_loadable(item, f"{where}[{i}]") for i, item in enumerate(value)]
+        return items if isinstance(value, list) else tuple(items)
+    if kind.__module__.startswith("omegaconf"):
+        from omegaconf import OmegaConf
+
+        return _loadable(OmegaConf.to_container(value, resolve=True), where)
+    if kind.__name__ == "Namespace" and kind.__module__ == "argparse":
+        return _loadable(vars(value), where)
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        return _loadable(value.item(), where)  # a numpy or tensor scalar
+    hint = "torch.as_tensor(value) or value.tolist()" if hasattr(value, "tolist") else "plain data"
+    msg = (
+        f"Saver.save(extra=...): {where} is a {kind.__module__}.{kind.__qualname__}, which a "
+        f"checkpoint loaded with weights_only=True cannot hold: store {hint} instead."
+    )
+    raise CheckpointError(msg, reason="weights_only")
 
 
 def _check_step(name: str, value: object) -> int | None:
@@ -354,7 +392,11 @@ class Saver:
             step: the optimizer step (names the checkpoint file).
             epoch: the epoch (names the checkpoint file).
             metrics: metric values (numbers or one-element tensors) to store and rank by.
-            extra: more plain data to store under the record's ``"extra"`` key.
+            extra: more to store under the record's ``"extra"`` key: plain data and tensors
+                (an EMA's state_dict, say); an OmegaConf container or ``argparse.Namespace``
+                is stored as plain data; anything else (a numpy array, an object) is refused
+                with :class:`~hypertuner.errors.CheckpointError`, as ``weights_only=True``
+                could not load it.
 
         Returns:
             The file written (or, in the background, being written); ``None`` on a rank that is
@@ -422,7 +464,7 @@ class Saver:
             "epoch": epoch,
             "metrics": plain_metrics,
             "time": time.time(),
-            "extra": _plain(dict(extra)) if extra else {},
+            "extra": _loadable(dict(extra), "extra") if extra else {},
         }
         target = (
             self.directory / CHECKPOINT_FOLDER / _checkpoint_name(step, epoch)

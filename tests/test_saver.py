@@ -590,6 +590,8 @@ def test_load_of_missing_file_is_not_found(target: str) -> None:
 def test_load_of_run_without_model_says_how_to_save(run: hypertuner.Run) -> None:
     with pytest.raises(CheckpointNotFoundError, match=r"no saved model yet"):
         hypertuner.load("exp")
+    with pytest.raises(CheckpointNotFoundError, match=r"Run 'exp' has no saved model yet"):
+        hypertuner.load(run)  # the Run object, as the Lightning guide passes it
 
 
 # ---------------------------------------------------------------- killed at random moments
@@ -650,3 +652,29 @@ def test_model_pt_stays_loadable_when_saving_process_is_killed_at_random(storage
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "survived 25" in done.stdout
+
+
+def test_extra_keeps_tensors_and_plain_data_and_refuses_what_cannot_load(
+    run: hypertuner.Run,
+) -> None:
+    """Tensors in extra= come back as tensors (weights_only=True loads them); an object it
+    cannot load is one clear error naming where it is, never a silent string."""
+    import argparse
+
+    import numpy as np
+
+    from hypertuner.errors import CheckpointError
+
+    model = torch.nn.Linear(2, 1)
+    saver = hypertuner.Saver(model, run=run, background=False)
+    extra = {"ema": model.state_dict(), "args": argparse.Namespace(lr=0.1), "pair": (1, 2)}
+    saver.save(step=1, extra=extra)
+    record = hypertuner.load(run)
+    assert torch.equal(record["extra"]["ema"]["weight"], model.weight)
+    assert record["extra"]["args"] == {"lr": 0.1}
+    assert record["extra"]["pair"] == (1, 2)
+    before = sorted(p.name for p in run.directory.rglob("*"))
+    with pytest.raises(CheckpointError, match=r"extra\['ema'\]\['w'\] is a numpy.ndarray, which "
+                       r"a checkpoint loaded with weights_only=True cannot hold"):  # fmt: skip
+        saver.save(step=2, extra={"ema": {"w": np.zeros(2)}})
+    assert sorted(p.name for p in run.directory.rglob("*")) == before  # nothing written
