@@ -454,10 +454,14 @@ def _report_unused(run: Run, status: str) -> None:
         parts.append(f"config keys never read: {', '.join(shown)}")
     if undeclared:
         parts.append(f"scope keys no @auto_param declares: {', '.join(undeclared)}")
-    if parts and run.rank == 0:
+    # Warned of only where it helps: a run that ended well (after a crash, the crash is the
+    # news) in its first session (a recalled run's keys were checked when it was created; a
+    # script that only resumes or evaluates it need not read them all).
+    if parts and run.rank == 0 and status == "finished" and not run.recalled:
         msg = f"Run {run.name!r}: " + "; ".join(parts) + " (a typo, or a value the code ignores)."
-        # Reported at the run's end, where no user line is on the stack: name the script instead.
-        script = run.meta.get("script") or "<run>"
+        # Reported at the run's end, where no user line is on the stack: name this script.
+        main = sys.modules.get("__main__")
+        script = getattr(main, "__file__", None) or run.meta.get("script") or "<run>"
         warnings.warn_explicit(
             msg, HypertunerWarning, filename=script, lineno=0, module="hypertuner"
         )

@@ -272,6 +272,25 @@ def test_unread_config_and_undeclared_scope_keys_are_reported_at_run_end(storage
     assert meta["undeclared_scope_keys"] == ["dnn.layerz"]
 
 
+def test_unread_keys_are_not_warned_of_after_a_failure_or_in_a_recalled_session(
+    storage: Path,
+) -> None:
+    """After a crash, the crash is the news; a recalled session (a resume or an evaluation
+    script) need not read every key. Both still record them in meta.json."""
+    import warnings
+
+    write("c.json", '{"lr": 0.1, "steps": 3}')
+    hypertuner.parse(["--config=c.json", "--name=quiet"])
+    run = hypertuner.current_run()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HypertunerWarning)
+        run.finish("failed", error="boom")
+        hypertuner.parse(["--name=quiet"])  # recalled: reads nothing
+        hypertuner.current_run().finish()
+    meta = json.loads((storage / "quiet" / "meta.json").read_text())
+    assert meta["unread_keys"] == ["lr", "steps"]
+
+
 def test_no_report_when_every_key_is_read(storage: Path) -> None:
     write("c.json", '{"dnn": {"layers": 5}, "lr": 0.1}')
     args = hypertuner.parse(["--config=c.json"])
