@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import copy
 import functools
 import math
@@ -488,14 +489,16 @@ class HyperOptArgumentParser(argparse.ArgumentParser):
         return parsed
 
     def _explicit_dests(self, args: Sequence[str] | None) -> set[str]:
-        """The dests the command line set explicitly (these beat the JSON file)."""
+        """The dests the command line set explicitly (these beat the JSON file), as argparse
+        itself reads them: abbreviations (``--learn``), short options with the value attached
+        (``-l0.5``) and ``--flag=value`` included. Parsed again into a namespace whose every
+        dest is already present, so argparse fills in no default: what changed was given."""
         tokens = list(sys.argv[1:] if args is None else args)
-        flags = {t.split("=", 1)[0] for t in tokens if t.startswith("-")}
-        found = set()
-        for action in self._actions:
-            if any(opt in flags for opt in action.option_strings):
-                found.add(action.dest)
-        return found
+        unset = object()
+        probe = argparse.Namespace(**{a.dest: unset for a in self._actions})
+        with contextlib.suppress(SystemExit):  # the first parse succeeded: this one does too
+            argparse.ArgumentParser.parse_known_args(self, tokens, probe)
+        return {dest for dest, value in vars(probe).items() if value is not unset}
 
 
 class _NamespaceCall:

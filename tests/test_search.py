@@ -191,6 +191,10 @@ def test_json_config_replaces_defaults_and_the_command_line_still_wins(tmp_path:
     assert parser.parse_args([]).learning_rate == 200
     given = parser.parse_args(["--learning_rate", "0.5"])
     assert (given.learning_rate, given.nb_layers) == (0.5, 4)
+    parser.add_argument("-n", dest="nb_neurons", default=8, type=int)
+    for argv in (["--learning", "0.5"], ["--learning_rate=0.5"], ["--learn=0.5", "-n16"]):
+        assert parser.parse_args(argv).learning_rate == 0.5, argv  # as argparse reads them
+    assert parser.parse_args(["-n16"]).nb_neurons == 16
 
 
 def test_json_config_key_that_no_argument_declares_warns_with_the_nearest_name(
