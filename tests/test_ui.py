@@ -213,6 +213,23 @@ def test_binding_beyond_loopback_needs_allow_remote(capsys: pytest.CaptureFixtur
     assert "--allow-remote" in err
 
 
+@pytest.mark.parametrize(
+    ("host", "why"),
+    [
+        pytest.param("nosuchhost.invalid", "", id="unresolvable"),
+        pytest.param("192.0.2.1", "Cannot assign requested address", id="not-this-machine"),
+    ],
+)
+def test_a_host_that_cannot_be_served_on_is_one_line(
+    capsys: pytest.CaptureFixture[str], host: str, why: str
+) -> None:
+    assert cli.main(["ui", "--host", host, "--allow-remote", "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1  # no warning about serving, since nothing is served
+    assert err.startswith(f"hypertuner: error: Cannot serve on host {host!r} (")
+    assert why in err
+
+
 # --- reading runs -------------------------------------------------------------------------------
 
 

@@ -42,8 +42,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -775,12 +777,6 @@ def _serve(options: argparse.Namespace) -> int:
     if port is not None and not 0 <= port <= 65535:
         msg = f"Port {port} is not a port number: use 1-65535, or 0 for a free port."
         raise ConfigError(msg, key="--port", value=port)
-    if not _is_loopback(options.host) and options.allow_remote:
-        print(
-            f"hypertuner ui: warning: serving on {options.host!r}, reachable from other machines; "
-            "anyone with the address and token can read runs and launch their scripts.",
-            file=sys.stderr,
-        )
     kwargs: dict[str, Any] = {
         "host": options.host,
         "launch": not options.no_launch,
@@ -790,13 +786,30 @@ def _serve(options: argparse.Namespace) -> int:
     try:
         server = UIServer(options.storage, port=DEFAULT_PORT if port is None else port, **kwargs)
     except OSError as exc:
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            why = exc.strerror or str(exc)
+            msg = (
+                f"Cannot serve on host {options.host!r} ({why}): give an address of this "
+                "machine with --host (127.0.0.1 by default)."
+            )
+            raise LaunchError(msg, value=options.host) from None
         if port is not None:
             msg = (
                 f"Cannot serve on {options.host}:{port} ({exc.strerror}). Pass another --port, "
                 "or --port 0 for a free one."
             )
             raise LaunchError(msg, value=port) from exc
-        server = UIServer(options.storage, port=0, **kwargs)
+        try:
+            server = UIServer(options.storage, port=0, **kwargs)
+        except OSError as again:
+            msg = f"Cannot serve on {options.host} ({again.strerror or again})."
+            raise LaunchError(msg, value=options.host) from None
+    if not _is_loopback(options.host) and options.allow_remote:
+        print(
+            f"hypertuner ui: warning: serving on {options.host!r}, reachable from other machines; "
+            "anyone with the address and token can read runs and launch their scripts.",
+            file=sys.stderr,
+        )
     root = server.storage
     if not root.is_dir():
         print(
