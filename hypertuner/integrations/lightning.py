@@ -28,7 +28,7 @@ from types import FrameType, ModuleType
 from typing import Any
 
 from .. import _deps, tracking
-from ..errors import NoRunError, TrialPruned
+from ..errors import NoRunError, TrialPruned, UnknownKeyError
 from ..run import Run, current_run, start_run
 from ..saver import Saver, check_options
 
@@ -365,13 +365,24 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
             return  # a second Lightning checkpoint of the same moment (save_last, say)
         self._last_saved = moment
         extra = {"fit_loop": trainer.fit_loop.state_dict(), "global_step": trainer.global_step}
-        self.saver._save(
-            step=trainer.global_step,
-            epoch=trainer.current_epoch,
-            metrics=dict(trainer.callback_metrics),
-            extra=extra,
-            require_monitor=not last,
-        )
+        metrics = dict(trainer.callback_metrics)
+        try:
+            self.saver._save(
+                step=trainer.global_step,
+                epoch=trainer.current_epoch,
+                metrics=metrics,
+                extra=extra,
+                require_monitor=not last,
+            )
+        except UnknownKeyError as err:
+            if self.monitor is None or err.key != self.monitor:
+                raise
+            raise UnknownKeyError.for_key(  # in Lightning's words: the user never called save()
+                self.monitor,
+                sorted(metrics),
+                where=" (HypertunerCallback's monitor=) in the metrics the module logged",
+                hint=f"Log it with self.log({self.monitor!r}, ...), or change monitor=.",
+            ) from None
 
     # ------------------------------------------------------------------ the end
 

@@ -244,7 +244,11 @@ def test_bad_callback_options_are_refused(
 
 def test_unknown_monitor_names_the_logged_metrics(storage: Path) -> None:
     run = hypertuner.start_run({}, name="typo", storage=storage)
-    with pytest.raises(KeyError, match="Did you mean 'val_loss'"):
+    with pytest.raises(
+        KeyError,
+        match=r"Unknown key 'val_los' \(HypertunerCallback's monitor=\) in the metrics the "
+        r"module logged. Did you mean 'val_loss'\? Log it with self.log\('val_los', ...\)",
+    ):
         _trainer(HypertunerCallback(monitor="val_los"), max_epochs=1).fit(Tiny(), _data(), _data(8))
     assert not (run.directory / "model.pt").exists()
 
