@@ -125,7 +125,7 @@ def _warn_read(key: str, value: Any, default: Any, result: Any) -> None:
         f"Scope key {key!r} holds {_stored(value)!r}, which is not a valid {kind} (the type of "
         f"the default {default!r}): the read gives {_stored(result)!r}, as hyperparameter does."
     )
-    warnings.warn(msg, HypertunerWarning, stacklevel=4)
+    warnings.warn(msg, HypertunerWarning, stacklevel=5)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -452,7 +452,7 @@ class HyperOptArgumentParser(argparse.ArgumentParser):
                     f"Config file {path!r} sets {key!r}, which no argument of the parser declares; "
                     f"it is set on the namespace as given.{hint}"
                 )
-                warnings.warn(msg, HypertunerWarning, stacklevel=4)
+                warnings.warn(msg, HypertunerWarning, stacklevel=3)
         return source.data
 
     def parse_args(  # type: ignore[override]
