@@ -516,8 +516,10 @@ def _tensor_scalar(tensor: Any) -> float | None:
 
         kinds = {1: np.float32, 2: np.float64, 19: np.float16}
         kind = kinds.get(tensor.dtype)
-        if kind is not None:
-            return float(np.frombuffer(tensor.tensor_content, dtype=kind)[0])
+        content = tensor.tensor_content
+        # Content that is not whole values of its dtype (a cut or forged record) is unreadable.
+        if kind is not None and len(content) % np.dtype(kind).itemsize == 0:
+            return float(np.frombuffer(content, dtype=kind)[0])
     return None
 
 
@@ -593,6 +595,27 @@ def _read_file(path: Path) -> _Decoded:
     return _decode(data, buffer, starts, lengths, good, runs, path)
 
 
+def _unpurged(seq: np.ndarray, step: np.ndarray, purges: list[tuple[int, int]]) -> np.ndarray:
+    """Mask of the values no later ``SessionLog.START`` hides: a START at step ``s`` hides every
+    value written before it whose step is ``s`` or more (TensorBoard's purge).
+
+    A value is hidden when its step reaches the smallest step of the STARTs written after it,
+    so one sort of the STARTs and a running minimum from the end decide every value at once.
+    """
+    import numpy as np
+
+    keep = np.ones(len(step), dtype=bool)
+    if not purges:
+        return keep
+    table = np.array(sorted(purges), dtype=np.int64).reshape(-1, 2)
+    at, purge_step = table[:, 0], table[:, 1]
+    lowest_from = np.minimum.accumulate(purge_step[::-1])[::-1]  # min step of STARTs i, i+1, ...
+    first_after = np.searchsorted(at, seq, side="right")  # the first START written after it
+    later = first_after < len(at)
+    keep[later] = step[later] < lowest_from[first_after[later]]
+    return keep
+
+
 def read_scalars(
     directory: str | os.PathLike[str], *, tags: Iterable[str] | None = None
 ) -> dict[str, Series]:
@@ -641,9 +664,7 @@ def read_scalars(
     step = np.concatenate(parts_step)
     values = np.concatenate(parts_value)
     seq = np.concatenate(parts_seq)
-    keep = np.ones(len(step), dtype=bool)
-    for at, purge_step in purges:
-        keep &= (seq >= at) | (step < purge_step)
+    keep = _unpurged(seq, step, purges)
     out: dict[str, Series] = {}
     for name, tag_id in sorted(names.items()):
         if wanted is not None and name not in wanted:

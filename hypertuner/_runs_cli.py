@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from . import compare
+from . import _files, compare
 from ._clitools import add_storage_option
 from ._deps import require
 from ._formats import format_value
@@ -358,8 +358,7 @@ def _compare(options: argparse.Namespace) -> int:
         if left_out
         else ""
     )
-    if options.plot:
-        _plot(listed, options.metric, options.plot, options.storage)
+    plotted = _plot(listed, options.metric, options.plot, options.storage) if options.plot else None
     if options.json:
         _print_json(listed)
         if note:
@@ -383,12 +382,40 @@ def _compare(options: argparse.Namespace) -> int:
     print(_table(header, body))
     if note:
         print(note)
-    if options.plot:
-        print(f"Plot written to {options.plot}.")
+    if plotted is not None:
+        print(f"Plot written to {plotted}.")
     return 0
 
 
-def _plot(ranked: list[dict[str, Any]], metric: str, path: str, storage: str | None) -> None:
+def _plot_target(path: str, formats: dict[str, str]) -> tuple[Path, str]:
+    """The file ``--plot PATH`` writes (``.png`` added when it has no suffix) and its format."""
+    target = Path(path)
+    suffix = target.suffix[1:].lower()
+    if not suffix:
+        target, suffix = target.with_name(target.name + ".png"), "png"
+    if suffix not in formats:
+        known = ", ".join(sorted(formats))
+        msg = (
+            f"Cannot write the plot to {path!r}: matplotlib does not write {suffix!r} files. "
+            f"End the path in one of: {known}."
+        )
+        raise UsageError(msg, option="--plot", value=path)
+    if not target.parent.is_dir():
+        folder = str(target.parent)
+        msg = f"Cannot write the plot to {path!r}: the folder {folder!r} does not exist."
+        raise UsageError(msg, option="--plot", value=path)
+    if os.path.lexists(target) and (target.is_symlink() or not target.is_file()):
+        msg = (
+            f"Cannot write the plot to {str(target)!r}: it is a folder, a link or not a regular "
+            "file. Name a new file or a plot file to replace."
+        )
+        raise UsageError(msg, option="--plot", value=path)
+    return target, suffix
+
+
+def _plot(ranked: list[dict[str, Any]], metric: str, path: str, storage: str | None) -> Path:
+    """Draw ``metric``'s curves to ``path`` (a temporary file beside it, then renamed); return
+    the file written."""
     require("matplotlib", "plot", "hypertuner compare --plot")
     import matplotlib
 
@@ -398,6 +425,7 @@ def _plot(ranked: list[dict[str, Any]], metric: str, path: str, storage: str | N
     root = storage_root(storage)
     figure, axes = plt.subplots(figsize=(8, 5))
     try:
+        target, kind = _plot_target(path, figure.canvas.get_supported_filetypes())
         for row in ranked:
             series = compare.read_scalars(root / row["name"], tags=[metric]).get(metric)
             if series is not None and len(series.steps):
@@ -408,14 +436,16 @@ def _plot(ranked: list[dict[str, Any]], metric: str, path: str, storage: str | N
         axes.grid(True, alpha=0.3)
         if axes.lines:
             axes.legend(fontsize="small")
-        target = Path(path)
-        if target.parent and not target.parent.is_dir():
-            folder = str(target.parent)
-            msg = f"Cannot write the plot to {path!r}: the folder {folder!r} does not exist."
-            raise UsageError(msg, option="--plot", value=path)
-        figure.savefig(target, dpi=100, bbox_inches="tight")
+        try:
+            with _files.atomic_open(target, "wb") as handle:
+                figure.savefig(handle, format=kind, dpi=100, bbox_inches="tight")
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            msg = f"Cannot write the plot to {str(target)!r}: {reason}."
+            raise UsageError(msg, option="--plot", value=path) from None
     finally:
         plt.close(figure)
+    return target
 
 
 # --- board -----------------------------------------------------------------------------------
@@ -425,6 +455,23 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def _check_port_free(port: int) -> None:
+    """Raise :class:`UsageError` when something already listens on 127.0.0.1:``port``: the
+    readiness check would take that server for TensorBoard, which then exits on its own."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # As TensorBoard binds: a port left in TIME_WAIT by a closed server is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            msg = (
+                f"Port {port} on 127.0.0.1 is not free ({reason}): another program serves it. "
+                "Pass another --port, or --port 0 for any free port."
+            )
+            raise UsageError(msg, option="--port", value=port) from None
 
 
 def _tensorboard_command() -> list[str]:
@@ -441,6 +488,7 @@ def _board(options: argparse.Namespace) -> int:
     if not 0 < port < 65536:
         msg = f"Port {port} is not a TCP port: use 1-65535, or 0 for any free port."
         raise UsageError(msg, option="--port", value=port)
+    _check_port_free(port)
     command = [
         *_tensorboard_command(),
         "--logdir",
@@ -498,10 +546,18 @@ def _serve_board(process: subprocess.Popen[str], root: Path, port: int) -> int:
                     break
             time.sleep(0.2)
         print(f"TensorBoard on {root}: {address}  (Ctrl-C stops it)", flush=True)
+        last = ""
         if process.stderr is not None:
-            for _ in process.stderr:  # drain its log so it never blocks on a full pipe
-                pass
-        return process.wait()
+            for line in process.stderr:  # drain its log so it never blocks on a full pipe
+                last = line.strip() or last
+        code = process.wait()
+        if code != 0:  # it failed on its own (a port taken after the check): say why
+            msg = (
+                f"TensorBoard stopped with exit status {code}"
+                f"{': ' + last if last else ''}. Try another --port."
+            )
+            raise UsageError(msg, option="--port", value=port)
+        return code
     except KeyboardInterrupt:
         return 0
     except _Stop as stop:
@@ -514,3 +570,5 @@ def _serve_board(process: subprocess.Popen[str], root: Path, port: int) -> int:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if process.stderr is not None:
+            process.stderr.close()

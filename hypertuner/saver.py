@@ -679,10 +679,11 @@ class Saver:
         return self._score(entry) is not None
 
     def _score(self, entry: dict[str, Any]) -> float | None:
-        value: Any = (entry.get("metrics") or {}).get(self.monitor)
+        metrics = entry.get("metrics")
+        value: Any = metrics.get(self.monitor) if isinstance(metrics, dict) else None
         try:
             number = float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an int of 309+ digits
             return None
         return None if math.isnan(number) else number
 

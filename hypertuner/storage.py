@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import threading
 import time
 import warnings
@@ -440,20 +441,86 @@ def push(
     return len(copier.sent)
 
 
-def _remote_files(fs: Any, remote: str, url: str) -> dict[str, str]:
+def _remote_files(fs: Any, remote: str, url: str) -> dict[str, tuple[str, int | None]]:
+    """``{relative path: (remote path, size)}`` of the remote run's regular files.
+
+    A link, a FIFO, a device or any other entry that is not a plain file or folder is refused:
+    hypertuner never puts one there, and following it would copy what it leads to (a secret
+    file, an endless ``/dev/zero``) or wait forever (a FIFO).
+    """
     try:
-        listing = fs.find(remote)
+        listing = fs.find(remote, withdirs=True, detail=True)
     except FileNotFoundError:
         return {}
     except Exception as exc:
         msg = f"Cannot list {url!r}: {_error_text(exc)}."
         raise RemoteStorageError(msg, url=url) from exc
+    local = _is_local(fs)
     prefix = remote.rstrip("/") + "/"
-    out: dict[str, str] = {}
-    for path in map(str, listing):
-        if path.startswith(prefix):
-            out[path[len(prefix) :]] = path
+    out: dict[str, tuple[str, int | None]] = {}
+    for key, info in listing.items():
+        path = str(key)
+        if not path.startswith(prefix):
+            continue
+        rel = path[len(prefix) :]
+        kind = info.get("type") if isinstance(info, dict) else None
+        if local:
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError:
+                mode = 0
+            kind = "directory" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"
+        elif isinstance(info, dict) and info.get("islink"):
+            kind = "other"
+        if kind == "directory":
+            continue
+        if kind != "file":
+            msg = (
+                f"Remote run {url!r} holds {rel!r}, which is a link or not a regular file: "
+                "nothing was copied. Remove it from the backup and pull again."
+            )
+            raise RemoteStorageError(msg, url=url, file=rel)
+        size = info.get("size") if isinstance(info, dict) else None
+        out[rel] = (path, size if isinstance(size, int) and size >= 0 else None)
     return out
+
+
+def _is_local(fs: Any) -> bool:
+    protocol = getattr(fs, "protocol", "")
+    names = (protocol,) if isinstance(protocol, str) else tuple(protocol)
+    return any(n in ("file", "local") for n in names)
+
+
+def _open_remote(fs: Any, path: str, rel: str, url: str) -> Any:
+    """Open a remote file for reading; a local one without following links or blocking."""
+    if not _is_local(fs):
+        return fs.open(path, "rb")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        msg = (
+            f"Remote run {url!r} holds {rel!r}, which is a link or not a regular file: "
+            "nothing was copied. Remove it from the backup and pull again."
+        )
+        raise RemoteStorageError(msg, url=url, file=rel)
+    return os.fdopen(fd, "rb")
+
+
+def _copy_bounded(source: Any, sink: Any, size: int | None, rel: str, url: str) -> None:
+    """Copy ``source`` to ``sink``, failing once more than the listed ``size`` bytes arrive."""
+    copied = 0
+    while True:
+        chunk = source.read(1 << 20)
+        if not chunk:
+            return
+        copied += len(chunk)
+        if size is not None and copied > size:
+            msg = (
+                f"Remote file {url + '/' + rel!r} sent more than the {size} bytes it was listed "
+                "with: nothing was kept. Check that nothing writes to the backup, and pull again."
+            )
+            raise RemoteStorageError(msg, url=url, file=rel)
+        sink.write(chunk)
 
 
 def _safe_parts(rel: str, url: str) -> list[str]:
@@ -502,8 +569,9 @@ def pull(
         RunNameError: the URL does not end in a valid run name.
         RunNotFoundError: nothing is stored at ``url`` (the message lists the runs beside it).
         RunInUseError: the run exists locally and ``force`` is false.
-        RemoteStorageError: the remote cannot be listed or read, or holds an unsafe path, or
-            the copy cannot be moved into place.
+        RemoteStorageError: the remote cannot be listed or read, holds an unsafe path, a link
+            or anything but plain files and folders (refused before anything is copied), sends
+            more bytes than it listed for a file, or the copy cannot be moved into place.
         OutsideStorageError: the run folder, a folder in it or ``.hypertuner`` is a link.
 
     Example:
@@ -560,8 +628,12 @@ def pull(
             local = destination.joinpath(*parts)
             local.parent.mkdir(parents=True, exist_ok=True)
             try:
-                with fs.open(files[rel], "rb") as source, _files.atomic_open(local, "wb") as sink:
-                    shutil.copyfileobj(source, sink, 1 << 20)
+                path, size = files[rel]
+                with (
+                    _open_remote(fs, path, rel, clean) as source,
+                    _files.atomic_open(local, "wb") as sink,
+                ):
+                    _copy_bounded(source, sink, size, rel, clean)
             except OSError as exc:
                 if isinstance(exc, RemoteStorageError):
                     raise

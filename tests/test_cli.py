@@ -7,6 +7,7 @@ import io
 import json
 import math
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -17,6 +18,7 @@ import pytest
 
 import hypertuner
 from hypertuner import cli
+from hypertuner.errors import UsageError
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Run .* never read:hypertuner.errors.HypertunerWarning"
@@ -189,6 +191,103 @@ def test_compare_plot_draws_the_curves_to_a_png(
     assert code == 0
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"Plot written to {target}." in out
+
+
+def test_compare_plot_without_a_suffix_names_the_png_it_wrote(
+    two_runs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("matplotlib")
+    (tmp_path / "curves.png").write_bytes(b"old")
+    code, out, _ = run_cli(
+        capsys, "compare", "--metric", "val_loss", "--plot", f"{tmp_path}/curves"
+    )
+    assert code == 0
+    assert f"Plot written to {tmp_path / 'curves.png'}." in out
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(("curves", "."))] == [
+        "curves.png"
+    ]
+
+
+def _plot_folder(tmp_path: Path) -> str:
+    (tmp_path / "out.png").mkdir()
+    return str(tmp_path / "out.png")
+
+
+def _plot_fifo(tmp_path: Path) -> str:
+    os.mkfifo(tmp_path / "out.png")
+    return str(tmp_path / "out.png")
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        pytest.param(
+            lambda t: str(t / "out.xyz"),
+            r"does not write 'xyz' files. End the path in one of: .*png",
+            id="unknown-format",
+        ),
+        pytest.param(_plot_folder, "it is a folder, a link or not a regular file", id="folder"),
+        pytest.param(_plot_fifo, "it is a folder, a link or not a regular file", id="fifo"),
+    ],
+)
+def test_compare_plot_to_a_path_it_cannot_write_is_one_error_line(
+    two_runs: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    make: Any,
+    match: str,
+) -> None:
+    pytest.importorskip("matplotlib")
+    path = make(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, out, err = run_cli(capsys, "compare", "--metric", "val_loss", "--plot", path)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith("hypertuner: error: ")
+    assert "Traceback" not in err
+    import re
+
+    assert re.search(match, err), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_board_on_a_port_another_program_serves_is_one_error_line(
+    two_runs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code, out, err = run_cli(capsys, "board", "--port", str(port))
+    assert code == 2
+    assert out == ""
+    assert err.startswith("hypertuner: error: ")
+    assert len(err.strip().splitlines()) == 1
+    assert f"Port {port} on 127.0.0.1 is not free" in err
+
+
+def test_board_whose_tensorboard_fails_on_its_own_says_why(tmp_path: Path) -> None:
+    """TensorBoard exits by itself (a port taken between the check and its start): its last
+    stderr line is the error, not a bare exit status 255."""
+    from hypertuner._runs_cli import _serve_board
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        fails = "import sys, time; time.sleep(0.5); sys.exit('Could not bind to the port.')"
+        process = subprocess.Popen(
+            [sys.executable, "-c", fails],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        with pytest.raises(UsageError, match="Could not bind to the port") as info:
+            _serve_board(process, tmp_path, port)
+    assert info.value.option == "--port"
 
 
 @pytest.mark.parametrize(

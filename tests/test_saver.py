@@ -170,6 +170,28 @@ def test_recalled_run_keeps_k_files_and_resumes_from_last_checkpoint(storage: Pa
     assert _checkpoints(run) == ["step-00000004.pt", "step-00000005.pt"]
 
 
+@pytest.mark.parametrize(
+    "metrics", [{"loss": 10**400}, [1, 2], "loss"], ids=["huge-int", "list", "string"]
+)
+def test_a_ledger_metric_that_is_no_float_counts_as_no_score(storage: Path, metrics: Any) -> None:
+    run = hypertuner.start_run({}, name="scored", storage=storage)
+    saver = hypertuner.Saver(_model(), monitor="loss", mode="min", keep=2)
+    saver.save(step=1, metrics={"loss": 0.5})
+    saver.save(step=2, metrics={"loss": 0.4})
+    run.finish()
+    ledger_path = run.directory / "saves.json"
+    ledger = json.loads(ledger_path.read_text())
+    ledger["checkpoints"][0]["metrics"] = metrics
+    ledger_path.write_text(json.dumps(ledger))
+    run = hypertuner.start_run({}, name="scored", storage=storage)
+    saver = hypertuner.Saver(_model(), monitor="loss", mode="min", keep=2)
+    assert saver.resume() is not None
+    saver.save(step=3, metrics={"loss": 0.3})
+    ledger = json.loads(ledger_path.read_text())
+    assert [e["step"] for e in ledger["checkpoints"]] == [2, 3]
+    assert hypertuner.load(run)["step"] == 3
+
+
 def test_resume_of_a_run_that_saved_nothing_returns_none(run: hypertuner.Run) -> None:
     assert hypertuner.Saver(_model()).resume() is None
 

@@ -587,6 +587,75 @@ def test_pull_never_writes_through_a_link_in_the_storage_folder(
     assert {p: p.read_bytes() for p in outside.rglob("*")} == before
 
 
+def _remote_file_link(remote: Path, outside: Path) -> None:
+    (remote / "notes.txt").symlink_to(outside / "secret.txt")
+
+
+def _remote_folder_link(remote: Path, outside: Path) -> None:
+    (remote / "checkpoints").symlink_to(outside, target_is_directory=True)
+
+
+def _remote_fifo(remote: Path, outside: Path) -> None:
+    os.mkfifo(remote / "events.out")
+
+
+def _remote_device(remote: Path, outside: Path) -> None:
+    (remote / "model.pt").symlink_to("/dev/zero")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs and links")
+@pytest.mark.parametrize(
+    "setup",
+    [
+        pytest.param(_remote_file_link, id="file-link"),
+        pytest.param(_remote_folder_link, id="folder-link"),
+        pytest.param(_remote_fifo, id="fifo"),
+        pytest.param(_remote_device, id="dev-zero"),
+    ],
+)
+def test_pull_refuses_a_remote_link_or_special_file_and_keeps_nothing(
+    setup: Callable[[Path, Path], None],
+    storage: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("secret")
+    remote = tmp_path / "backups" / "r1"
+    remote.mkdir(parents=True)
+    (remote / "config.json").write_text('{"lr": 0.1}')
+    setup(remote, outside)
+    url = f"file://{tmp_path / 'backups' / 'r1'}"
+    with pytest.raises(RemoteStorageError, match="link or not a regular file") as info:
+        pull(url, storage)
+    assert info.value.file is not None
+    assert cli.main(["pull", url]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hypertuner: error: ")
+    assert err.count("\n") == 1
+    assert not (storage / "r1").exists()
+    assert list((storage / ".hypertuner").glob("pull-*")) == []
+
+
+def test_pull_stops_a_remote_file_longer_than_listed_and_keeps_nothing(
+    storage: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hypertuner import storage as storage_module
+
+    _remote({"/grow-tests/runs/g/config.json": b"{}", "/grow-tests/runs/g/big.bin": b"x" * 100})
+    listed = storage_module._remote_files
+
+    def shrunk(fs: Any, remote: str, url: str) -> dict[str, tuple[str, int | None]]:
+        return {rel: (path, 10) for rel, (path, _) in listed(fs, remote, url).items()}
+
+    monkeypatch.setattr(storage_module, "_remote_files", shrunk)
+    with pytest.raises(RemoteStorageError, match="more than the 10 bytes"):
+        pull("memory://grow-tests/runs/g", storage)
+    assert not (storage / "g").exists()
+    assert list((storage / ".hypertuner").glob("pull-*")) == []
+
+
 @pytest.mark.parametrize(
     ("url", "error", "match"),
     [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import struct
 import subprocess
 import sys
 import time
@@ -277,6 +278,70 @@ def test_recalled_run_hides_the_steps_it_redoes(storage: Path) -> None:
     summary = tracking.read_summary(run.directory)
     assert summary["loss"] == {"last": -7.0, "min": -7.0, "max": 4.0, "step": 7, "count": 8}
     assert summary["acc"]["step"] == 4
+
+
+def _scalar_event(step: int, tag: str, value: float) -> bytes:
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+
+    summary = summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, simple_value=value)])
+    return bytes(event_pb2.Event(step=step, summary=summary).SerializeToString())
+
+
+def _start_event(step: int) -> bytes:
+    from tensorboard.compat.proto import event_pb2
+
+    log = event_pb2.SessionLog(status=event_pb2.SessionLog.START)
+    return bytes(event_pb2.Event(step=step, session_log=log).SerializeToString())
+
+
+def _write_events(directory: Path, records: list[bytes], name: str = "1.1") -> None:
+    from tensorboard.compat.proto import event_pb2
+
+    head = event_pb2.Event(wall_time=1.0, file_version="brain.Event:2").SerializeToString()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"events.out.tfevents.1700000000.host.{name}"
+    path.write_bytes(frame_records([bytes(head), *records]))
+
+
+def test_many_session_starts_purge_like_tensorboard(tmp_path: Path) -> None:
+    """Interleaved STARTs at rising, falling and repeated steps, across two files: each hides the
+    values written before it at its step or later, exactly as TensorBoard's accumulator does."""
+    first = []
+    for step in range(12):
+        first.append(_scalar_event(step, "loss", float(step)))
+        first.append(_scalar_event(step, "acc", float(-step)))
+        if step in (4, 7, 9):
+            first.append(_start_event(step - 2))
+    first.append(_start_event(10))
+    second = [_start_event(3)] + [_scalar_event(s, "loss", 100.0 + s) for s in (3, 5, 20)]
+    second += [_start_event(6), _start_event(40), _scalar_event(6, "acc", 0.5)]
+    _write_events(tmp_path / "run", first, "1.1")
+    _write_events(tmp_path / "run", second, "1.2")
+    ours = read_scalars(tmp_path / "run")
+    acc = accumulator(tmp_path / "run")
+    for tag in ("loss", "acc"):
+        theirs = {e.step: e.value for e in acc.Scalars(tag)}
+        pairs = zip(ours[tag].steps.tolist(), ours[tag].values.tolist(), strict=True)
+        assert dict(pairs) == theirs
+    assert ours["loss"].steps.tolist() == [0, 1, 3, 5]
+    assert ours["acc"].steps.tolist() == [0, 1, 6]
+
+
+def test_a_scalar_tensor_with_cut_content_is_skipped(tmp_path: Path) -> None:
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+
+    records = []
+    for step, content in ((1, b"\x01\x02\x03"), (2, struct.pack("<d", 0.25))):
+        value = summary_pb2.Summary.Value(tag="loss")
+        value.metadata.plugin_data.plugin_name = "scalars"
+        value.tensor.dtype = 2  # float64
+        value.tensor.tensor_content = content
+        event = event_pb2.Event(step=step, summary=summary_pb2.Summary(value=[value]))
+        records.append(bytes(event.SerializeToString()))
+    _write_events(tmp_path / "run", records)
+    series = read_scalars(tmp_path / "run")["loss"]
+    assert series.steps.tolist() == [2]
+    assert series.values.tolist() == [0.25]
 
 
 def test_recalled_run_without_step_continues_after_the_last_one(storage: Path) -> None:
