@@ -646,3 +646,25 @@ def test_connections_beyond_the_cap_get_503_at_once(storage: Path) -> None:
         while (code := call(ui, "GET", "/api/runs")[0]) == 503 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert code == 200
+
+
+def _nested(levels: int) -> str:
+    text = "1"
+    for _ in range(levels):
+        text = '{"a": ' + text + "}"
+    return text
+
+
+@pytest.mark.parametrize("file", ["config.json", "meta.json"])
+def test_a_deeply_nested_run_file_is_not_launchable_never_a_500(
+    server: UIServer, storage: Path, file: str
+) -> None:
+    hypertuner.start_run({"lr": 0.1}, name="deep", storage=storage).finish()
+    (storage / "deep" / file).write_text(_nested(600))  # json.loads accepts it
+    code, data = call(server, "GET", "/api/runs/deep")
+    assert code == 200, data
+    assert data["launchable"] is False
+    code, data = call(server, "GET", "/api/runs")
+    assert code == 200, data
+    code, data = call(server, "POST", "/api/runs/deep/command", {"config": {}, "name": "n"})
+    assert code in (400, 409), data

@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 __all__ = ["Launch", "Launcher", "Plan", "check_config", "launch_command"]
 
 _STRIPPED_FLAGS = ("--config", "--name", "--storage")
+# How deep a run's config may nest for the page to edit and launch it: the checks recurse, and a
+# config.json nested hundreds of levels (JSON allows it) must be a reason, never a crash.
+MAX_CONFIG_DEPTH = 64  # as deep as a request body may nest (_http.MAX_DEPTH)
 # The interpreters the page may start besides its own: CPython's binary names (python3, python3.12,
 # python3.13t), after links are resolved.
 _PYTHON_BINARY = re.compile(r"python3(?:\.[0-9]+t?)?")
@@ -71,6 +74,21 @@ _PROBE = (
     "print(json.dumps([[sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix], "
     f"[p.get(k, '') for k in {_CODE_PATHS!r}]]))"
 )
+
+
+def too_deep(tree: Any, limit: int) -> bool:
+    """Whether ``tree`` nests dicts or lists more than ``limit`` levels (checked without
+    recursion, so a hostile file cannot exhaust the stack here)."""
+    stack: list[tuple[Any, int]] = [(tree, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, Mapping) else value
+        if not isinstance(value, (Mapping, list)):
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _kind(value: Any) -> str:
@@ -668,6 +686,12 @@ class Launcher:
             raise ConfigError(msg, path=str(path)) from exc
         if not isinstance(saved, dict):
             msg = f"Run file {str(path)!r} does not hold a JSON object."
+            raise ConfigError(msg, path=str(path))
+        if too_deep(saved, MAX_CONFIG_DEPTH):
+            msg = (
+                f"Run file {str(path)!r} nests sections or lists more than "
+                f"{MAX_CONFIG_DEPTH} levels deep, which the page does not edit; edit it yourself."
+            )
             raise ConfigError(msg, path=str(path))
         return directory, saved
 

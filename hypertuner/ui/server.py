@@ -74,7 +74,7 @@ from ._http import (
     _json_bytes,
     _server_class,
 )
-from .edit import Launch, Launcher
+from .edit import MAX_CONFIG_DEPTH, Launch, Launcher, too_deep
 from .runpage import run_page
 
 if TYPE_CHECKING:
@@ -371,7 +371,10 @@ class UIServer:
                 self.launcher.plan(name, data["config"], suggested)
             except HypertunerError as err:
                 reason = str(err)
-        data["types"] = _types(data["config"])
+        # A config nested deeper than the page edits (see Launcher) is shown, not walked: the
+        # form's types and the provenance recurse through it.
+        deep = too_deep(data["config"], MAX_CONFIG_DEPTH)
+        data["types"] = {} if deep else _types(data["config"])
         data["launchable"] = reason is None
         data["launch_reason"] = reason
         data["suggested_name"] = suggested
@@ -379,7 +382,7 @@ class UIServer:
         started = self.launcher.launches.get(name)
         if started is not None:
             data["log_tail"] = started.log_tail()
-        data.update(run_page(self.storage, data))
+        data.update(run_page(self.storage, {**data, "config": {}} if deep else data))
         return data
 
     def curves(self, name: str, tags: list[str] | None = None) -> dict[str, Any]:
