@@ -189,7 +189,86 @@ def _flag_value_in_storage(project: Path, storage: Path) -> dict[str, Any]:
     return {"argv": [str(project / "train.py"), f"--resume={relative}"]}
 
 
+def _module_cwd_links_the_script_beside_a_fake_hypertuner(
+    project: Path, storage: Path
+) -> dict[str, Any]:
+    evil = project / "evil"
+    evil.mkdir()
+    (evil / "train.py").symlink_to(project / "train.py")
+    (evil / "hypertuner.py").write_text(f"open({PWNED!r}, 'w')\n")
+    return {"script": str(project / "train.py"), "module": "train", "cwd": str(evil)}
+
+
+def _module_cwd_holds_only_bytecode(project: Path, storage: Path) -> dict[str, Any]:
+    evil = project / "evil"
+    evil.mkdir()
+    (evil / "train.pyc").write_bytes(b"not really bytecode")
+    return {"script": str(project / "train.py"), "module": "train", "cwd": str(evil)}
+
+
+def _module_cwd_holds_an_extension(project: Path, storage: Path) -> dict[str, Any]:
+    evil = project / "evil"
+    evil.mkdir()
+    (evil / "train.py").write_text(SCRIPT)
+    (evil / "train.so").write_bytes(b"an extension module wins over train.py")
+    return {"script": str(evil / "train.py"), "module": "train", "cwd": str(evil)}
+
+
+def _script_beside_a_fake_hypertuner(project: Path, storage: Path) -> dict[str, Any]:
+    (project / "hypertuner.py").write_text(f"open({PWNED!r}, 'w')\n")
+    return {}
+
+
+def _script_beside_a_stdlib_package(project: Path, storage: Path) -> dict[str, Any]:
+    (project / "json").mkdir()
+    (project / "json" / "__init__.py").write_text(f"open({PWNED!r}, 'w')\n")
+    return {}
+
+
+def _module_cwd_beside_bytecode_of_stdlib(project: Path, storage: Path) -> dict[str, Any]:
+    (project / "os.pyc").write_bytes(b"not really bytecode")
+    return {"module": "train"}
+
+
+def _script_writable_by_group(project: Path, storage: Path) -> dict[str, Any]:
+    (project / "train.py").chmod(0o664)
+    return {}
+
+
+def _script_folder_writable_by_others(project: Path, storage: Path) -> dict[str, Any]:
+    folder = project / "shared"
+    folder.mkdir()
+    folder.chmod(0o777)
+    (folder / "train.py").write_text(SCRIPT)
+    script = str(folder / "train.py")
+    return {"script": script, "argv": [script], "cwd": str(folder)}
+
+
 TAMPERED = [
+    pytest.param(
+        _module_cwd_links_the_script_beside_a_fake_hypertuner,
+        "would run .*not a link",
+        id="module-cwd-link-and-shadow",
+    ),
+    pytest.param(_module_cwd_holds_only_bytecode, "would run", id="module-cwd-pyc"),
+    pytest.param(_module_cwd_holds_an_extension, r"would run .*train\.so", id="module-cwd-so"),
+    pytest.param(
+        _script_beside_a_fake_hypertuner,
+        r"holds 'hypertuner\.py', which would replace the module 'hypertuner'",
+        id="script-folder-shadows-hypertuner",
+    ),
+    pytest.param(
+        _script_beside_a_stdlib_package, "holds 'json', which would replace", id="shadows-json"
+    ),
+    pytest.param(
+        _module_cwd_beside_bytecode_of_stdlib,
+        r"holds 'os\.pyc', which would replace",
+        id="module-cwd-shadows-os",
+    ),
+    pytest.param(_script_writable_by_group, "may be changed by others", id="script-writable"),
+    pytest.param(
+        _script_folder_writable_by_others, "may be changed by others", id="script-folder-writable"
+    ),
     pytest.param(_sh_module, "interpreter '/bin/sh' .* is not a Python", id="sh-with-module-c"),
     pytest.param(_env_sh, r"script '/bin/sh' is not a \.py file", id="env-running-sh"),
     pytest.param(_python_module_c, "module '-c' is not a dotted module name", id="module-c"),

@@ -24,11 +24,13 @@ naming it.
 from __future__ import annotations
 
 import functools
+import importlib.machinery
 import itertools
 import json
 import math
 import os
 import re
+import stat
 import sys
 import sysconfig
 import threading
@@ -36,6 +38,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.machinery import PathFinder
+from importlib.metadata import packages_distributions
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -430,22 +433,13 @@ def _check_module(
             "your project (such tools run whatever their arguments name)."
         )
         raise _refuse(source, problem, path=script)
-    in_cwd = False
-    for local in (Path(cwd, *parts).with_suffix(".py"), Path(cwd, *parts, "__main__.py")):
-        if local.is_file() and not os.path.samefile(local, script):
-            problem = (
-                f"'-m {module}' in its recorded folder {cwd!r} would run {str(local)!r}, not "
-                f"its script {script!r}."
-            )
-            raise _refuse(source, problem, path=str(local))
-        in_cwd = in_cwd or local.is_file()
     # '-m' looks in the working folder first; a regular package there wins. Otherwise a module
     # installed in the interpreter would run instead of the script (or a namespace package's
     # other part would), so an installed one must not exist.
     local = _find_spec(top, [cwd])
     installed = _find_spec(top, install.search)
     local_wins = local is not None and local.origin is not None
-    merged = in_cwd and installed is not None and installed.origin is None
+    merged = local is not None and installed is not None and installed.origin is None
     if installed is not None and not local_wins and not merged:
         where = installed.origin or next(iter(installed.submodule_search_locations or []), "")
         problem = (
@@ -453,7 +447,108 @@ def _check_module(
             f"installed packages ({where!r}), not from your project."
         )
         raise _refuse(source, problem, path=script)
+    _check_resolves_to_script(parts, script, cwd, source)
     return ["-m", str(module)]
+
+
+def _check_resolves_to_script(parts: Sequence[str], script: str, cwd: str, source: str) -> None:
+    """Refuse unless ``-m`` in ``cwd`` finds the script file itself: a real ``.py`` file (not a
+    link, nor a ``.pyc`` or an extension module that the import system would prefer)."""
+    folder, spec = cwd, None
+    for index, part in enumerate(parts):
+        spec = _find_spec(part, [folder])
+        if spec is None or (index < len(parts) - 1 and not spec.submodule_search_locations):
+            break
+        folder = os.path.join(folder, part)
+    else:
+        if spec is not None and spec.submodule_search_locations is not None:
+            spec = _find_spec("__main__", [folder])  # '-m package' runs package/__main__.py
+    origin = getattr(spec, "origin", None)
+    if (
+        not isinstance(origin, str)
+        or not origin.endswith(".py")
+        or os.path.islink(origin)
+        or os.path.islink(script)
+        or os.path.realpath(origin) != os.path.realpath(script)
+    ):
+        module = ".".join(parts)
+        problem = (
+            f"'-m {module}' in its recorded folder {cwd!r} would run {origin!r}, not its script "
+            f"{script!r} (it must find that very .py file, not a link, .pyc or extension module)."
+        )
+        raise _refuse(source, problem, path=str(origin or script))
+
+
+def _guarded_names() -> frozenset[str]:
+    """Top-level names a file in a script's first import folder must not take: the standard
+    library's, hypertuner's and every installed package's (a file there would replace them)."""
+    names = {*sys.stdlib_module_names, *sys.builtin_module_names, "hypertuner"}
+    names.update(("sitecustomize", "usercustomize"))
+    return frozenset(names) | frozenset(packages_distributions())
+
+
+def _check_shadowing(folder: str, own: str, source: str) -> None:
+    """Refuse a ``folder`` (first on the started script's ``sys.path``) that holds a module or
+    package named like the standard library, hypertuner or an installed package: the script's
+    imports would run it. ``own`` is the script's own module name, which may stand there."""
+    installed = frozenset(packages_distributions())
+    guarded = _guarded_names() - {own}
+    suffixes = importlib.machinery.all_suffixes()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError as exc:
+        problem = f"its script's folder {folder!r} cannot be listed ({exc.strerror})."
+        raise _refuse(source, problem, path=folder) from exc
+    for entry in entries:
+        stem = entry.name.split(".", 1)[0]
+        if stem not in guarded:
+            continue
+        if entry.name == stem:
+            if not entry.is_dir():
+                continue
+            package = stem in installed or any(
+                os.path.exists(os.path.join(entry.path, f"__init__{suffix}")) for suffix in suffixes
+            )
+            if not package:
+                continue
+        elif not any(entry.name == stem + suffix for suffix in suffixes):
+            continue
+        problem = (
+            f"its folder {folder!r}, which the started script imports from first, holds "
+            f"{entry.name!r}, which would replace the module {stem!r} of Python or an installed "
+            "package."
+        )
+        raise _refuse(source, problem, path=entry.path)
+
+
+def _check_owned(path: str, source: str, what: str, *, folder: bool = False) -> None:
+    """Refuse ``path`` unless it and its folder (``path`` itself when ``folder``) belong to the
+    user or root and cannot be changed by group or others; the folders above them must belong to
+    the user or root and be writable by others only when sticky (like /tmp)."""
+    if not hasattr(os, "getuid"):
+        return  # no POSIX owners to check (Windows)
+    owners = {0, os.getuid()}
+    strict: dict[str, bool] = {}
+    for start in dict.fromkeys((os.path.abspath(path), os.path.realpath(path))):
+        strict[start] = True
+        current = start if folder else os.path.dirname(start)
+        strict[current] = True
+        while os.path.dirname(current) != current:
+            current = os.path.dirname(current)
+            strict.setdefault(current, False)
+    for item, exact in strict.items():
+        try:
+            mode = os.stat(item)
+        except OSError as exc:
+            problem = f"its recorded {what} {path!r} cannot be checked ({exc.strerror})."
+            raise _refuse(source, problem, path=path) from exc
+        writable = mode.st_mode & 0o022 and (exact or not mode.st_mode & stat.S_ISVTX)
+        if mode.st_uid not in owners or writable:
+            problem = (
+                f"its recorded {what} {path!r} belongs to another user or may be changed by "
+                f"others ({item!r})."
+            )
+            raise _refuse(source, problem, path=path)
 
 
 def _find_spec(name: str, path: Sequence[str]) -> Any:
@@ -498,9 +593,14 @@ def _check_path_argument(token: str, cwd: str, source: str, storage: str) -> str
     return token
 
 
-def _check_cwd(cwd: object, script: str, source: str, storage: str) -> str:
+def _check_cwd(cwd: object, script: str, module: object, source: str, storage: str) -> str:
     if not isinstance(cwd, str) or not os.path.isabs(cwd) or not os.path.isdir(cwd):
+        # No folder recorded: the script's, or for '-m' the one its dotted name starts from.
         cwd = os.path.dirname(script)
+        if isinstance(module, str) and module:
+            levels = module.count(".") + (Path(script).stem == "__main__")
+            for _ in range(levels):
+                cwd = os.path.dirname(cwd)
     if _files.inside(storage, cwd):
         problem = f"its recorded working folder {cwd!r} lies inside the storage folder."
         raise _refuse(source, problem, path=cwd)
@@ -520,8 +620,20 @@ def _checked_command(
     script = _check_script(meta.get("script"), source, root)
     executable, install = _check_interpreter(meta.get("executable"), source, root)
     _check_own_code(script, install, source)
-    cwd = _check_cwd(meta.get("cwd"), script, source, root)
-    entry = _check_module(meta.get("module"), script, cwd, source, install) or [script]
+    _check_owned(script, source, "script")
+    cwd = _check_cwd(meta.get("cwd"), script, meta.get("module"), source, root)
+    module = _check_module(meta.get("module"), script, cwd, source, install)
+    if module:
+        # '-m' imports from the working folder first, a script from its own folder.
+        _check_owned(cwd, source, "working folder", folder=True)
+        _check_shadowing(cwd, module[1].split(".")[0], source)
+    else:
+        own = Path(script).stem
+        for folder in dict.fromkeys(
+            (os.path.dirname(script), os.path.dirname(os.path.realpath(script)))
+        ):
+            _check_shadowing(folder, own, source)
+    entry = module or [script]
     argv = meta.get("argv")
     if argv is not None and not isinstance(argv, list):
         raise _refuse(source, f"its recorded argv is not a list ({type(argv).__name__}).")
