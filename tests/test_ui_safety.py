@@ -747,3 +747,29 @@ def test_a_deeply_nested_run_file_is_not_launchable_never_a_500(
     assert code == 200, data
     code, data = call(server, "POST", "/api/runs/deep/command", {"config": {}, "name": "n"})
     assert code in (400, 409), data
+
+
+def test_saving_a_config_under_an_existing_name_is_refused_unless_overwrite(
+    server: UIServer, storage: Path, recorded: dict[str, Any]
+) -> None:
+    body = {"config": {"lr": 0.5}, "filename": "mine"}
+    assert call(server, "POST", "/api/runs/src/save", body)[0] == 200
+    saved = storage / ".hypertuner" / "configs" / "mine.json"
+    code, data = call(server, "POST", "/api/runs/src/save", {**body, "config": {"lr": 0.9}})
+    assert code == 409, data
+    assert "exists already" in data["error"]
+    assert json.loads(saved.read_text()) == {"lr": 0.5}
+    code, data = call(server, "POST", "/api/runs/src/save", {**body, "overwrite": True})
+    assert code == 200, data
+
+
+def test_launching_a_run_named_like_a_saved_config_does_not_replace_it(
+    server: UIServer, storage: Path, recorded: dict[str, Any]
+) -> None:
+    assert call(server, "POST", "/api/runs/src/save", {"config": {"lr": 0.5}, "filename": "n"})[0]
+    saved = storage / ".hypertuner" / "configs" / "n.json"
+    code, data = call(server, "POST", "/api/runs/src/command", {"config": {"lr": 0.9}, "name": "n"})
+    assert code == 409, data
+    assert "exists already" in data["error"]
+    assert json.loads(saved.read_text()) == {"lr": 0.5}
+    assert not server.launcher.launches

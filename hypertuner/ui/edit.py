@@ -807,10 +807,15 @@ class Launcher:
             raise ConfigError(msg, path=str(path))
         return directory, saved
 
-    def save_config(self, source: str, config: Any, filename: str) -> Path:
+    def save_config(
+        self, source: str, config: Any, filename: str, *, overwrite: bool = False
+    ) -> Path:
         """Check ``config`` against run ``source``'s and write it to ``configs/<filename>.json``.
 
+        An existing config file of that name is replaced only when ``overwrite`` is true.
+
         Raises:
+            RunInUseError: ``configs/<filename>.json`` exists and ``overwrite`` is false.
             RunNameError: ``source`` or ``filename`` is not a safe name.
             RunNotFoundError: there is no run ``source``.
             ConfigError: ``config`` has a missing, added or wrong-typed key.
@@ -827,9 +832,18 @@ class Launcher:
             raise RunNameError(msg, name=filename) from err
         _, saved = self._saved_config(source)
         checked = check_config(saved, config)
-        path = self._folder(self.configs_folder) / f"{stem}.json"
-        _files.write_json(path, checked)
+        with self._lock:
+            path = self._folder(self.configs_folder) / f"{stem}.json"
+            if not overwrite and os.path.lexists(path):
+                raise self._config_exists(path, "config file name")
+            _files.write_json(path, checked)
         return path
+
+    def _config_exists(self, path: Path, what: str) -> RunInUseError:
+        msg = (
+            f"Config file {str(path)!r} exists already and is not replaced. Choose another {what}."
+        )
+        return RunInUseError(msg, name=path.stem)
 
     def free_name(self, source: str) -> str:
         """The first name ``<source>-2``, ``<source>-3``... that no run or launch uses.
@@ -850,7 +864,9 @@ class Launcher:
             base, n = head, int(tail) + 1
         while True:
             candidate = (f"{base}{n}" if base.endswith("-v") else f"{base}-{n}")[:200]
-            if not self._taken(candidate):
+            if not self._taken(candidate) and not os.path.lexists(
+                self.configs_folder / f"{candidate}.json"
+            ):
                 return candidate
             n += 1
 
@@ -867,7 +883,8 @@ class Launcher:
             LaunchError: launching is turned off, or the source run's record fails a check of
                 :func:`launch_command`.
             RunNameError: ``name`` is not a safe run name.
-            RunInUseError: a run or a launch named ``name`` exists already.
+            RunInUseError: a run or a launch named ``name``, or a config file
+                ``configs/<name>.json``, exists already.
             RunNotFoundError: there is no run ``source``.
             ConfigError: ``config`` has a missing, added or wrong-typed key.
             OutsideStorageError: the run leads outside the storage folder.
@@ -906,6 +923,8 @@ class Launcher:
             )
             raise LaunchError(msg, name=source)
         config_path = self.configs_folder / f"{name}.json"
+        if os.path.lexists(config_path):  # a saved config: launching must not replace it
+            raise self._config_exists(config_path, "run name")
         command, cwd = _checked_command(
             meta, config_path=config_path, name=name, storage=self.storage
         )
@@ -920,7 +939,8 @@ class Launcher:
 
         Raises:
             LaunchError: launching is turned off.
-            RunInUseError: a run or a launch named ``plan.name`` appeared meanwhile.
+            RunInUseError: a run or a launch named ``plan.name``, or its config file, appeared
+                meanwhile.
             OutsideStorageError: the configs or logs folder leads outside the storage folder.
         """
         import subprocess
@@ -936,6 +956,8 @@ class Launcher:
                 )
                 raise RunInUseError(msg, name=plan.name)
             self._folder(self.configs_folder)
+            if os.path.lexists(plan.config_path):
+                raise self._config_exists(plan.config_path, "run name")
             _files.write_json(plan.config_path, plan.config)
             log = self._folder(self.logs_folder) / f"{plan.name}.log"
             env = {

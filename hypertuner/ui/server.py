@@ -631,7 +631,10 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
                     filename = body.get("filename")
                     if not isinstance(filename, str):
                         raise _HTTPError(400, "Give the config file a name ('filename').")
-                    path = ui.launcher.save_config(source, body.get("config"), filename)
+                    replace = body.get("overwrite") is True
+                    path = ui.launcher.save_config(
+                        source, body.get("config"), filename, overwrite=replace
+                    )
                     self._send_json(
                         200,
                         {
