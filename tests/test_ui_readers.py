@@ -141,6 +141,14 @@ def _torn_journal(folder: Path) -> None:
     (folder / "trials.jsonl").write_text("\n".join(lines) + "\n")
 
 
+def _huge_value_journal(folder: Path) -> None:
+    """A trial value too big for a float (float() raises OverflowError)."""
+    good = json.loads((folder / "trials.jsonl").read_text().splitlines()[-1])
+    line = json.dumps({**good, "value": 0}).replace('"value": 0', '"value": ' + "9" * 400)
+    with (folder / "trials.jsonl").open("a") as handle:
+        handle.write(line + "\n")
+
+
 @pytest.mark.parametrize(
     ("damage", "grouped", "problem"),
     [
@@ -151,6 +159,7 @@ def _torn_journal(folder: Path) -> None:
             lambda f: (f / "sweep.json").write_text("[]"), False, None, id="sweep-json-a-list"
         ),
         pytest.param(_torn_journal, True, None, id="journal-hostile-lines"),
+        pytest.param(_huge_value_journal, True, None, id="journal-huge-integer-value"),
         pytest.param(
             lambda f: os.truncate(f / "trials.jsonl", 65 * 1024 * 1024),
             True,

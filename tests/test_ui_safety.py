@@ -189,7 +189,86 @@ def _flag_value_in_storage(project: Path, storage: Path) -> dict[str, Any]:
     return {"argv": [str(project / "train.py"), f"--resume={relative}"]}
 
 
+def _module_cwd_links_the_script_beside_a_fake_hypertuner(
+    project: Path, storage: Path
+) -> dict[str, Any]:
+    evil = project / "evil"
+    evil.mkdir()
+    (evil / "train.py").symlink_to(project / "train.py")
+    (evil / "hypertuner.py").write_text(f"open({PWNED!r}, 'w')\n")
+    return {"script": str(project / "train.py"), "module": "train", "cwd": str(evil)}
+
+
+def _module_cwd_holds_only_bytecode(project: Path, storage: Path) -> dict[str, Any]:
+    evil = project / "evil"
+    evil.mkdir()
+    (evil / "train.pyc").write_bytes(b"not really bytecode")
+    return {"script": str(project / "train.py"), "module": "train", "cwd": str(evil)}
+
+
+def _module_cwd_holds_an_extension(project: Path, storage: Path) -> dict[str, Any]:
+    evil = project / "evil"
+    evil.mkdir()
+    (evil / "train.py").write_text(SCRIPT)
+    (evil / "train.so").write_bytes(b"an extension module wins over train.py")
+    return {"script": str(evil / "train.py"), "module": "train", "cwd": str(evil)}
+
+
+def _script_beside_a_fake_hypertuner(project: Path, storage: Path) -> dict[str, Any]:
+    (project / "hypertuner.py").write_text(f"open({PWNED!r}, 'w')\n")
+    return {}
+
+
+def _script_beside_a_stdlib_package(project: Path, storage: Path) -> dict[str, Any]:
+    (project / "json").mkdir()
+    (project / "json" / "__init__.py").write_text(f"open({PWNED!r}, 'w')\n")
+    return {}
+
+
+def _module_cwd_beside_bytecode_of_stdlib(project: Path, storage: Path) -> dict[str, Any]:
+    (project / "os.pyc").write_bytes(b"not really bytecode")
+    return {"module": "train"}
+
+
+def _script_writable_by_group(project: Path, storage: Path) -> dict[str, Any]:
+    (project / "train.py").chmod(0o664)
+    return {}
+
+
+def _script_folder_writable_by_others(project: Path, storage: Path) -> dict[str, Any]:
+    folder = project / "shared"
+    folder.mkdir()
+    folder.chmod(0o777)
+    (folder / "train.py").write_text(SCRIPT)
+    script = str(folder / "train.py")
+    return {"script": script, "argv": [script], "cwd": str(folder)}
+
+
 TAMPERED = [
+    pytest.param(
+        _module_cwd_links_the_script_beside_a_fake_hypertuner,
+        "would run .*not a link",
+        id="module-cwd-link-and-shadow",
+    ),
+    pytest.param(_module_cwd_holds_only_bytecode, "would run", id="module-cwd-pyc"),
+    pytest.param(_module_cwd_holds_an_extension, r"would run .*train\.so", id="module-cwd-so"),
+    pytest.param(
+        _script_beside_a_fake_hypertuner,
+        r"holds 'hypertuner\.py', which would replace the module 'hypertuner'",
+        id="script-folder-shadows-hypertuner",
+    ),
+    pytest.param(
+        _script_beside_a_stdlib_package, "holds 'json', which would replace", id="shadows-json"
+    ),
+    pytest.param(
+        _module_cwd_beside_bytecode_of_stdlib,
+        r"holds 'os\.pyc', which would replace",
+        id="module-cwd-shadows-os",
+    ),
+    pytest.param(_script_writable_by_group, "may be changed by others", id="script-writable"),
+    pytest.param(
+        _script_folder_writable_by_others, "may be changed by others", id="script-folder-writable"
+    ),
     pytest.param(_sh_module, "interpreter '/bin/sh' .* is not a Python", id="sh-with-module-c"),
     pytest.param(_env_sh, r"script '/bin/sh' is not a \.py file", id="env-running-sh"),
     pytest.param(_python_module_c, "module '-c' is not a dotted module name", id="module-c"),
@@ -646,3 +725,51 @@ def test_connections_beyond_the_cap_get_503_at_once(storage: Path) -> None:
         while (code := call(ui, "GET", "/api/runs")[0]) == 503 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert code == 200
+
+
+def _nested(levels: int) -> str:
+    text = "1"
+    for _ in range(levels):
+        text = '{"a": ' + text + "}"
+    return text
+
+
+@pytest.mark.parametrize("file", ["config.json", "meta.json"])
+def test_a_deeply_nested_run_file_is_not_launchable_never_a_500(
+    server: UIServer, storage: Path, file: str
+) -> None:
+    hypertuner.start_run({"lr": 0.1}, name="deep", storage=storage).finish()
+    (storage / "deep" / file).write_text(_nested(600))  # json.loads accepts it
+    code, data = call(server, "GET", "/api/runs/deep")
+    assert code == 200, data
+    assert data["launchable"] is False
+    code, data = call(server, "GET", "/api/runs")
+    assert code == 200, data
+    code, data = call(server, "POST", "/api/runs/deep/command", {"config": {}, "name": "n"})
+    assert code in (400, 409), data
+
+
+def test_saving_a_config_under_an_existing_name_is_refused_unless_overwrite(
+    server: UIServer, storage: Path, recorded: dict[str, Any]
+) -> None:
+    body = {"config": {"lr": 0.5}, "filename": "mine"}
+    assert call(server, "POST", "/api/runs/src/save", body)[0] == 200
+    saved = storage / ".hypertuner" / "configs" / "mine.json"
+    code, data = call(server, "POST", "/api/runs/src/save", {**body, "config": {"lr": 0.9}})
+    assert code == 409, data
+    assert "exists already" in data["error"]
+    assert json.loads(saved.read_text()) == {"lr": 0.5}
+    code, data = call(server, "POST", "/api/runs/src/save", {**body, "overwrite": True})
+    assert code == 200, data
+
+
+def test_launching_a_run_named_like_a_saved_config_does_not_replace_it(
+    server: UIServer, storage: Path, recorded: dict[str, Any]
+) -> None:
+    assert call(server, "POST", "/api/runs/src/save", {"config": {"lr": 0.5}, "filename": "n"})[0]
+    saved = storage / ".hypertuner" / "configs" / "n.json"
+    code, data = call(server, "POST", "/api/runs/src/command", {"config": {"lr": 0.9}, "name": "n"})
+    assert code == 409, data
+    assert "exists already" in data["error"]
+    assert json.loads(saved.read_text()) == {"lr": 0.5}
+    assert not server.launcher.launches

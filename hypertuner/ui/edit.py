@@ -24,11 +24,13 @@ naming it.
 from __future__ import annotations
 
 import functools
+import importlib.machinery
 import itertools
 import json
 import math
 import os
 import re
+import stat
 import sys
 import sysconfig
 import threading
@@ -36,6 +38,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.machinery import PathFinder
+from importlib.metadata import packages_distributions
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +52,9 @@ if TYPE_CHECKING:
 __all__ = ["Launch", "Launcher", "Plan", "check_config", "launch_command"]
 
 _STRIPPED_FLAGS = ("--config", "--name", "--storage")
+# How deep a run's config may nest for the page to edit and launch it: the checks recurse, and a
+# config.json nested hundreds of levels (JSON allows it) must be a reason, never a crash.
+MAX_CONFIG_DEPTH = 64  # as deep as a request body may nest (_http.MAX_DEPTH)
 # The interpreters the page may start besides its own: CPython's binary names (python3, python3.12,
 # python3.13t), after links are resolved.
 _PYTHON_BINARY = re.compile(r"python3(?:\.[0-9]+t?)?")
@@ -71,6 +77,21 @@ _PROBE = (
     "print(json.dumps([[sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix], "
     f"[p.get(k, '') for k in {_CODE_PATHS!r}]]))"
 )
+
+
+def too_deep(tree: Any, limit: int) -> bool:
+    """Whether ``tree`` nests dicts or lists more than ``limit`` levels (checked without
+    recursion, so a hostile file cannot exhaust the stack here)."""
+    stack: list[tuple[Any, int]] = [(tree, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, Mapping) else value
+        if not isinstance(value, (Mapping, list)):
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _kind(value: Any) -> str:
@@ -412,22 +433,13 @@ def _check_module(
             "your project (such tools run whatever their arguments name)."
         )
         raise _refuse(source, problem, path=script)
-    in_cwd = False
-    for local in (Path(cwd, *parts).with_suffix(".py"), Path(cwd, *parts, "__main__.py")):
-        if local.is_file() and not os.path.samefile(local, script):
-            problem = (
-                f"'-m {module}' in its recorded folder {cwd!r} would run {str(local)!r}, not "
-                f"its script {script!r}."
-            )
-            raise _refuse(source, problem, path=str(local))
-        in_cwd = in_cwd or local.is_file()
     # '-m' looks in the working folder first; a regular package there wins. Otherwise a module
     # installed in the interpreter would run instead of the script (or a namespace package's
     # other part would), so an installed one must not exist.
     local = _find_spec(top, [cwd])
     installed = _find_spec(top, install.search)
     local_wins = local is not None and local.origin is not None
-    merged = in_cwd and installed is not None and installed.origin is None
+    merged = local is not None and installed is not None and installed.origin is None
     if installed is not None and not local_wins and not merged:
         where = installed.origin or next(iter(installed.submodule_search_locations or []), "")
         problem = (
@@ -435,7 +447,108 @@ def _check_module(
             f"installed packages ({where!r}), not from your project."
         )
         raise _refuse(source, problem, path=script)
+    _check_resolves_to_script(parts, script, cwd, source)
     return ["-m", str(module)]
+
+
+def _check_resolves_to_script(parts: Sequence[str], script: str, cwd: str, source: str) -> None:
+    """Refuse unless ``-m`` in ``cwd`` finds the script file itself: a real ``.py`` file (not a
+    link, nor a ``.pyc`` or an extension module that the import system would prefer)."""
+    folder, spec = cwd, None
+    for index, part in enumerate(parts):
+        spec = _find_spec(part, [folder])
+        if spec is None or (index < len(parts) - 1 and not spec.submodule_search_locations):
+            break
+        folder = os.path.join(folder, part)
+    else:
+        if spec is not None and spec.submodule_search_locations is not None:
+            spec = _find_spec("__main__", [folder])  # '-m package' runs package/__main__.py
+    origin = getattr(spec, "origin", None)
+    if (
+        not isinstance(origin, str)
+        or not origin.endswith(".py")
+        or os.path.islink(origin)
+        or os.path.islink(script)
+        or os.path.realpath(origin) != os.path.realpath(script)
+    ):
+        module = ".".join(parts)
+        problem = (
+            f"'-m {module}' in its recorded folder {cwd!r} would run {origin!r}, not its script "
+            f"{script!r} (it must find that very .py file, not a link, .pyc or extension module)."
+        )
+        raise _refuse(source, problem, path=str(origin or script))
+
+
+def _guarded_names() -> frozenset[str]:
+    """Top-level names a file in a script's first import folder must not take: the standard
+    library's, hypertuner's and every installed package's (a file there would replace them)."""
+    names = {*sys.stdlib_module_names, *sys.builtin_module_names, "hypertuner"}
+    names.update(("sitecustomize", "usercustomize"))
+    return frozenset(names) | frozenset(packages_distributions())
+
+
+def _check_shadowing(folder: str, own: str, source: str) -> None:
+    """Refuse a ``folder`` (first on the started script's ``sys.path``) that holds a module or
+    package named like the standard library, hypertuner or an installed package: the script's
+    imports would run it. ``own`` is the script's own module name, which may stand there."""
+    installed = frozenset(packages_distributions())
+    guarded = _guarded_names() - {own}
+    suffixes = importlib.machinery.all_suffixes()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError as exc:
+        problem = f"its script's folder {folder!r} cannot be listed ({exc.strerror})."
+        raise _refuse(source, problem, path=folder) from exc
+    for entry in entries:
+        stem = entry.name.split(".", 1)[0]
+        if stem not in guarded:
+            continue
+        if entry.name == stem:
+            if not entry.is_dir():
+                continue
+            package = stem in installed or any(
+                os.path.exists(os.path.join(entry.path, f"__init__{suffix}")) for suffix in suffixes
+            )
+            if not package:
+                continue
+        elif not any(entry.name == stem + suffix for suffix in suffixes):
+            continue
+        problem = (
+            f"its folder {folder!r}, which the started script imports from first, holds "
+            f"{entry.name!r}, which would replace the module {stem!r} of Python or an installed "
+            "package."
+        )
+        raise _refuse(source, problem, path=entry.path)
+
+
+def _check_owned(path: str, source: str, what: str, *, folder: bool = False) -> None:
+    """Refuse ``path`` unless it and its folder (``path`` itself when ``folder``) belong to the
+    user or root and cannot be changed by group or others; the folders above them must belong to
+    the user or root and be writable by others only when sticky (like /tmp)."""
+    if not hasattr(os, "getuid"):
+        return  # no POSIX owners to check (Windows)
+    owners = {0, os.getuid()}
+    strict: dict[str, bool] = {}
+    for start in dict.fromkeys((os.path.abspath(path), os.path.realpath(path))):
+        strict[start] = True
+        current = start if folder else os.path.dirname(start)
+        strict[current] = True
+        while os.path.dirname(current) != current:
+            current = os.path.dirname(current)
+            strict.setdefault(current, False)
+    for item, exact in strict.items():
+        try:
+            mode = os.stat(item)
+        except OSError as exc:
+            problem = f"its recorded {what} {path!r} cannot be checked ({exc.strerror})."
+            raise _refuse(source, problem, path=path) from exc
+        writable = mode.st_mode & 0o022 and (exact or not mode.st_mode & stat.S_ISVTX)
+        if mode.st_uid not in owners or writable:
+            problem = (
+                f"its recorded {what} {path!r} belongs to another user or may be changed by "
+                f"others ({item!r})."
+            )
+            raise _refuse(source, problem, path=path)
 
 
 def _find_spec(name: str, path: Sequence[str]) -> Any:
@@ -480,9 +593,14 @@ def _check_path_argument(token: str, cwd: str, source: str, storage: str) -> str
     return token
 
 
-def _check_cwd(cwd: object, script: str, source: str, storage: str) -> str:
+def _check_cwd(cwd: object, script: str, module: object, source: str, storage: str) -> str:
     if not isinstance(cwd, str) or not os.path.isabs(cwd) or not os.path.isdir(cwd):
+        # No folder recorded: the script's, or for '-m' the one its dotted name starts from.
         cwd = os.path.dirname(script)
+        if isinstance(module, str) and module:
+            levels = module.count(".") + (Path(script).stem == "__main__")
+            for _ in range(levels):
+                cwd = os.path.dirname(cwd)
     if _files.inside(storage, cwd):
         problem = f"its recorded working folder {cwd!r} lies inside the storage folder."
         raise _refuse(source, problem, path=cwd)
@@ -502,8 +620,20 @@ def _checked_command(
     script = _check_script(meta.get("script"), source, root)
     executable, install = _check_interpreter(meta.get("executable"), source, root)
     _check_own_code(script, install, source)
-    cwd = _check_cwd(meta.get("cwd"), script, source, root)
-    entry = _check_module(meta.get("module"), script, cwd, source, install) or [script]
+    _check_owned(script, source, "script")
+    cwd = _check_cwd(meta.get("cwd"), script, meta.get("module"), source, root)
+    module = _check_module(meta.get("module"), script, cwd, source, install)
+    if module:
+        # '-m' imports from the working folder first, a script from its own folder.
+        _check_owned(cwd, source, "working folder", folder=True)
+        _check_shadowing(cwd, module[1].split(".")[0], source)
+    else:
+        own = Path(script).stem
+        for folder in dict.fromkeys(
+            (os.path.dirname(script), os.path.dirname(os.path.realpath(script)))
+        ):
+            _check_shadowing(folder, own, source)
+    entry = module or [script]
     argv = meta.get("argv")
     if argv is not None and not isinstance(argv, list):
         raise _refuse(source, f"its recorded argv is not a list ({type(argv).__name__}).")
@@ -669,12 +799,23 @@ class Launcher:
         if not isinstance(saved, dict):
             msg = f"Run file {str(path)!r} does not hold a JSON object."
             raise ConfigError(msg, path=str(path))
+        if too_deep(saved, MAX_CONFIG_DEPTH):
+            msg = (
+                f"Run file {str(path)!r} nests sections or lists more than "
+                f"{MAX_CONFIG_DEPTH} levels deep, which the page does not edit; edit it yourself."
+            )
+            raise ConfigError(msg, path=str(path))
         return directory, saved
 
-    def save_config(self, source: str, config: Any, filename: str) -> Path:
+    def save_config(
+        self, source: str, config: Any, filename: str, *, overwrite: bool = False
+    ) -> Path:
         """Check ``config`` against run ``source``'s and write it to ``configs/<filename>.json``.
 
+        An existing config file of that name is replaced only when ``overwrite`` is true.
+
         Raises:
+            RunInUseError: ``configs/<filename>.json`` exists and ``overwrite`` is false.
             RunNameError: ``source`` or ``filename`` is not a safe name.
             RunNotFoundError: there is no run ``source``.
             ConfigError: ``config`` has a missing, added or wrong-typed key.
@@ -691,9 +832,18 @@ class Launcher:
             raise RunNameError(msg, name=filename) from err
         _, saved = self._saved_config(source)
         checked = check_config(saved, config)
-        path = self._folder(self.configs_folder) / f"{stem}.json"
-        _files.write_json(path, checked)
+        with self._lock:
+            path = self._folder(self.configs_folder) / f"{stem}.json"
+            if not overwrite and os.path.lexists(path):
+                raise self._config_exists(path, "config file name")
+            _files.write_json(path, checked)
         return path
+
+    def _config_exists(self, path: Path, what: str) -> RunInUseError:
+        msg = (
+            f"Config file {str(path)!r} exists already and is not replaced. Choose another {what}."
+        )
+        return RunInUseError(msg, name=path.stem)
 
     def free_name(self, source: str) -> str:
         """The first name ``<source>-2``, ``<source>-3``... that no run or launch uses.
@@ -714,7 +864,9 @@ class Launcher:
             base, n = head, int(tail) + 1
         while True:
             candidate = (f"{base}{n}" if base.endswith("-v") else f"{base}-{n}")[:200]
-            if not self._taken(candidate):
+            if not self._taken(candidate) and not os.path.lexists(
+                self.configs_folder / f"{candidate}.json"
+            ):
                 return candidate
             n += 1
 
@@ -731,7 +883,8 @@ class Launcher:
             LaunchError: launching is turned off, or the source run's record fails a check of
                 :func:`launch_command`.
             RunNameError: ``name`` is not a safe run name.
-            RunInUseError: a run or a launch named ``name`` exists already.
+            RunInUseError: a run or a launch named ``name``, or a config file
+                ``configs/<name>.json``, exists already.
             RunNotFoundError: there is no run ``source``.
             ConfigError: ``config`` has a missing, added or wrong-typed key.
             OutsideStorageError: the run leads outside the storage folder.
@@ -770,6 +923,8 @@ class Launcher:
             )
             raise LaunchError(msg, name=source)
         config_path = self.configs_folder / f"{name}.json"
+        if os.path.lexists(config_path):  # a saved config: launching must not replace it
+            raise self._config_exists(config_path, "run name")
         command, cwd = _checked_command(
             meta, config_path=config_path, name=name, storage=self.storage
         )
@@ -784,7 +939,8 @@ class Launcher:
 
         Raises:
             LaunchError: launching is turned off.
-            RunInUseError: a run or a launch named ``plan.name`` appeared meanwhile.
+            RunInUseError: a run or a launch named ``plan.name``, or its config file, appeared
+                meanwhile.
             OutsideStorageError: the configs or logs folder leads outside the storage folder.
         """
         import subprocess
@@ -800,6 +956,8 @@ class Launcher:
                 )
                 raise RunInUseError(msg, name=plan.name)
             self._folder(self.configs_folder)
+            if os.path.lexists(plan.config_path):
+                raise self._config_exists(plan.config_path, "run name")
             _files.write_json(plan.config_path, plan.config)
             log = self._folder(self.logs_folder) / f"{plan.name}.log"
             env = {

@@ -169,7 +169,10 @@ def _text(value: Any, limit: int = _TEXT) -> str | None:
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too big for a float: no number, never a 500
+        return None
     return number if math.isfinite(number) else None
 
 

@@ -76,7 +76,7 @@ from ._http import (
     _json_bytes,
     _server_class,
 )
-from .edit import Launch, Launcher
+from .edit import MAX_CONFIG_DEPTH, Launch, Launcher, too_deep
 from .runpage import run_page
 
 if TYPE_CHECKING:
@@ -373,7 +373,10 @@ class UIServer:
                 self.launcher.plan(name, data["config"], suggested)
             except HypertunerError as err:
                 reason = str(err)
-        data["types"] = _types(data["config"])
+        # A config nested deeper than the page edits (see Launcher) is shown, not walked: the
+        # form's types and the provenance recurse through it.
+        deep = too_deep(data["config"], MAX_CONFIG_DEPTH)
+        data["types"] = {} if deep else _types(data["config"])
         data["launchable"] = reason is None
         data["launch_reason"] = reason
         data["suggested_name"] = suggested
@@ -381,7 +384,7 @@ class UIServer:
         started = self.launcher.launches.get(name)
         if started is not None:
             data["log_tail"] = started.log_tail()
-        data.update(run_page(self.storage, data))
+        data.update(run_page(self.storage, {**data, "config": {}} if deep else data))
         return data
 
     def curves(self, name: str, tags: list[str] | None = None) -> dict[str, Any]:
@@ -630,7 +633,10 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
                     filename = body.get("filename")
                     if not isinstance(filename, str):
                         raise _HTTPError(400, "Give the config file a name ('filename').")
-                    path = ui.launcher.save_config(source, body.get("config"), filename)
+                    replace = body.get("overwrite") is True
+                    path = ui.launcher.save_config(
+                        source, body.get("config"), filename, overwrite=replace
+                    )
                     self._send_json(
                         200,
                         {
