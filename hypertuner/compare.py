@@ -205,7 +205,7 @@ def _score(entry: Mapping[str, Any], mode: str) -> float:
     value = entry.get(mode if mode != "last" else "last")
     try:
         number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer past a float
         return math.nan
     return number
 

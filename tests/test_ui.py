@@ -336,6 +336,14 @@ EDITED = {**CONFIG, "lr": 0.5}
         pytest.param(
             "POST",
             "/api/runs/small/launch",
+            {"config": {**CONFIG, "lr": 10**400}, "name": "n"},
+            400,
+            "Key 'lr' must be a number a float can hold",
+            id="float-overflow",
+        ),
+        pytest.param(
+            "POST",
+            "/api/runs/small/launch",
             {"config": {**CONFIG, "model": {"layers": 2.5, "act": "relu"}}, "name": "n"},
             400,
             "Key 'model.layers' must be an integer",

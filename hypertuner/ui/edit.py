@@ -142,7 +142,14 @@ def _check_value(key: str, old: Any, new: Any) -> Any:
     if isinstance(old, float):
         if not _number(new):
             raise _wrong(key, "a number", old, new)
-        return float(new)
+        try:
+            return float(new)
+        except OverflowError:  # an integer past the largest float
+            msg = (
+                f"Key {key!r} must be a number a float can hold, as in the run's config "
+                f"({old!r}), not an integer of {len(str(new))} digits."
+            )
+            raise ConfigError(msg, key=key) from None
     if isinstance(old, str):
         if not isinstance(new, str):
             raise _wrong(key, "a string", old, new)
