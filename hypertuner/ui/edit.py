@@ -486,19 +486,32 @@ def _check_resolves_to_script(parts: Sequence[str], script: str, cwd: str, sourc
         raise _refuse(source, problem, path=str(origin or script))
 
 
+_INSTALLED: list[Any] = [0.0, frozenset()]  # (when read, the names), read again after a minute
+
+
+def _installed_names() -> frozenset[str]:
+    """The top-level names of the installed packages (reading them takes ~0.2 s: kept for a
+    minute, so a page shows its runs at once and still sees a package installed meanwhile)."""
+    now = time.monotonic()
+    if now - _INSTALLED[0] > 60.0 or not _INSTALLED[1]:
+        _INSTALLED[:] = [now, frozenset(packages_distributions())]
+    names: frozenset[str] = _INSTALLED[1]
+    return names
+
+
 def _guarded_names() -> frozenset[str]:
     """Top-level names a file in a script's first import folder must not take: the standard
     library's, hypertuner's and every installed package's (a file there would replace them)."""
     names = {*sys.stdlib_module_names, *sys.builtin_module_names, "hypertuner"}
     names.update(("sitecustomize", "usercustomize"))
-    return frozenset(names) | frozenset(packages_distributions())
+    return frozenset(names) | _installed_names()
 
 
 def _check_shadowing(folder: str, own: str, source: str) -> None:
     """Refuse a ``folder`` (first on the started script's ``sys.path``) that holds a module or
     package named like the standard library, hypertuner or an installed package: the script's
     imports would run it. ``own`` is the script's own module name, which may stand there."""
-    installed = frozenset(packages_distributions())
+    installed = _installed_names()
     guarded = _guarded_names() - {own}
     suffixes = importlib.machinery.all_suffixes()
     try:

@@ -28,6 +28,8 @@ import pytest
 
 from tests.compat._differential import HPARAMS, run, run_hypertuner, strict
 
+pytestmark = pytest.mark.slow  # each case runs the original in .venv-compat too
+
 README_CFG = """\
 [run]
 name = some_run_name

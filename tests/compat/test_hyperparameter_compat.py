@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.compat._differential import (
     HYPERPARAMETER,
     assert_same,
     run_hypertuner,
     run_original,
 )
+
+pytestmark = pytest.mark.slow  # each case runs the original in .venv-compat too
 
 # 0.5.12's pure-Python backend: the reference where the Rust backend fails outright.
 PYTHON_BACKEND = {"HYPERPARAMETER_BACKEND": "PYTHON"}
