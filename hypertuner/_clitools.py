@@ -13,9 +13,10 @@ Example:
 from __future__ import annotations
 
 import argparse
+import re
 from typing import NoReturn
 
-from .errors import UsageError
+from .errors import UsageError, suggest
 
 __all__ = ["Parser", "add_storage_option"]
 
@@ -34,7 +35,28 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         text = message[:1].upper() + message[1:]
-        raise UsageError(text.rstrip(".") + ".")
+        text = text.rstrip(".") + ("" if text.endswith("?") else ".")
+        wrong = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if wrong:  # a misspelt command: name the nearest
+            choices = re.findall(r"'([^']*)'", wrong.group(2))
+            close = suggest(wrong.group(1), choices, n=1)
+            if close:
+                text += f" Did you mean {close[0]!r}?"
+        raise UsageError(text)
+
+    def unrecognized(self, extra: list[str], command: str | None) -> NoReturn:
+        """Refuse ``extra`` (arguments no option took), naming the nearest option of
+        ``command`` (a subcommand's) or of this parser."""
+        options: list[str] = list(self._option_string_actions)
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and command in action.choices:
+                options = list(action.choices[command]._option_string_actions)
+        hint = ""
+        flags = [t.split("=", 1)[0] for t in extra if t.startswith("--")]
+        close = suggest(flags[0], options, n=1) if flags else []
+        if close:
+            hint = f" Did you mean {close[0]!r}?"
+        self.error(f"unrecognized arguments: {' '.join(extra)}.{hint}")
 
 
 def add_storage_option(parser: argparse.ArgumentParser) -> None:

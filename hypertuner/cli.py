@@ -119,7 +119,7 @@ def _run(parser: Parser, args: list[str]) -> int:
         parser.print_help()
         return 2
     if extra and not getattr(options, "takes_extra", False):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        parser.unrecognized(extra, options.command)
     if options.global_storage is not None:
         if not hasattr(options, "storage"):
             parser.error(f"'hypertuner {options.command}' does not use --storage")

@@ -323,6 +323,14 @@ def test_board_whose_tensorboard_fails_on_its_own_says_why(tmp_path: Path) -> No
             id="compare-no-metric",
         ),
         pytest.param(
+            ["bord"], "invalid choice: 'bord'.*Did you mean 'board'\\?$", id="misspelt-command"
+        ),
+        pytest.param(
+            ["runs", "--jsn"],
+            "Unrecognized arguments: --jsn. Did you mean '--json'\\?$",
+            id="misspelt-option",
+        ),
+        pytest.param(
             ["show", "../etc"], "Run name '../etc' is not allowed", id="show-escaping-name"
         ),
         pytest.param(
