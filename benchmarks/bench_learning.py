@@ -211,6 +211,16 @@ def _sweep(storage: str, fn: Callable[..., Any], **options: Any) -> Any:
         return hypertuner.sweep(fn, SPACE, storage=storage, progress=False, **options)
 
 
+def _timed_tpe_asha(
+    storage: str, fn: Callable[..., Any], n: int, seed: int, config: dict[str, Any], **options: Any
+) -> float:
+    """Seconds of one TPE + ASHA sweep of ``n`` trials ranked by ``val_loss``."""
+    start = time.perf_counter()
+    _sweep(storage, fn, strategy="tpe", pruner="asha", metric="val_loss", n_trials=n, seed=seed,
+           config=config, **options)  # fmt: skip
+    return time.perf_counter() - start
+
+
 def _epochs(results: Any) -> int:
     total = 0
     for trial in results:
@@ -392,19 +402,8 @@ def _optuna_pair(
 
     def ours() -> float:
         seed = next(seeds["ours"])
-        start = time.perf_counter()
-        _sweep(
-            f"{root}/{fn.__name__}{config.get('work', '')}-{seed}",
-            fn,
-            strategy="tpe",
-            pruner="asha",
-            metric="val_loss",
-            n_trials=n,
-            seed=seed,
-            config=config,
-            workers=2,
-        )
-        return time.perf_counter() - start
+        storage = f"{root}/{fn.__name__}{config.get('work', '')}-{seed}"
+        return _timed_tpe_asha(storage, fn, n, seed, config, workers=2)
 
     def theirs() -> float:
         seed = next(seeds["optuna"])
@@ -609,20 +608,9 @@ def against_ray_tune(root: str, rounds: int, n: int) -> tuple[list[Row], list[st
 
     def ours() -> float:
         seed = next(seeds["ours"])
-        start = time.perf_counter()
-        _sweep(
-            f"{root}/ray{seed}",
-            mlp_trial,
-            strategy="tpe",
-            pruner="asha",
-            metric="val_loss",
-            n_trials=n,
-            seed=seed,
-            config=config,
-            backend="ray",
-            workers=2,
+        return _timed_tpe_asha(
+            f"{root}/ray{seed}", mlp_trial, n, seed, config, backend="ray", workers=2
         )
-        return time.perf_counter() - start
 
     def theirs() -> float:
         seed = next(seeds["tune"])

@@ -17,6 +17,7 @@ import errno
 import json
 import os
 import stat
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -305,3 +306,19 @@ def create_nofollow(path: str | os.PathLike[str]) -> IO[bytes]:
         os.unlink(path)
     fd = open_nofollow(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 & ~_umask())
     return os.fdopen(fd, "wb")
+
+
+def silence_stdout() -> None:
+    """Point stdout at ``/dev/null``: our output cannot be written (the reader went away, the
+    disk is full), so no traceback, and no second error when Python flushes stdout at exit.
+
+    Example:
+        >>> silence_stdout  # doctest: +ELLIPSIS
+        <function silence_stdout at ...>
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout is not a real file (a test's capture)
+        pass

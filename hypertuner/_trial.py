@@ -144,6 +144,7 @@ def _execute_function(job: Job, upstream: Upstream | None) -> Outcome:
     started = time.perf_counter()
     result: Any = None
     value: float | None = None
+    no_value = False  # the trial ended without the value its sweep needs
     try:
         run = start_run(
             job.config,
@@ -167,6 +168,7 @@ def _execute_function(job: Job, upstream: Upstream | None) -> Outcome:
             if result is not None:
                 run.meta["result"] = jsonable(result)  # written when the run ends below
             if value is None and job.needs_value:  # the sweep cannot rank it: its run fails too
+                no_value = True
                 raise MetricError(job.needs_value, key=job.metric)
     except KeyboardInterrupt:
         elapsed = time.perf_counter() - started
@@ -176,8 +178,7 @@ def _execute_function(job: Job, upstream: Upstream | None) -> Outcome:
         return Outcome(job.index, "pruned", error=str(exc), duration_s=elapsed)
     except Exception as exc:  # a failing trial is recorded; the sweep goes on
         elapsed = time.perf_counter() - started
-        no_value = isinstance(exc, MetricError) and str(exc) == job.needs_value
-        error = job.needs_value if no_value else describe_error(exc)
+        error = job.needs_value if no_value and job.needs_value else describe_error(exc)
         return Outcome(job.index, "failed", error=error, duration_s=elapsed)
     elapsed = time.perf_counter() - started
     if run.status == "pruned":  # the Lightning callback stopped the trainer: a clean return

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
-from . import scope
+from . import _files, scope
 from ._view import ConfigView
 from .config import Resolution, explain_text, help_text, resolve
 from .errors import HypertunerError
@@ -167,12 +167,7 @@ def _print(text: str) -> None:
     try:
         print(text, flush=True)
     except BrokenPipeError:
-        try:  # Python's own flush at exit must not fail again
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
-        except (OSError, ValueError):  # stdout is not a real file (a test's capture)
-            pass
+        _files.silence_stdout()  # Python's own flush at exit must not fail again
         raise SystemExit(141) from None
 
 

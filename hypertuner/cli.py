@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import signal
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO, cast
 
-from . import _runs_cli, _storage_cli, _sweep_cli
+from . import _files, _runs_cli, _storage_cli, _sweep_cli
 from ._clitools import Parser
 from .config import explain_text, resolve
 from .errors import HypertunerError
@@ -99,14 +98,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hypertuner: error: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:
-        _silence_stdout()
+        _files.silence_stdout()
         return 128 + signal.SIGPIPE  # the exit status a process killed by SIGPIPE has
     except OSError as exc:
         if exc is not output.failed:
             raise  # not our output: a bug, keep its traceback
         reason = exc.strerror or str(exc)
         print(f"hypertuner: error: Cannot write the output to stdout: {reason}.", file=sys.stderr)
-        _silence_stdout()
+        _files.silence_stdout()
         return 1
 
 
@@ -153,14 +152,3 @@ class _Output:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.stream, name)
-
-
-def _silence_stdout() -> None:
-    """Our output cannot be written (the reader went away, the disk is full): no traceback,
-    and no second error when Python flushes stdout at exit."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError):  # stdout is not a real file (a test's capture)
-        pass

@@ -60,18 +60,13 @@ def suggest(word: str, choices: Iterable[str], *, n: int = 3, cutoff: float = 0.
     """
     import difflib  # only an error pays for it
 
-    names = list(choices)
     by_lower: dict[str, list[str]] = {}
-    for name in names:
+    for name in choices:
         by_lower.setdefault(name.lower(), []).append(name)
-    found = [
-        name
-        for close in difflib.get_close_matches(word.lower(), list(by_lower), n=n, cutoff=cutoff)
-        for name in by_lower[close]
-    ]
-    exact = difflib.get_close_matches(word, names, n=n, cutoff=cutoff)
-    ordered = [*exact, *(name for name in found if name not in exact)]
-    return ordered[:n]
+    close = difflib.get_close_matches(word.lower(), list(by_lower), n=n, cutoff=cutoff)
+    # Names alike but for case stand together, the one written as ``word`` first.
+    found = [name for key in close for name in sorted(by_lower[key], key=lambda x: x != word)]
+    return found[:n]
 
 
 def nearest_hint(word: str, names: Iterable[str], *, listing: str) -> tuple[str, list[str]]:

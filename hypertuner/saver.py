@@ -428,7 +428,13 @@ class Saver:
         metrics: Mapping[str, Any] | None = None,
         extra: Mapping[str, Any] | None = None,
         require_monitor: bool = True,
+        source: tuple[str, str] = (
+            " (the saver's monitor) in the metrics given to Saver.save()",
+            "Pass it in metrics=, or change monitor=.",
+        ),
     ) -> Path | None:
+        """:meth:`save`; ``source`` says, in the caller's words, where the metrics came from
+        and how to give the monitor (the message of a monitor missing from them)."""
         model = self.model if model is None else model
         if model is None:
             msg = "Saver.save() needs a model: pass it to Saver(model) or to save(model)."
@@ -446,12 +452,8 @@ class Saver:
             and self.monitor is not None
             and self.monitor not in plain_metrics
         ):
-            raise UnknownKeyError.for_key(
-                self.monitor,
-                plain_metrics,
-                where=" (the saver's monitor) in the metrics given to Saver.save()",
-                hint="Pass it in metrics=, or change monitor=.",
-            )
+            where, hint = source
+            raise UnknownKeyError.for_key(self.monitor, plain_metrics, where=where, hint=hint)
         state = model.state_dict() if _is_module(model) else dict(model)
         record: dict[str, Any] = {
             "format": _FORMAT,

@@ -28,7 +28,7 @@ from types import FrameType, ModuleType
 from typing import Any
 
 from .. import _deps, tracking
-from ..errors import NoRunError, TrialPruned, UnknownKeyError
+from ..errors import NoRunError, TrialPruned
 from ..run import Run, current_run, start_run
 from ..saver import Saver, check_options
 
@@ -326,10 +326,8 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
         # Cheap on purpose: this runs every step (the per-step budget is a few microseconds).
         if self._log_every and trainer.global_step % self._log_every == 0:
             metrics = trainer.callback_metrics
-            skip = self._val_keys
-            step_metrics = {k: v for k, v in metrics.items() if k not in skip}
-            if self._epoch_keys:
-                step_metrics = {k: v for k, v in step_metrics.items() if k not in self._epoch_keys}
+            val, epoch = self._val_keys, self._epoch_keys  # stale between their own moments
+            step_metrics = {k: v for k, v in metrics.items() if k not in val and k not in epoch}
             if step_metrics:
                 self._log_metrics(trainer, step_metrics, trainer.global_step)
                 self._logged_at = (trainer.global_step, frozenset(step_metrics))
@@ -365,24 +363,17 @@ class HypertunerCallback(*_BASES):  # type: ignore[misc]
             return  # a second Lightning checkpoint of the same moment (save_last, say)
         self._last_saved = moment
         extra = {"fit_loop": trainer.fit_loop.state_dict(), "global_step": trainer.global_step}
-        metrics = dict(trainer.callback_metrics)
-        try:
-            self.saver._save(
-                step=trainer.global_step,
-                epoch=trainer.current_epoch,
-                metrics=metrics,
-                extra=extra,
-                require_monitor=not last,
-            )
-        except UnknownKeyError as err:
-            if self.monitor is None or err.key != self.monitor:
-                raise
-            raise UnknownKeyError.for_key(  # in Lightning's words: the user never called save()
-                self.monitor,
-                sorted(metrics),
-                where=" (HypertunerCallback's monitor=) in the metrics the module logged",
-                hint=f"Log it with self.log({self.monitor!r}, ...), or change monitor=.",
-            ) from None
+        self.saver._save(
+            step=trainer.global_step,
+            epoch=trainer.current_epoch,
+            metrics=dict(trainer.callback_metrics),
+            extra=extra,
+            require_monitor=not last,
+            source=(  # in Lightning's words: the user never called Saver.save()
+                " (HypertunerCallback's monitor=) in the metrics the module logged",
+                f"Log it with self.log({self.monitor!r}, ...), or change monitor=.",
+            ),
+        )
 
     # ------------------------------------------------------------------ the end
 
