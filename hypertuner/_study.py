@@ -43,7 +43,7 @@ from typing import Any
 
 from . import _files
 from ._deps import require
-from ._sweeprecord import AppendFile
+from ._sweeprecord import AppendFile, untrusted
 from .errors import SearchSpecError
 from .search import MODEL_BASED, Dimension
 
@@ -86,12 +86,7 @@ class StudyLog:
         except FileNotFoundError:
             handle = io.BytesIO()
         except OSError as exc:  # a link or a FIFO in the sweep's folder: never waited on
-            why = exc.strerror or type(exc).__name__
-            msg = (
-                f"Study file {str(path)!r} cannot be read as a plain file ({why}): a sweep "
-                "writes none of those; delete the sweep's folder to start over."
-            )
-            raise SearchSpecError(msg, value=str(path)) from None
+            raise untrusted(path, exc, "Study file") from None
         with handle:
             for line in handle:
                 if not line.endswith(b"\n"):
@@ -250,10 +245,10 @@ class Study:
         self.codecs = {key: _Codec(optuna, dim) for key, dim in space.items()}
         self.distributions = {key: c.distribution for key, c in self.codecs.items()}
         self.log = StudyLog(directory / STUDY_LOG)
-        self.storage = optuna.storages.JournalStorage(self.log)
         direction = "minimize" if mode == "min" else "maximize"
         self._quiet = _Quiet(optuna)
-        try:
+        try:  # replays the file's operations
+            self.storage = optuna.storages.JournalStorage(self.log)
             self.study = optuna.create_study(
                 storage=self.storage,
                 study_name=_STUDY_NAME,
@@ -262,6 +257,14 @@ class Study:
                 sampler=optuna.samplers.RandomSampler(seed=self.seed),
                 load_if_exists=True,
             )
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, RecursionError) as exc:
+            self._quiet.end()  # replaying the file met an operation Optuna never wrote
+            msg = (
+                f"Study file {str(self.log.path)!r} holds an operation this code never writes "
+                f"({type(exc).__name__}: {str(exc)[:100]}): delete the sweep's folder to start "
+                "over."
+            )
+            raise SearchSpecError(msg, value=str(self.log.path)) from None
         except BaseException:
             self._quiet.end()
             raise

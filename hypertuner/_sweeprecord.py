@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 import importlib
 import json
-import math
 import os
 import sys
 import threading
@@ -24,9 +23,9 @@ from typing import Any, TextIO
 
 from . import _files
 from ._formats import format_value
-from ._layout import check_run_name
+from ._layout import SWEEP_FILE, check_run_name
 from ._trees import flatten
-from ._trial import json_default
+from ._trial import json_default, number_of
 from .errors import RunInUseError, RunNameError, SearchSpecError
 
 __all__ = [
@@ -45,7 +44,6 @@ __all__ = [
 ]
 
 JOURNAL = "trials.jsonl"
-SWEEP_FILE = "sweep.json"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -363,7 +361,7 @@ class Journal:
         except FileNotFoundError:
             return latest
         except OSError as exc:  # a link or a FIFO in the sweep's folder: never waited on
-            raise _untrusted(self.path, exc) from None
+            raise untrusted(self.path, exc) from None
         for line in text.splitlines():
             try:
                 record = json.loads(line)
@@ -408,22 +406,13 @@ def _checked_record(record: Any) -> dict[str, Any] | None:
     out = dict(record)
     value = out.get("value")
     if value is not None and (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(_float_or_nan(value))
+        not isinstance(value, (int, float)) or number_of(value, None) is None
     ):
         del out["value"]  # the earlier lines' value stands
     for key in ("status", "error"):
         if out.get(key) is not None and not isinstance(out[key], str):
             del out[key]
     return out
-
-
-def _float_or_nan(value: float) -> float:
-    try:
-        return float(value)
-    except OverflowError:  # an integer too big for a float
-        return math.nan
 
 
 def lock_sweep(directory: Path, name: str) -> int:
@@ -552,7 +541,7 @@ def read_sweep_file(directory: Path) -> dict[str, Any]:
     except RecursionError:
         value = None  # nested beyond reason: not a sweep file this code wrote
     except OSError as exc:  # a link or a FIFO in the sweep's folder: never waited on
-        raise _untrusted(path, exc) from None
+        raise untrusted(path, exc) from None
     except ValueError as exc:
         msg = (
             f"Sweep file {str(path)!r} is not valid JSON ({exc}); delete the sweep's folder "
@@ -562,11 +551,17 @@ def read_sweep_file(directory: Path) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _untrusted(path: Path, exc: OSError) -> SearchSpecError:
-    """The error for a sweep file that is no regular file (a link, a FIFO, a folder)."""
+def untrusted(path: Path, exc: OSError, what: str = "Sweep file") -> SearchSpecError:
+    """The error for a file of a sweep's folder that is no regular file (a link, a FIFO).
+
+    Example:
+        >>> untrusted(Path("s/study.jsonl"), OSError(22, "Not a regular file"), "Study file")
+        ... # doctest: +ELLIPSIS
+        SearchSpecError("Study file 's/study.jsonl' cannot be read as a plain file (Not a ...
+    """
     why = exc.strerror or type(exc).__name__
     msg = (
-        f"Sweep file {str(path)!r} cannot be read as a plain file ({why}): a sweep writes none "
+        f"{what} {str(path)!r} cannot be read as a plain file ({why}): a sweep writes none "
         "of those, so its folder cannot be trusted; delete the sweep's folder to start over."
     )
     return SearchSpecError(msg, value=str(path))

@@ -55,8 +55,8 @@ def number_of(result: Any, metric: str | None) -> float | None:
         return None
     try:  # a number, a numpy scalar, a one-element tensor
         number = float(result)
-    except (TypeError, ValueError, RuntimeError):  # a tensor of several elements
-        return None
+    except (TypeError, ValueError, RuntimeError, OverflowError):  # a tensor of several
+        return None  # elements, or an integer past the largest float
     return number if math.isfinite(number) else None
 
 

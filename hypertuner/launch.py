@@ -50,7 +50,7 @@ from . import _files
 from ._deps import require
 from ._formats import parse_value
 from ._layout import check_run_name, storage_root
-from ._study import STUDY_LOG, Earlier, Study, require_optuna
+from ._study import Earlier, Study, require_optuna
 from ._sweeprecord import (
     SWEEP_FILE,
     Journal,
@@ -444,7 +444,7 @@ def _run(plan: _Plan) -> SweepResults:
                 isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63
             ):
                 msg = (
-                    f"Sweep file {str(directory / 'sweep.json')!r} records the seed {seed!r}, "
+                    f"Sweep file {str(directory / SWEEP_FILE)!r} records the seed {seed!r}, "
                     "which this code never writes: delete the sweep's folder to start over, or "
                     "give seed= to this sweep."
                 )
@@ -455,7 +455,7 @@ def _run(plan: _Plan) -> SweepResults:
         if plan.strategy not in MODEL_BASED:
             points = generate(plan.space, plan.strategy, plan.n_trials, seed)
         if plan.studied:
-            study = _open_study(directory, plan, seed)
+            study = Study(directory, plan.space, plan.strategy, seed, plan.pruner, plan.mode)
         total = len(points) if plan.strategy not in MODEL_BASED else int(plan.n_trials or 0)
         state = _Sweep(plan, name, directory, journal, fingerprint, seed, points, total, saved)
         state.study = study
@@ -465,23 +465,6 @@ def _run(plan: _Plan) -> SweepResults:
             study.close()
         journal.close()
         os.close(fd)
-
-
-def _open_study(directory: Path, plan: _Plan, seed: int | None) -> Study:
-    """The sweep's study, rebuilt from its file; a file this code never wrote is one error."""
-    try:
-        # Opening replays every recorded operation: a damaged one shows here.
-        study = Study(directory, plan.space, plan.strategy, seed, plan.pruner, plan.mode)
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RecursionError) as exc:
-        if isinstance(exc, SearchSpecError):
-            raise
-        msg = (
-            f"Study file {str(directory / STUDY_LOG)!r} holds an operation this code never "
-            f"writes ({type(exc).__name__}: {str(exc)[:100]}): delete the sweep's folder to "
-            "start over."
-        )
-        raise SearchSpecError(msg, value=str(directory / STUDY_LOG)) from None
-    return study
 
 
 class _Sweep:

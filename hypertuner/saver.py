@@ -113,7 +113,8 @@ def _loadable(value: Any, where: str) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     kind = type(value)
-    if kind.__module__ == "torch" and kind.__name__ in ("Tensor", "Parameter"):
+    torch = sys.modules.get("torch")  # a tensor exists only once torch is imported
+    if torch is not None and isinstance(value, torch.Tensor):
         return value.detach().clone()  # the value at save time, whatever training does next
     if isinstance(value, Mapping):
         out = {}

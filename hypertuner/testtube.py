@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import contextlib
 import copy
 import functools
 import math
@@ -489,16 +488,29 @@ class HyperOptArgumentParser(argparse.ArgumentParser):
         return parsed
 
     def _explicit_dests(self, args: Sequence[str] | None) -> set[str]:
-        """The dests the command line set explicitly (these beat the JSON file), as argparse
-        itself reads them: abbreviations (``--learn``), short options with the value attached
-        (``-l0.5``) and ``--flag=value`` included. Parsed again into a namespace whose every
-        dest is already present, so argparse fills in no default: what changed was given."""
-        tokens = list(sys.argv[1:] if args is None else args)
-        unset = object()
-        probe = argparse.Namespace(**{a.dest: unset for a in self._actions})
-        with contextlib.suppress(SystemExit):  # the first parse succeeded: this one does too
-            argparse.ArgumentParser.parse_known_args(self, tokens, probe)
-        return {dest for dest, value in vars(probe).items() if value is not unset}
+        """The dests the command line set explicitly (these beat the JSON file), by argparse's
+        rules for matching an option: the whole name, ``--flag=value``, a unique prefix of a
+        long option (``--learn`` when ``allow_abbrev``) and a short option with its value
+        attached (``-l0.5``). Read from the tokens: parsing again would run each action twice
+        (an ``append`` would append twice, a ``FileType`` open twice)."""
+        strings = {s: a.dest for a in self._actions for s in a.option_strings}
+        found = set()
+        for token in sys.argv[1:] if args is None else args:
+            if token == "--":
+                break
+            if not token.startswith("-") or token == "-":
+                continue
+            flag = token.split("=", 1)[0]
+            if flag in strings:
+                found.add(strings[flag])
+            elif flag.startswith("--"):
+                if self.allow_abbrev:
+                    matches = {d for s, d in strings.items() if s.startswith(flag)}
+                    if len(matches) == 1:
+                        found |= matches
+            elif token[:2] in strings:  # -l0.5
+                found.add(strings[token[:2]])
+        return found
 
 
 class _NamespaceCall:

@@ -689,12 +689,18 @@ def test_extra_keeps_tensors_and_plain_data_and_refuses_what_cannot_load(
 
     model = torch.nn.Linear(2, 1)
     saver = hypertuner.Saver(model, run=run, background=False)
-    extra = {"ema": model.state_dict(), "args": argparse.Namespace(lr=0.1), "pair": (1, 2)}
+    extra = {
+        "ema": model.state_dict(),
+        "args": argparse.Namespace(lr=0.1),
+        "pair": (1, 2),
+        "scale": torch.nn.Parameter(torch.ones(1)),  # a tensor subclass
+    }
     saver.save(step=1, extra=extra)
     record = hypertuner.load(run)
     assert torch.equal(record["extra"]["ema"]["weight"], model.weight)
     assert record["extra"]["args"] == {"lr": 0.1}
     assert record["extra"]["pair"] == (1, 2)
+    assert torch.equal(record["extra"]["scale"], torch.ones(1))
     before = sorted(p.name for p in run.directory.rglob("*"))
     with pytest.raises(CheckpointError, match=r"extra\['ema'\]\['w'\] is a numpy.ndarray, which "
                        r"a checkpoint loaded with weights_only=True cannot hold"):  # fmt: skip

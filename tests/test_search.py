@@ -195,6 +195,10 @@ def test_json_config_replaces_defaults_and_the_command_line_still_wins(tmp_path:
     for argv in (["--learning", "0.5"], ["--learning_rate=0.5"], ["--learn=0.5", "-n16"]):
         assert parser.parse_args(argv).learning_rate == 0.5, argv  # as argparse reads them
     assert parser.parse_args(["-n16"]).nb_neurons == 16
+    parser.add_argument("--tag", action="append")
+    parser.add_argument("-v", action="count")
+    tagged = parser.parse_args(["--tag", "a", "-vv", "--learn=0.5"])  # each action runs once
+    assert (tagged.tag, tagged.v, tagged.learning_rate) == (["a"], 2, 0.5)
 
 
 def test_json_config_key_that_no_argument_declares_warns_with_the_nearest_name(

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _files
-from .._layout import check_run_name, resolve_run, storage_root
+from .._layout import SWEEP_FILE, check_run_name, resolve_run, storage_root
 from ..errors import ConfigError, LaunchError, RunInUseError, RunNameError
 
 if TYPE_CHECKING:
@@ -878,7 +878,7 @@ class Launcher:
         """
         base, n = source, 2
         head, _, tail = source.rpartition("-")
-        if head and tail.isdigit() and os.path.isfile(self.storage / head / "sweep.json"):
+        if head and tail.isdigit() and os.path.isfile(self.storage / head / SWEEP_FILE):
             base = f"{source}-v"
         elif head and tail.isdigit():
             base, n = head, int(tail) + 1

@@ -39,6 +39,7 @@ from typing import Any
 
 from .. import _files
 from .._formats import FORMATS
+from .._layout import SWEEP_FILE
 from .._trees import flatten
 from ..config import resolve
 from ..errors import HypertunerError
@@ -95,7 +96,7 @@ def _from_sweep(root: Path, sweep: str, trial: Any, flat: Mapping[str, Any]) -> 
     notes: list[str] = []
     info: Any = None
     if "/" not in sweep and sweep not in (".", ".."):
-        info, problem = read_json(root, root / sweep / "sweep.json", f"Sweep file '{sweep}'")
+        info, problem = read_json(root, root / sweep / SWEEP_FILE, f"Sweep file '{sweep}'")
         if problem:
             notes.append(problem)
     info = info if isinstance(info, dict) else {}
