@@ -13,8 +13,7 @@ Example:
 from __future__ import annotations
 
 import argparse
-import re
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .errors import UsageError, suggest
 
@@ -35,14 +34,21 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         text = message[:1].upper() + message[1:]
-        text = text.rstrip(".") + ("" if text.endswith("?") else ".")
-        wrong = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
-        if wrong:  # a misspelt command: name the nearest
-            choices = re.findall(r"'([^']*)'", wrong.group(2))
-            close = suggest(wrong.group(1), choices, n=1)
+        raise UsageError(text.rstrip(".") + ("" if text.endswith("?") else "."))
+
+    def _check_value(self, action: argparse.Action, value: Any) -> None:
+        # A misspelt command or choice: argparse's own refusal, with the nearest name added.
+        choices = action.choices
+        if choices is not None and isinstance(value, str) and value not in choices:
+            close = suggest(value, [str(c) for c in choices], n=1)
             if close:
-                text += f" Did you mean {close[0]!r}?"
-        raise UsageError(text)
+                shown = ", ".join(repr(str(c)) for c in choices)
+                name = argparse._get_action_name(action)
+                self.error(
+                    f"argument {name}: invalid choice: {value!r} (choose from {shown}). "
+                    f"Did you mean {close[0]!r}?"
+                )
+        super()._check_value(action, value)
 
     def unrecognized(self, extra: list[str], command: str | None) -> NoReturn:
         """Refuse ``extra`` (arguments no option took), naming the nearest option of

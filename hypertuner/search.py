@@ -168,15 +168,21 @@ class Choice(Dimension):
 
     def __init__(self, options: Sequence[Any]) -> None:
         self.options = list(options)
+        self._problem: tuple[str | None] | None = None  # judged once: values() asks every use
 
     def problem(self) -> str | None:
+        if self._problem is not None:
+            return self._problem[0]
+        trouble = None
         if not self.options:
-            return "has no options; give at least one value, e.g. choice(0.1, 0.01)."
-        try:  # each option is a trial's config value: config.json must hold it as it is
-            check_plain(_as_lists(self.options), "its option list")
-        except ConfigError as err:
-            return f"cannot be searched: {err.message}"
-        return None
+            trouble = "has no options; give at least one value, e.g. choice(0.1, 0.01)."
+        else:
+            try:  # each option is a trial's config value: config.json must hold it as it is
+                check_plain(_as_lists(self.options), "its option list")
+            except ConfigError as err:
+                trouble = f"cannot be searched: {err.message}"
+        self._problem = (trouble,)
+        return trouble
 
     def values(self) -> list[Any]:
         self.check()

@@ -17,9 +17,9 @@ and the other ``FSSPEC_<PROTOCOL>_<OPTION>`` variables, fsspec's config files).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
-import stat
 import threading
 import time
 import warnings
@@ -455,7 +455,6 @@ def _remote_files(fs: Any, remote: str, url: str) -> dict[str, tuple[str, int | 
     except Exception as exc:
         msg = f"Cannot list {url!r}: {_error_text(exc)}."
         raise RemoteStorageError(msg, url=url) from exc
-    local = _is_local(fs)
     prefix = remote.rstrip("/") + "/"
     out: dict[str, tuple[str, int | None]] = {}
     for key, info in listing.items():
@@ -464,22 +463,12 @@ def _remote_files(fs: Any, remote: str, url: str) -> dict[str, tuple[str, int | 
             continue
         rel = path[len(prefix) :]
         kind = info.get("type") if isinstance(info, dict) else None
-        if local:
-            try:
-                mode = os.lstat(path).st_mode
-            except OSError:
-                mode = 0
-            kind = "directory" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"
-        elif isinstance(info, dict) and info.get("islink"):
+        if isinstance(info, dict) and info.get("islink"):  # fsspec lists links without following
             kind = "other"
         if kind == "directory":
             continue
         if kind != "file":
-            msg = (
-                f"Remote run {url!r} holds {rel!r}, which is a link or not a regular file: "
-                "nothing was copied. Remove it from the backup and pull again."
-            )
-            raise RemoteStorageError(msg, url=url, file=rel)
+            raise _not_plain(url, rel)
         size = info.get("size") if isinstance(info, dict) else None
         out[rel] = (path, size if isinstance(size, int) and size >= 0 else None)
     return out
@@ -495,15 +484,20 @@ def _open_remote(fs: Any, path: str, rel: str, url: str) -> Any:
     """Open a remote file for reading; a local one without following links or blocking."""
     if not _is_local(fs):
         return fs.open(path, "rb")
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        msg = (
-            f"Remote run {url!r} holds {rel!r}, which is a link or not a regular file: "
-            "nothing was copied. Remove it from the backup and pull again."
-        )
-        raise RemoteStorageError(msg, url=url, file=rel)
-    return os.fdopen(fd, "rb")
+    try:  # swapped for a link or a FIFO since it was listed: refused all the same
+        return os.fdopen(_files.open_regular(path), "rb")
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EINVAL):
+            raise _not_plain(url, rel) from None
+        raise
+
+
+def _not_plain(url: str, rel: str) -> RemoteStorageError:
+    msg = (
+        f"Remote run {url!r} holds {rel!r}, which is a link or not a regular file: "
+        "nothing was copied. Remove it from the backup and pull again."
+    )
+    return RemoteStorageError(msg, url=url, file=rel)
 
 
 def _copy_bounded(source: Any, sink: Any, size: int | None, rel: str, url: str) -> None:

@@ -759,6 +759,9 @@ def test_saving_a_config_under_an_existing_name_is_refused_unless_overwrite(
     assert code == 409, data
     assert "exists already" in data["error"]
     assert json.loads(saved.read_text()) == {"lr": 0.5}
+    code, data = call(server, "POST", "/api/runs/src/save", {**body, "overwrite": "true"})
+    assert code == 400, data  # not read as false: said to be wrong
+    assert data["error"] == "'overwrite' must be true or false."
     code, data = call(server, "POST", "/api/runs/src/save", {**body, "overwrite": True})
     assert code == 200, data
 

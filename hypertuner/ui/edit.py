@@ -32,13 +32,11 @@ import os
 import re
 import stat
 import sys
-import sysconfig
 import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.machinery import PathFinder
-from importlib.metadata import packages_distributions
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -278,6 +276,8 @@ def _install(prefixes: Sequence[str], paths: Sequence[str]) -> _Install:
 @functools.lru_cache(maxsize=1)
 def _own_install() -> _Install:
     """The page's own interpreter's code folders, and the entries of its ``sys.path`` there."""
+    import sysconfig  # on first use: every hypertuner command imports this module
+
     paths = sysconfig.get_paths()
     prefixes = (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)
     found = _install(prefixes, [paths.get(key, "") for key in _CODE_PATHS])
@@ -494,6 +494,8 @@ def _installed_names() -> frozenset[str]:
     minute, so a page shows its runs at once and still sees a package installed meanwhile)."""
     now = time.monotonic()
     if now - _INSTALLED[0] > 60.0 or not _INSTALLED[1]:
+        from importlib.metadata import packages_distributions  # on first use: ~10 ms
+
         _INSTALLED[:] = [now, frozenset(packages_distributions())]
     names: frozenset[str] = _INSTALLED[1]
     return names

@@ -633,7 +633,9 @@ def _make_handler(ui: UIServer) -> type[http.server.BaseHTTPRequestHandler]:
                     filename = body.get("filename")
                     if not isinstance(filename, str):
                         raise _HTTPError(400, "Give the config file a name ('filename').")
-                    replace = body.get("overwrite") is True
+                    replace = body.get("overwrite", False)
+                    if not isinstance(replace, bool):
+                        raise _HTTPError(400, "'overwrite' must be true or false.")
                     path = ui.launcher.save_config(
                         source, body.get("config"), filename, overwrite=replace
                     )
